@@ -1,0 +1,37 @@
+//! One thin match from API key to handler. Versions outside the registry
+//! never reach a handler: ApiVersions answers them with error 35 (as Kafka
+//! does), anything else closes the connection.
+
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
+
+use crate::protocol::RequestFrame;
+
+use super::handlers::*;
+use super::Broker;
+
+pub type HandlerResult = Result<Option<Bytes>, String>;
+
+pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+    if !frame.version_supported {
+        if frame.api_key == ApiKey::ApiVersions {
+            return api_versions::unsupported_version(&frame);
+        }
+        return Err(format!("{:?} v{} is not supported", frame.api_key, frame.api_version));
+    }
+    match frame.api_key {
+        ApiKey::Produce => produce::handle(broker, frame).await,
+        ApiKey::Fetch => fetch::handle(broker, frame).await,
+        ApiKey::ListOffsets => list_offsets::handle(broker, frame).await,
+        ApiKey::Metadata => metadata::handle(broker, frame).await,
+        ApiKey::OffsetCommit => offset_commit::handle(broker, frame).await,
+        ApiKey::OffsetFetch => offset_fetch::handle(broker, frame).await,
+        ApiKey::FindCoordinator => find_coordinator::handle(broker, frame).await,
+        ApiKey::ApiVersions => api_versions::handle(broker, frame).await,
+        ApiKey::CreateTopics => create_topics::handle(broker, frame).await,
+        ApiKey::DeleteTopics => delete_topics::handle(broker, frame).await,
+        ApiKey::InitProducerId => init_producer_id::handle(broker, frame).await,
+        ApiKey::OffsetForLeaderEpoch => offset_for_leader_epoch::handle(broker, frame).await,
+        other => Err(format!("{other:?} is registered but has no handler")),
+    }
+}

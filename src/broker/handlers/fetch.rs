@@ -1,0 +1,133 @@
+//! Fetch (key 1), v0–11, with long polling: the answer waits up to
+//! `max_wait_ms` until `min_bytes` are available. Data starts at the whole
+//! batch containing the fetch offset (clients skip what they did not ask
+//! for); v0–1 get it down-converted to magic 0, v2–3 to magic 1.
+//! Response size: `partition_max_bytes` per partition and (v3+) `max_bytes`
+//! overall, except that the first batch found is always returned whole so a
+//! large message can never stall a consumer (KIP-74).
+//! Not implemented: fetch sessions (v7+; we answer session 0, so clients
+//! send full requests), follower fetching and replica fetches, read_committed
+//! (no transactions: last stable offset = high watermark).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use tokio::time::Instant;
+
+use crate::broker::dispatch::HandlerResult;
+use crate::broker::Broker;
+use crate::log::LogError;
+use crate::protocol::{ErrorCode, RequestFrame};
+use crate::records::{down_convert, RecordError};
+
+use super::{decode, respond};
+
+/// Upper bound on one long poll, whatever the client asks.
+const MAX_WAIT_CAP: Duration = Duration::from_secs(300);
+
+pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+    let request: FetchRequest = decode(&frame)?;
+    let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
+    let deadline = Instant::now() + wait;
+    let mut appends = broker.subscribe_appends();
+    loop {
+        appends.borrow_and_update();
+        let (topics, bytes, errors) = collect(broker, &request, frame.api_version);
+        let done = bytes >= request.min_bytes.max(0) as usize || errors || Instant::now() >= deadline;
+        if done {
+            let response = FetchResponse::default().with_responses(topics).with_session_id(0);
+            return respond(&frame, &response);
+        }
+        tokio::select! {
+            _ = appends.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// Reads every requested partition once: the topics, the bytes found and
+/// whether any partition had an error (which ends a long poll at once).
+fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let mut budget = if version >= 3 { request.max_bytes.max(0) as usize } else { usize::MAX };
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for fetch_topic in &request.topics {
+        let topic = broker.topic(fetch_topic.topic.as_str());
+        let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
+        for fp in &fetch_topic.partitions {
+            let mut out = PartitionData::default().with_partition_index(fp.partition);
+            let Some(partition) = topic.as_ref().and_then(|t| t.partition(fp.partition)) else {
+                out.error_code = ErrorCode::UnknownTopicOrPartition.code();
+                out.high_watermark = -1;
+                any_error = true;
+                partitions.push(out);
+                continue;
+            };
+            let hw = partition.high_watermark();
+            out.high_watermark = hw;
+            if version >= 4 {
+                out.last_stable_offset = hw;
+            }
+            if version >= 5 {
+                out.log_start_offset = partition.log_start_offset();
+            }
+            let limit = (fp.partition_max_bytes.max(0) as usize).min(budget);
+            // After the first data, a partition with no budget left is
+            // skipped rather than overshooting max_bytes again.
+            if limit == 0 && total > 0 {
+                partitions.push(out);
+                continue;
+            }
+            match read_partition(partition, fp.fetch_offset, limit.max(1), version) {
+                Ok(data) => {
+                    total += data.len();
+                    budget = budget.saturating_sub(data.len());
+                    out.records = Some(data);
+                }
+                Err(code) => {
+                    out.error_code = code.code();
+                    any_error = true;
+                }
+            }
+            partitions.push(out);
+        }
+        topics.push(FetchableTopicResponse::default().with_topic(fetch_topic.topic.clone()).with_partitions(partitions));
+    }
+    (topics, total, any_error)
+}
+
+fn read_partition(
+    partition: &crate::broker::partition::Partition,
+    offset: i64,
+    max_bytes: usize,
+    version: i16,
+) -> Result<Bytes, ErrorCode> {
+    if offset > partition.high_watermark() {
+        return Err(ErrorCode::OffsetOutOfRange);
+    }
+    let data = partition.read(offset, max_bytes).map_err(|e| match e {
+        LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        other => {
+            tracing::error!(topic = %partition.topic, partition = partition.index, error = %other, "read failed");
+            ErrorCode::KafkaStorageError
+        }
+    })?;
+    let target_magic = match version {
+        0 | 1 => 0,
+        2 | 3 => 1,
+        _ => return Ok(data),
+    };
+    if data.is_empty() {
+        return Ok(data);
+    }
+    down_convert(&data, target_magic, offset).map(Bytes::from).map_err(|e| match e {
+        RecordError::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
+        other => {
+            tracing::error!(topic = %partition.topic, partition = partition.index, error = %other, "down-conversion failed");
+            ErrorCode::CorruptMessage
+        }
+    })
+}

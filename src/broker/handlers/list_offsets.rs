@@ -1,0 +1,92 @@
+//! ListOffsets (key 2), v0–5: latest (-1, the high watermark), earliest (-2,
+//! the log start offset), and by timestamp (the first record whose timestamp
+//! is at or after it). v0 answers in `old_style_offsets`.
+//! Not implemented: max-timestamp lookups (-3, v7+), v0's list of segment
+//! boundaries (v0 gets one offset, which is what its clients ask for).
+
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use crate::broker::dispatch::HandlerResult;
+use crate::broker::partition::Partition;
+use crate::broker::Broker;
+use crate::protocol::{ErrorCode, RequestFrame};
+use crate::records::decode_batch_records;
+
+use super::{decode, respond};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+
+pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+    let request: ListOffsetsRequest = decode(&frame)?;
+    let v0 = frame.api_version == 0;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for t in &request.topics {
+        let topic = broker.topic(t.name.as_str());
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let mut out = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+            match topic.as_ref().and_then(|topic| topic.partition(p.partition_index)) {
+                None => {
+                    out.error_code = ErrorCode::UnknownTopicOrPartition.code();
+                    out.offset = -1;
+                    out.timestamp = -1;
+                }
+                Some(partition) => match lookup(partition, p.timestamp) {
+                    Ok(Some((offset, timestamp))) => {
+                        if v0 {
+                            if p.max_num_offsets > 0 {
+                                out.old_style_offsets = vec![offset];
+                            }
+                        } else {
+                            out.offset = offset;
+                            out.timestamp = timestamp;
+                        }
+                        if frame.api_version >= 4 {
+                            out.leader_epoch = partition.leader_epoch();
+                        }
+                    }
+                    Ok(None) => {
+                        out.offset = -1;
+                        out.timestamp = -1;
+                    }
+                    Err(code) => {
+                        out.error_code = code.code();
+                        out.offset = -1;
+                        out.timestamp = -1;
+                    }
+                },
+            }
+            partitions.push(out);
+        }
+        topics.push(ListOffsetsTopicResponse::default().with_name(t.name.clone()).with_partitions(partitions));
+    }
+    respond(&frame, &ListOffsetsResponse::default().with_topics(topics))
+}
+
+/// (offset, timestamp) for a ListOffsets timestamp; `None` when no record
+/// is that recent.
+fn lookup(partition: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, ErrorCode> {
+    match timestamp {
+        LATEST => Ok(Some((partition.high_watermark(), -1))),
+        EARLIEST => Ok(Some((partition.log_start_offset(), -1))),
+        ts if ts < 0 => Err(ErrorCode::UnsupportedVersion),
+        ts => {
+            let found = partition.lookup_timestamp(ts).map_err(|_| ErrorCode::KafkaStorageError)?;
+            let Some((base_offset, batch)) = found else {
+                return Ok(None);
+            };
+            // The batch's max timestamp qualifies; find the first record
+            // that does (timestamps need not be monotonic inside a batch).
+            match decode_batch_records(&batch) {
+                Ok((_, records)) => Ok(records
+                    .iter()
+                    .find(|r| r.timestamp >= ts)
+                    .map(|r| (r.offset, r.timestamp))
+                    .or(Some((base_offset, ts)))),
+                Err(_) => Ok(Some((base_offset, ts))),
+            }
+        }
+    }
+}

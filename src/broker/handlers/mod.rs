@@ -1,0 +1,38 @@
+//! One file per API. Each opens with the versions it serves and what it
+//! leaves out.
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod fetch;
+pub mod find_coordinator;
+pub mod init_producer_id;
+pub mod list_offsets;
+pub mod metadata;
+pub mod offset_commit;
+pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
+pub mod produce;
+
+use bytes::Bytes;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use crate::protocol::frame::decode_body;
+use crate::protocol::{encode_response, RequestFrame};
+
+/// Decodes the request body; failure closes the connection (the protocol
+/// has no way to answer a request it cannot read).
+pub(crate) fn decode<T: Decodable>(frame: &RequestFrame) -> Result<T, String> {
+    decode_body(frame.body.clone(), frame.api_version)
+        .map_err(|e| format!("undecodable {:?} v{}: {e}", frame.api_key, frame.api_version))
+}
+
+pub(crate) fn respond<R: Encodable>(frame: &RequestFrame, response: &R) -> Result<Option<Bytes>, String> {
+    encode_response(frame.api_key, frame.api_version, frame.correlation_id, response)
+        .map(Some)
+        .map_err(|e| format!("cannot encode {:?} v{} response: {e}", frame.api_key, frame.api_version))
+}
+
+pub(crate) fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}

@@ -1,0 +1,108 @@
+//! Produce (key 0), v0–9, acks 0, 1 and -1 (with one replica in the ISR, 1
+//! and -1 promise the same). v0–2 accept magic 0/1 MessageSets (and magic 2;
+//! Kafka does not check magic there) and up-convert them to one v2 batch;
+//! v3+ take v2 batches as sent, validated by CRC-32C, offsets stamped in
+//! place. Idempotent batches are deduplicated per partition.
+//! Not implemented: transactions (transactional batches are refused with
+//! INVALID_RECORD), LogAppendTime topics, per-record error details.
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use crate::broker::dispatch::HandlerResult;
+use crate::broker::partition::ProduceOutcome;
+use crate::broker::Broker;
+use crate::protocol::{ErrorCode, RequestFrame};
+use crate::records::{produce_to_batches, BatchHeader, Compression, RecordError};
+
+use super::{decode, respond};
+
+pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+    let request: ProduceRequest = decode(&frame)?;
+    let version = frame.api_version;
+    let acks_valid = matches!(request.acks, -1..=1);
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    let mut appended_any = false;
+    for topic_data in &request.topic_data {
+        let name = topic_data.name.as_str();
+        let topic = broker.topic(name);
+        let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
+        for data in &topic_data.partition_data {
+            let result = if !acks_valid {
+                Err(ErrorCode::InvalidRequiredAcks)
+            } else {
+                match topic.as_ref().and_then(|t| t.partition(data.index).map(|p| (t, p))) {
+                    None => Err(ErrorCode::UnknownTopicOrPartition),
+                    Some((topic, partition)) => {
+                        let max = broker.max_message_bytes(topic);
+                        let records = data.records.as_deref().unwrap_or(&[]);
+                        prepare(records, version, max).and_then(|(batches, headers)| {
+                            if batches.is_empty() {
+                                return Ok(ProduceOutcome {
+                                    base_offset: partition.log_end_offset(),
+                                    log_append_time: -1,
+                                    log_start_offset: partition.log_start_offset(),
+                                });
+                            }
+                            appended_any = true;
+                            partition.append(batches, &headers)
+                        })
+                    }
+                }
+            };
+            let mut response = PartitionProduceResponse::default().with_index(data.index);
+            match result {
+                Ok(outcome) => {
+                    response.base_offset = outcome.base_offset;
+                    if version >= 5 {
+                        response.log_start_offset = outcome.log_start_offset;
+                    }
+                }
+                Err(code) => {
+                    response.error_code = code.code();
+                    response.base_offset = -1;
+                }
+            }
+            partitions.push(response);
+        }
+        responses.push(
+            TopicProduceResponse::default().with_name(topic_data.name.clone()).with_partition_responses(partitions),
+        );
+    }
+    if appended_any {
+        broker.notify_appended();
+    }
+    if request.acks == 0 {
+        return Ok(None);
+    }
+    respond(&frame, &ProduceResponse::default().with_responses(responses))
+}
+
+/// Turns a partition's records into v2 batches and checks them against the
+/// size limit and the request version.
+fn prepare(records: &[u8], version: i16, max_bytes: usize) -> Result<(Vec<Vec<u8>>, Vec<BatchHeader>), ErrorCode> {
+    let batches = produce_to_batches(records, version).map_err(record_error_code)?;
+    let mut headers = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let header = BatchHeader::parse(batch).map_err(record_error_code)?;
+        if batch.len() > max_bytes {
+            return Err(ErrorCode::MessageTooLarge);
+        }
+        if version < 7 && header.compression().ok() == Some(Compression::Zstd) {
+            return Err(ErrorCode::UnsupportedCompressionType);
+        }
+        if header.is_transactional() || header.is_control() {
+            return Err(ErrorCode::InvalidRecord);
+        }
+        headers.push(header);
+    }
+    Ok((batches, headers))
+}
+
+fn record_error_code(e: RecordError) -> ErrorCode {
+    match e {
+        RecordError::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
+        RecordError::InvalidRecord(_) | RecordError::UnsupportedMagic(_) => ErrorCode::InvalidRecord,
+        _ => ErrorCode::CorruptMessage,
+    }
+}

@@ -1,0 +1,155 @@
+//! The broker: shared state ([`Broker`]), the listener and connections, the
+//! dispatch to one handler per API, and the background tasks (metadata
+//! sync, log flush, retention).
+
+pub mod connection;
+pub mod dispatch;
+pub mod handlers;
+pub mod partition;
+pub mod producer_state;
+pub mod server;
+pub mod topics;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::BrokerConfig;
+use crate::metadata::{open_store, KafkaLayout, MetadataStore};
+
+pub use server::{run, RunningBroker};
+pub use topics::{Topic, TopicError};
+
+/// Everything a handler may touch, shared by all connections.
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub layout: KafkaLayout,
+    pub cluster_id: String,
+    /// Host and port this broker advertises to clients.
+    pub advertised: (String, u16),
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    /// Serialises topic creation and deletion on this broker.
+    topic_lock: tokio::sync::Mutex<()>,
+    controller: AtomicBool,
+    controller_epoch: AtomicI32,
+    /// Bumped after every append so long-polling fetches wake up.
+    appended: watch::Sender<u64>,
+    producer_ids: tokio::sync::Mutex<(i64, i64)>,
+    /// Commit metadata strings; the offsets themselves live in the store.
+    pub offset_metadata: Mutex<HashMap<(String, String, i32), String>>,
+}
+
+impl Broker {
+    /// Opens the metadata store named by the config.
+    pub async fn open_store(config: &BrokerConfig) -> Result<Arc<dyn MetadataStore>, String> {
+        let first = config.log_dirs.first().ok_or("log.dirs is empty")?;
+        let dir = first.join("__krab_metadata");
+        let timeout = Duration::from_millis(config.zookeeper_session_timeout_ms);
+        open_store(config.zookeeper_connect.as_deref(), timeout, &dir).await.map_err(|e| match &config.zookeeper_connect {
+            Some(connect) => format!("cannot connect to ZooKeeper at {connect}: {e}"),
+            None => format!("cannot open the metadata store in {}: {e}", dir.display()),
+        })
+    }
+
+    pub(crate) fn new(
+        config: BrokerConfig,
+        layout: KafkaLayout,
+        cluster_id: String,
+        advertised: (String, u16),
+    ) -> Broker {
+        let (appended, _) = watch::channel(0);
+        Broker {
+            config,
+            layout,
+            cluster_id,
+            advertised,
+            topics: RwLock::new(HashMap::new()),
+            topic_lock: tokio::sync::Mutex::new(()),
+            controller: AtomicBool::new(false),
+            controller_epoch: AtomicI32::new(0),
+            appended,
+            producer_ids: tokio::sync::Mutex::new((0, -1)),
+            offset_metadata: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_controller(&self) -> bool {
+        self.controller.load(Ordering::Acquire)
+    }
+
+    pub fn controller_epoch(&self) -> i32 {
+        self.controller_epoch.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_controller(&self, is_controller: bool, epoch: i32) {
+        self.controller.store(is_controller, Ordering::Release);
+        self.controller_epoch.store(epoch, Ordering::Release);
+    }
+
+    /// Ids of live brokers (always including this one).
+    pub async fn live_broker_ids(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = match self.layout.live_brokers().await {
+            Ok(brokers) => brokers.into_iter().map(|b| b.id).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list live brokers");
+                vec![]
+            }
+        };
+        if !ids.contains(&self.config.broker_id) {
+            ids.push(self.config.broker_id);
+        }
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Wakes long-polling fetches.
+    pub fn notify_appended(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn subscribe_appends(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// A fresh producer id, from blocks claimed in the store so ids stay
+    /// unique across restarts and brokers.
+    pub async fn next_producer_id(&self) -> Result<i64, String> {
+        let mut block = self.producer_ids.lock().await;
+        if block.0 > block.1 {
+            let (start, end) = self
+                .layout
+                .next_producer_id_block(self.config.broker_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            *block = (start, end);
+        }
+        let id = block.0;
+        block.0 += 1;
+        Ok(id)
+    }
+
+    /// Every local partition.
+    pub fn local_partitions(&self) -> Vec<Arc<partition::Partition>> {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        topics.values().flat_map(|t| t.partitions.iter().flatten().cloned()).collect()
+    }
+
+    /// Fsyncs every local log (clean shutdown).
+    pub fn flush_all(&self) {
+        for p in self.local_partitions() {
+            if let Err(e) = p.flush() {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
+            }
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,174 @@
+//! One partition as this broker serves it: its log, high watermark, leader
+//! epoch and idempotent-producer state. The log end offset lives in the log;
+//! the high watermark is kept apart because with replication it trails the
+//! LEO until followers catch up (today the ISR is this broker alone).
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use bytes::Bytes;
+
+use crate::log::{LogConfig, LogError, PartitionLog};
+use crate::protocol::ErrorCode;
+use crate::records::BatchHeader;
+
+use super::producer_state::{ProducerStates, SequenceCheck};
+
+/// The outcome of appending one produce request's batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProduceOutcome {
+    pub base_offset: i64,
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    log: RwLock<PartitionLog>,
+    high_watermark: AtomicI64,
+    leader_epoch: AtomicI32,
+    producers: Mutex<ProducerStates>,
+    deleted: AtomicBool,
+}
+
+/// Locks that were poisoned by a panic elsewhere are still usable: the data
+/// they guard is only changed through methods that keep it consistent.
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Partition {
+    /// Wraps an opened log, rebuilding idempotent-producer state from it.
+    pub fn new(topic: &str, index: i32, log: PartitionLog, leader_epoch: i32) -> Result<Partition, LogError> {
+        let mut producers = ProducerStates::default();
+        for info in log.batch_infos_from(log.log_start_offset())? {
+            if info.producer_id >= 0 {
+                producers.record(
+                    info.producer_id,
+                    info.producer_epoch,
+                    info.base_sequence,
+                    info.record_count,
+                    info.base_offset,
+                );
+            }
+        }
+        let leo = log.log_end_offset();
+        Ok(Partition {
+            topic: topic.to_string(),
+            index,
+            log: RwLock::new(log),
+            high_watermark: AtomicI64::new(leo),
+            leader_epoch: AtomicI32::new(leader_epoch),
+            producers: Mutex::new(producers),
+            deleted: AtomicBool::new(false),
+        })
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        read_lock(&self.log).log_end_offset()
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        read_lock(&self.log).log_start_offset()
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        read_lock(&self.log).size_bytes()
+    }
+
+    /// Appends validated v2 batches (offsets are stamped in place), checking
+    /// idempotent sequences first. All batches of one request are appended
+    /// under one lock so their offsets are contiguous.
+    pub fn append(&self, batches: Vec<Vec<u8>>, headers: &[BatchHeader]) -> Result<ProduceOutcome, ErrorCode> {
+        let mut log = write_lock(&self.log);
+        if self.is_deleted() {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        }
+        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut first: Option<(i64, i64)> = None;
+        for (mut batch, header) in batches.into_iter().zip(headers) {
+            let idempotent = header.producer_id >= 0;
+            if idempotent {
+                match producers.check(header.producer_id, header.producer_epoch, header.base_sequence, header.record_count) {
+                    SequenceCheck::Append => {}
+                    SequenceCheck::Duplicate { base_offset } => {
+                        first.get_or_insert((base_offset, -1));
+                        continue;
+                    }
+                    SequenceCheck::Reject(code) => return Err(code),
+                }
+            }
+            let info = log.append(&mut batch).map_err(|e| {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+                ErrorCode::KafkaStorageError
+            })?;
+            if idempotent {
+                producers.record(
+                    header.producer_id,
+                    header.producer_epoch,
+                    header.base_sequence,
+                    header.record_count,
+                    info.base_offset,
+                );
+            }
+            first.get_or_insert((info.base_offset, info.log_append_time));
+        }
+        // Single-replica ISR: everything appended is committed.
+        self.high_watermark.store(log.log_end_offset(), Ordering::Release);
+        let (base_offset, log_append_time) = first.unwrap_or((log.log_end_offset(), -1));
+        Ok(ProduceOutcome { base_offset, log_append_time, log_start_offset: log.log_start_offset() })
+    }
+
+    /// Whole batches from the one containing `offset`, up to `max_bytes`
+    /// (at least one batch).
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, LogError> {
+        let log = read_lock(&self.log);
+        Ok(log.read(offset, max_bytes)?.data)
+    }
+
+    /// The first batch whose max timestamp is at or after `ts`.
+    pub fn lookup_timestamp(&self, ts: i64) -> Result<Option<(i64, Bytes)>, LogError> {
+        read_lock(&self.log).lookup_timestamp(ts)
+    }
+
+    pub fn flush(&self) -> Result<(), LogError> {
+        write_lock(&self.log).flush()
+    }
+
+    pub fn maybe_flush(&self, now_ms: i64) -> Result<bool, LogError> {
+        write_lock(&self.log).maybe_flush(now_ms)
+    }
+
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<usize, LogError> {
+        write_lock(&self.log).enforce_retention(now_ms)
+    }
+
+    pub fn set_log_config(&self, config: LogConfig) {
+        write_lock(&self.log).set_config(config)
+    }
+
+    /// Removes the partition's directory (topic deletion). Requests still
+    /// holding this partition get UNKNOWN_TOPIC_OR_PARTITION from then on.
+    pub fn delete_files(&self) -> std::io::Result<()> {
+        let log = write_lock(&self.log);
+        self.deleted.store(true, Ordering::Release);
+        std::fs::remove_dir_all(log.dir())
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,190 @@
+//! Start-up, the accept loop and shutdown. Nothing listens until the
+//! metadata store is open, the broker registered and the topics loaded, so a
+//! client never meets a half-initialised broker.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::config::BrokerConfig;
+use crate::metadata::KafkaLayout;
+
+use super::{connection, now_ms, Broker};
+
+/// A started broker: its bound address and a way to stop it.
+pub struct RunningBroker {
+    pub broker: Arc<Broker>,
+    pub local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningBroker {
+    /// Stops accepting, lets connections finish their current request,
+    /// flushes every log and closes the metadata session.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        self.broker.flush_all();
+        // Leave the cluster now rather than when the session times out.
+        let id = self.broker.config.broker_id;
+        if self.broker.is_controller() {
+            let _ = self.broker.layout.resign_controller(id).await;
+        }
+        if let Err(e) = self.broker.layout.unregister_broker(id).await {
+            tracing::warn!(error = %e, "cannot unregister broker");
+        }
+        tracing::info!("broker {} stopped", self.broker.config.broker_id);
+    }
+}
+
+/// Starts a broker: store, registration, topics, then the listener.
+pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
+    let listener_cfg = config.listeners.first().ok_or("no listener configured")?.clone();
+    let bind_host = if listener_cfg.host.is_empty() { "0.0.0.0".to_string() } else { listener_cfg.host.clone() };
+    // Bind first (so port 0 resolves) but accept only once initialised.
+    let listener = TcpListener::bind((bind_host.as_str(), listener_cfg.port))
+        .await
+        .map_err(|e| format!("cannot listen on {bind_host}:{}: {e}", listener_cfg.port))?;
+    let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let advertised = config.advertised_for(local_addr.port());
+
+    for dir in &config.log_dirs {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create log dir {}: {e}", dir.display()))?;
+    }
+    let store = Broker::open_store(&config).await?;
+    let layout = KafkaLayout::new(store);
+    layout.ensure_persistent_paths().await.map_err(|e| format!("metadata store: {e}"))?;
+    let cluster_id = layout.get_or_create_cluster_id().await.map_err(|e| format!("metadata store: {e}"))?;
+    layout
+        .register_broker(config.broker_id, &[("PLAINTEXT", advertised.0.as_str(), advertised.1)], None)
+        .await
+        .map_err(|e| format!("cannot register broker {}: {e}", config.broker_id))?;
+
+    let broker = Arc::new(Broker::new(config, layout, cluster_id, advertised));
+    become_controller_if_free(&broker).await;
+    broker.sync_topics().await.map_err(|e| format!("loading topics: {e}"))?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = vec![
+        tokio::spawn(metadata_sync_loop(broker.clone(), shutdown_rx.clone())),
+        tokio::spawn(log_maintenance_loop(broker.clone(), shutdown_rx.clone())),
+    ];
+    tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
+    Ok(RunningBroker { broker, local_addr, shutdown: shutdown_tx, tasks })
+}
+
+async fn become_controller_if_free(broker: &Broker) {
+    match broker.layout.elect_controller(broker.config.broker_id).await {
+        Ok(true) => {
+            let epoch = broker.layout.controller_epoch().await.ok().flatten().unwrap_or(0);
+            if !broker.is_controller() {
+                tracing::info!(epoch, "this broker is the controller");
+            }
+            broker.set_controller(true, epoch);
+        }
+        Ok(false) => broker.set_controller(false, broker.controller_epoch()),
+        Err(e) => tracing::warn!(error = %e, "controller election failed"),
+    }
+}
+
+async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(broker.config.max_connections));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // EMFILE and friends: back off rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, max = broker.config.max_connections, "refusing connection: max.connections reached");
+                    drop(socket);
+                    continue;
+                };
+                let _ = socket.set_nodelay(true);
+                let broker = broker.clone();
+                let shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    connection::serve(socket, peer, broker, shutdown).await;
+                    drop(permit);
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    // Give in-flight requests a moment, then drop the rest.
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
+}
+
+/// Follows the store: topics created or removed elsewhere, deletion
+/// markers, and the controller seat when it frees up.
+async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let period = Duration::from_millis(if broker.config.zookeeper_connect.is_some() { 500 } else { 1000 });
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(period) => {}
+        }
+        if !broker.is_controller() {
+            become_controller_if_free(&broker).await;
+        }
+        if let Err(e) = broker.sync_topics().await {
+            tracing::warn!(error = %e, "metadata sync failed");
+        }
+    }
+}
+
+/// Time-based flushes and retention.
+async fn log_maintenance_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let retention_every = broker.config.log_retention_check_interval_ms.max(100);
+    let flush_every = broker.config.log_flush_interval_ms.unwrap_or(1000).clamp(10, 1000);
+    let mut last_retention = now_ms();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_millis(flush_every)) => {}
+        }
+        let now = now_ms();
+        let partitions = broker.local_partitions();
+        let check_retention = now - last_retention >= retention_every as i64;
+        let result = tokio::task::spawn_blocking(move || {
+            for p in partitions {
+                if let Err(e) = p.maybe_flush(now) {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
+                }
+                if check_retention {
+                    match p.enforce_retention(now) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(topic = %p.topic, partition = p.index, segments = n, "retention deleted segments"),
+                        Err(e) => tracing::error!(topic = %p.topic, partition = p.index, error = %e, "retention failed"),
+                    }
+                }
+            }
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "log maintenance task failed");
+        }
+        if check_retention {
+            last_retention = now;
+        }
+    }
+}

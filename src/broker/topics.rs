@@ -1,0 +1,481 @@
+//! Topic lifecycle on this broker: creation (assignment, znodes, logs),
+//! loading and syncing from the metadata store, and deletion. Everything goes
+//! through the store first, then the local registry follows it, so that a
+//! topic written by another tool or broker is picked up the same way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::log::{LogConfig, PartitionLog};
+use crate::metadata::PartitionState;
+use crate::protocol::ErrorCode;
+
+use super::partition::Partition;
+use super::Broker;
+
+/// Per-partition metadata as clients see it.
+#[derive(Clone, Debug)]
+pub struct PartitionMeta {
+    pub replicas: Vec<i32>,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub isr: Vec<i32>,
+}
+
+/// A topic known to this broker. `partitions[p]` is `Some` where this broker
+/// holds a replica.
+pub struct Topic {
+    pub name: String,
+    pub meta: Vec<PartitionMeta>,
+    pub partitions: Vec<Option<Arc<Partition>>>,
+    pub config: BTreeMap<String, String>,
+}
+
+impl Topic {
+    pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
+        usize::try_from(index).ok().and_then(|i| self.partitions.get(i)).and_then(|p| p.as_ref())
+    }
+}
+
+/// A topic-level failure, mapped to a Kafka error code at the handler edge.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("invalid topic name {0:?}: {1}")]
+    InvalidName(String, &'static str),
+    #[error("topic {0} already exists")]
+    Exists(String),
+    #[error("number of partitions must be at least 1, got {0}")]
+    InvalidPartitions(i32),
+    #[error("replication factor {0} is invalid with {1} live broker(s)")]
+    InvalidReplicationFactor(i16, usize),
+    #[error("invalid replica assignment: {0}")]
+    InvalidAssignment(String),
+    #[error("invalid config {0}: {1}")]
+    InvalidConfig(String, String),
+    #[error("topic {0} does not exist")]
+    Unknown(String),
+    #[error("topic deletion is disabled (delete.topic.enable=false)")]
+    DeletionDisabled,
+    #[error("metadata store: {0}")]
+    Store(String),
+    #[error("log: {0}")]
+    Log(String),
+}
+
+impl TopicError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            TopicError::InvalidName(..) => ErrorCode::InvalidTopicException,
+            TopicError::Exists(_) => ErrorCode::TopicAlreadyExists,
+            TopicError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
+            TopicError::InvalidReplicationFactor(..) => ErrorCode::InvalidReplicationFactor,
+            TopicError::InvalidAssignment(_) => ErrorCode::InvalidReplicaAssignment,
+            TopicError::InvalidConfig(..) => ErrorCode::InvalidConfig,
+            TopicError::Unknown(_) => ErrorCode::UnknownTopicOrPartition,
+            TopicError::DeletionDisabled => ErrorCode::TopicDeletionDisabled,
+            TopicError::Store(_) | TopicError::Log(_) => ErrorCode::UnknownServerError,
+        }
+    }
+}
+
+/// Kafka's rules: `[a-zA-Z0-9._-]`, at most 249 characters, not `.`/`..`.
+pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
+    let bad = |why| Err(TopicError::InvalidName(name.to_string(), why));
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name == "." || name == ".." {
+        return bad("'.' and '..' are not allowed");
+    }
+    if name.len() > 249 {
+        return bad("longer than 249 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return bad("only ASCII alphanumerics, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+/// Kafka's rack-unaware assignment: replicas round-robin over the brokers
+/// from a random start, the followers shifted so that leadership and
+/// replicas spread evenly.
+pub fn assign_replicas(brokers: &[i32], partitions: i32, replication_factor: i16) -> BTreeMap<i32, Vec<i32>> {
+    let mut sorted = brokers.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    let mut out = BTreeMap::new();
+    if n == 0 {
+        return out;
+    }
+    let mut rng = rand::thread_rng();
+    let start = rng.gen_range(0..n);
+    let mut shift = rng.gen_range(0..n);
+    for p in 0..partitions.max(0) as usize {
+        if p > 0 && p % n == 0 {
+            shift += 1;
+        }
+        let first = (p + start) % n;
+        let mut replicas = vec![sorted[first]];
+        for j in 0..(replication_factor.max(1) as usize - 1) {
+            let step = 1 + (shift + j) % (n - 1).max(1);
+            replicas.push(sorted[(first + step) % n]);
+        }
+        out.insert(p as i32, replicas);
+    }
+    out
+}
+
+/// Topic-level overrides that the log honours.
+pub const TOPIC_CONFIG_KEYS: &[&str] = &[
+    "retention.ms",
+    "retention.bytes",
+    "segment.bytes",
+    "segment.ms",
+    "max.message.bytes",
+    "flush.messages",
+    "flush.ms",
+    "cleanup.policy",
+];
+
+pub fn validate_topic_config(config: &BTreeMap<String, String>) -> Result<(), TopicError> {
+    for (key, value) in config {
+        if !TOPIC_CONFIG_KEYS.contains(&key.as_str()) {
+            return Err(TopicError::InvalidConfig(key.clone(), "unknown topic config".into()));
+        }
+        if key == "cleanup.policy" {
+            if value != "delete" {
+                return Err(TopicError::InvalidConfig(key.clone(), "only 'delete' is supported".into()));
+            }
+            continue;
+        }
+        if value.parse::<i64>().is_err() {
+            return Err(TopicError::InvalidConfig(key.clone(), format!("{value:?} is not an integer")));
+        }
+    }
+    Ok(())
+}
+
+impl Broker {
+    /// The log settings for a topic: broker defaults, then topic overrides.
+    pub fn log_config_for(&self, topic_config: &BTreeMap<String, String>) -> LogConfig {
+        let c = &self.config;
+        let mut lc = LogConfig {
+            segment_bytes: c.log_segment_bytes,
+            segment_ms: c.log_roll_ms,
+            retention_ms: c.log_retention_ms,
+            retention_bytes: c.log_retention_bytes,
+            flush_interval_messages: c.log_flush_interval_messages,
+            flush_interval_ms: c.log_flush_interval_ms.unwrap_or(u64::MAX),
+            ..LogConfig::default()
+        };
+        let num = |k: &str| topic_config.get(k).and_then(|v| v.parse::<i64>().ok());
+        if let Some(v) = num("retention.ms") {
+            lc.retention_ms = v;
+        }
+        if let Some(v) = num("retention.bytes") {
+            lc.retention_bytes = v;
+        }
+        if let Some(v) = num("segment.bytes").filter(|v| *v > 0) {
+            lc.segment_bytes = v as u64;
+        }
+        if let Some(v) = num("segment.ms") {
+            lc.segment_ms = v;
+        }
+        if let Some(v) = num("flush.messages").filter(|v| *v > 0) {
+            lc.flush_interval_messages = v as u64;
+        }
+        if let Some(v) = num("flush.ms").filter(|v| *v >= 0) {
+            lc.flush_interval_ms = v as u64;
+        }
+        lc
+    }
+
+    pub fn max_message_bytes(&self, topic: &Topic) -> usize {
+        topic
+            .config
+            .get("max.message.bytes")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(self.config.message_max_bytes as usize)
+    }
+
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    pub fn topic_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.topics.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Where a partition's directory lives: an existing one in any log dir,
+    /// else the log dir holding the fewest partitions.
+    fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
+        let name = format!("{topic}-{partition}");
+        for dir in &self.config.log_dirs {
+            let candidate = dir.join(&name);
+            if candidate.is_dir() {
+                return candidate;
+            }
+        }
+        let least_used = self
+            .config
+            .log_dirs
+            .iter()
+            .min_by_key(|d| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0))
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("."));
+        least_used.join(name)
+    }
+
+    /// Creates a topic: validates, writes the znodes (config, assignment,
+    /// partition state) and opens the local logs.
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        manual_assignment: Option<BTreeMap<i32, Vec<i32>>>,
+        config: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        validate_topic_name(name)?;
+        validate_topic_config(&config)?;
+        let _guard = self.topic_lock.lock().await;
+        if self.topic(name).is_some() {
+            return Err(TopicError::Exists(name.to_string()));
+        }
+        let live: Vec<i32> = self.live_broker_ids().await;
+        let assignment = match manual_assignment {
+            Some(a) => {
+                if a.is_empty() {
+                    return Err(TopicError::InvalidAssignment("empty".into()));
+                }
+                for (i, (p, replicas)) in a.iter().enumerate() {
+                    if *p != i as i32 {
+                        return Err(TopicError::InvalidAssignment("partitions must be 0..n".into()));
+                    }
+                    if replicas.is_empty() || replicas.iter().any(|r| !live.contains(r)) {
+                        return Err(TopicError::InvalidAssignment(format!(
+                            "partition {p}: replicas {replicas:?} must be live brokers {live:?}"
+                        )));
+                    }
+                }
+                a
+            }
+            None => {
+                if partitions < 1 {
+                    return Err(TopicError::InvalidPartitions(partitions));
+                }
+                if replication_factor < 1 || replication_factor as usize > live.len() {
+                    return Err(TopicError::InvalidReplicationFactor(replication_factor, live.len()));
+                }
+                assign_replicas(&live, partitions, replication_factor)
+            }
+        };
+        if validate_only {
+            return Ok(Arc::new(Topic { name: name.into(), meta: vec![], partitions: vec![], config }));
+        }
+        self.layout.create_topic(name, &assignment, &config).await.map_err(|e| match e {
+            crate::metadata::LayoutError::TopicExists(_) => TopicError::Exists(name.to_string()),
+            other => TopicError::Store(other.to_string()),
+        })?;
+        let controller_epoch = self.controller_epoch();
+        for (p, replicas) in &assignment {
+            let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
+            let state = PartitionState {
+                leader: isr.first().copied().unwrap_or(-1),
+                leader_epoch: 0,
+                isr,
+                controller_epoch,
+            };
+            self.layout
+                .write_partition_state(name, *p, &state, None)
+                .await
+                .map_err(|e| TopicError::Store(e.to_string()))?;
+        }
+        tracing::info!(topic = name, partitions = assignment.len(), "created topic");
+        let topic = self.open_topic(name, &assignment, config).await?;
+        Ok(topic)
+    }
+
+    /// Opens the local replicas of a topic described by the store and puts
+    /// it in the registry.
+    async fn open_topic(
+        &self,
+        name: &str,
+        assignment: &BTreeMap<i32, Vec<i32>>,
+        config: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let log_config = self.log_config_for(&config);
+        let mut meta = Vec::with_capacity(assignment.len());
+        let mut partitions = Vec::with_capacity(assignment.len());
+        for (p, replicas) in assignment {
+            let state = match self.layout.partition_state(name, *p).await {
+                Ok(Some((state, _))) => state,
+                Ok(None) => self.elect_initial_state(name, *p, replicas).await?,
+                Err(e) => return Err(TopicError::Store(e.to_string())),
+            };
+            let local = if replicas.contains(&self.config.broker_id) {
+                let dir = self.partition_dir(name, *p);
+                let log = PartitionLog::open(&dir, log_config.clone()).map_err(|e| TopicError::Log(e.to_string()))?;
+                let partition =
+                    Partition::new(name, *p, log, state.leader_epoch).map_err(|e| TopicError::Log(e.to_string()))?;
+                Some(Arc::new(partition))
+            } else {
+                None
+            };
+            meta.push(PartitionMeta {
+                replicas: replicas.clone(),
+                leader: state.leader,
+                leader_epoch: state.leader_epoch,
+                isr: state.isr.clone(),
+            });
+            partitions.push(local);
+        }
+        let topic = Arc::new(Topic { name: name.to_string(), meta, partitions, config });
+        self.topics.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), topic.clone());
+        Ok(topic)
+    }
+
+    /// A topic written by another tool has no state znodes yet: as the
+    /// controller would, make the first live replica the leader.
+    async fn elect_initial_state(&self, name: &str, p: i32, replicas: &[i32]) -> Result<PartitionState, TopicError> {
+        let live = self.live_broker_ids().await;
+        let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
+        let state = PartitionState {
+            leader: isr.first().copied().unwrap_or(-1),
+            leader_epoch: 0,
+            isr,
+            controller_epoch: self.controller_epoch(),
+        };
+        if self.is_controller() {
+            self.layout
+                .write_partition_state(name, p, &state, None)
+                .await
+                .map_err(|e| TopicError::Store(e.to_string()))?;
+        }
+        Ok(state)
+    }
+
+    /// Brings the registry in line with the store: opens topics that
+    /// appeared, drops topics whose znode vanished (zkCli `rmr`), and carries
+    /// out deletions marked under /admin/delete_topics.
+    pub async fn sync_topics(&self) -> Result<(), TopicError> {
+        let stored = self.layout.list_topics().await.map_err(|e| TopicError::Store(e.to_string()))?;
+        let known: HashMap<String, Arc<Topic>> =
+            self.topics.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for name in &stored {
+            if known.contains_key(name) {
+                continue;
+            }
+            let _guard = self.topic_lock.lock().await;
+            if self.topic(name).is_some() {
+                continue;
+            }
+            let Some(assignment) =
+                self.layout.topic_assignment(name).await.map_err(|e| TopicError::Store(e.to_string()))?
+            else {
+                continue;
+            };
+            let config = self.layout.topic_config(name).await.map_err(|e| TopicError::Store(e.to_string()))?;
+            match self.open_topic(name, &assignment, config.unwrap_or_default()).await {
+                Ok(_) => tracing::info!(topic = %name, "serving topic found in the metadata store"),
+                Err(e) => tracing::warn!(topic = %name, error = %e, "cannot open topic"),
+            }
+        }
+        for name in known.keys() {
+            if !stored.contains(name) {
+                tracing::info!(topic = %name, "topic removed from the metadata store; dropping its local data");
+                self.drop_local_topic(name);
+            }
+        }
+        if self.config.delete_topic_enable && self.is_controller() {
+            let marked =
+                self.layout.topics_marked_for_deletion().await.map_err(|e| TopicError::Store(e.to_string()))?;
+            for name in marked {
+                self.complete_topic_deletion(&name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_local_topic(&self, name: &str) {
+        let removed = self.topics.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        if let Some(topic) = removed {
+            for partition in topic.partitions.iter().flatten() {
+                if let Err(e) = partition.delete_files() {
+                    tracing::warn!(topic = name, partition = partition.index, error = %e, "cannot remove partition directory");
+                }
+            }
+        }
+    }
+
+    /// Deletes a topic: the marker first (what `kafka-topics --delete`
+    /// writes), then, when deletion is enabled, the data and the znodes.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), TopicError> {
+        if self.topic(name).is_none() {
+            let exists = self.layout.topic_assignment(name).await.map_err(|e| TopicError::Store(e.to_string()))?;
+            if exists.is_none() {
+                return Err(TopicError::Unknown(name.to_string()));
+            }
+        }
+        if !self.config.delete_topic_enable {
+            return Err(TopicError::DeletionDisabled);
+        }
+        self.layout.mark_topic_for_deletion(name).await.map_err(|e| TopicError::Store(e.to_string()))?;
+        self.complete_topic_deletion(name).await
+    }
+
+    async fn complete_topic_deletion(&self, name: &str) -> Result<(), TopicError> {
+        let _guard = self.topic_lock.lock().await;
+        self.drop_local_topic(name);
+        self.layout.delete_topic_znodes(name).await.map_err(|e| TopicError::Store(e.to_string()))?;
+        tracing::info!(topic = name, "deleted topic");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names() {
+        assert!(validate_topic_name("my-topic00").is_ok());
+        assert!(validate_topic_name("a.b_c-D9").is_ok());
+        for bad in ["", ".", "..", "a b", "a/b", "ü"] {
+            assert!(validate_topic_name(bad).is_err(), "{bad}");
+        }
+        assert!(validate_topic_name(&"x".repeat(250)).is_err());
+        assert!(validate_topic_name(&"x".repeat(249)).is_ok());
+    }
+
+    #[test]
+    fn assignment_spreads_leaders_and_replicas() {
+        let a = assign_replicas(&[3, 1, 2], 6, 2);
+        assert_eq!(a.len(), 6);
+        let mut leaders = HashMap::new();
+        for replicas in a.values() {
+            assert_eq!(replicas.len(), 2);
+            assert_ne!(replicas[0], replicas[1]);
+            *leaders.entry(replicas[0]).or_insert(0) += 1;
+        }
+        assert!(leaders.values().all(|n| *n == 2), "{leaders:?}");
+        let single = assign_replicas(&[0], 3, 1);
+        assert!(single.values().all(|r| r == &vec![0]));
+    }
+
+    #[test]
+    fn topic_config_validation() {
+        let ok: BTreeMap<String, String> = [("retention.ms".to_string(), "1000".to_string())].into();
+        assert!(validate_topic_config(&ok).is_ok());
+        let bad: BTreeMap<String, String> = [("retention.ms".to_string(), "soon".to_string())].into();
+        assert!(validate_topic_config(&bad).is_err());
+        let unknown: BTreeMap<String, String> = [("foo".to_string(), "1".to_string())].into();
+        assert!(validate_topic_config(&unknown).is_err());
+    }
+}

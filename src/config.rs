@@ -1,0 +1,398 @@
+//! Broker configuration: Kafka's property names, read from YAML or a
+//! `.properties` file plus `--override key=value` pairs, validated into one
+//! plain [`BrokerConfig`]. Library code never reads argv or the environment;
+//! the binary hands us the raw pairs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid value for {key}: {value:?} ({reason})")]
+    Invalid { key: String, value: String, reason: String },
+    #[error("--override expects key=value, got {0:?}")]
+    BadOverride(String),
+}
+
+/// A listener as Kafka writes it: `NAME://host:port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    pub fn parse(text: &str) -> Result<Listener, String> {
+        let (name, rest) = text
+            .split_once("://")
+            .ok_or_else(|| "expected NAME://host:port".to_string())?;
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| "expected NAME://host:port".to_string())?;
+        let port: u16 = port.parse().map_err(|_| format!("bad port {port:?}"))?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("bad listener name {name:?}"));
+        }
+        if name != "PLAINTEXT" {
+            return Err(format!("only PLAINTEXT listeners are supported, got {name}"));
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        Ok(Listener { name: name.to_string(), host, port })
+    }
+}
+
+/// Everything the broker honours, validated.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    pub broker_id: i32,
+    pub listeners: Vec<Listener>,
+    pub advertised_listeners: Option<Vec<Listener>>,
+    pub log_dirs: Vec<PathBuf>,
+    pub zookeeper_connect: Option<String>,
+    pub zookeeper_session_timeout_ms: u64,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub log_segment_bytes: u64,
+    pub log_roll_ms: i64,
+    pub log_retention_ms: i64,
+    pub log_retention_bytes: i64,
+    pub log_retention_check_interval_ms: u64,
+    pub log_flush_interval_messages: u64,
+    pub log_flush_interval_ms: Option<u64>,
+    pub message_max_bytes: i32,
+    pub socket_request_max_bytes: i32,
+    pub max_connections: usize,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            broker_id: 0,
+            listeners: vec![Listener { name: "PLAINTEXT".into(), host: "0.0.0.0".into(), port: 9092 }],
+            advertised_listeners: None,
+            log_dirs: vec![PathBuf::from("/tmp/kafka-logs")],
+            zookeeper_connect: None,
+            zookeeper_session_timeout_ms: 18_000,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics_enable: true,
+            delete_topic_enable: true,
+            log_segment_bytes: 1 << 30,
+            log_roll_ms: 168 * 3_600_000,
+            log_retention_ms: 168 * 3_600_000,
+            log_retention_bytes: -1,
+            log_retention_check_interval_ms: 300_000,
+            log_flush_interval_messages: u64::MAX,
+            log_flush_interval_ms: None,
+            message_max_bytes: 1_048_588,
+            socket_request_max_bytes: 104_857_600,
+            max_connections: i32::MAX as usize,
+        }
+    }
+}
+
+/// Kafka broker keys krab knows but does not act on: accepted with a quieter
+/// warning so stock `server.properties` files load.
+const KNOWN_IGNORED: &[&str] = &[
+    "num.network.threads",
+    "num.io.threads",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "num.recovery.threads.per.data.dir",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "log.segment.delete.delay.ms",
+    "group.initial.rebalance.delay.ms",
+    "zookeeper.connection.timeout.ms",
+    "log.cleaner.enable",
+    "host.name",
+    "port",
+    "listener.security.protocol.map",
+    "inter.broker.listener.name",
+];
+
+/// Raw key/value pairs, in the order read, before validation.
+pub type RawConfig = BTreeMap<String, String>;
+
+/// Reads a YAML (`.yaml`/`.yml`) or Java `.properties` file into raw pairs.
+pub fn read_config_file(path: &Path) -> Result<RawConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+    if is_yaml {
+        parse_yaml(&text).map_err(|message| ConfigError::Syntax { path: path.to_path_buf(), message })
+    } else {
+        Ok(parse_properties(&text))
+    }
+}
+
+fn parse_yaml(text: &str) -> Result<RawConfig, String> {
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let mut raw = RawConfig::new();
+    let map = match value {
+        serde_yaml::Value::Null => return Ok(raw),
+        serde_yaml::Value::Mapping(map) => map,
+        _ => return Err("top level must be a mapping of Kafka property names to values".into()),
+    };
+    for (key, value) in map {
+        let key = key.as_str().ok_or("keys must be strings")?.to_string();
+        let value = match value {
+            serde_yaml::Value::String(s) => s,
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::Bool(b) => b.to_string(),
+            serde_yaml::Value::Null => continue,
+            serde_yaml::Value::Sequence(items) => items
+                .iter()
+                .map(|item| match item {
+                    serde_yaml::Value::String(s) => Ok(s.clone()),
+                    serde_yaml::Value::Number(n) => Ok(n.to_string()),
+                    _ => Err(format!("{key}: list items must be scalars")),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            _ => return Err(format!("{key}: value must be a scalar or a list")),
+        };
+        raw.insert(key, value);
+    }
+    Ok(raw)
+}
+
+/// Java properties, the subset Kafka files use: `key=value` or `key: value`,
+/// `#`/`!` comments, trailing-backslash continuation.
+pub fn parse_properties(text: &str) -> RawConfig {
+    let mut raw = RawConfig::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split = entry.find(['=', ':']);
+        let (key, value) = match split {
+            Some(i) => (&entry[..i], &entry[i + 1..]),
+            None => (entry.as_str(), ""),
+        };
+        raw.insert(key.trim().to_string(), value.trim().to_string());
+    }
+    raw
+}
+
+/// Applies `key=value` overrides on top of the file's pairs.
+pub fn apply_overrides(raw: &mut RawConfig, overrides: &[String]) -> Result<(), ConfigError> {
+    for item in overrides {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| ConfigError::BadOverride(item.clone()))?;
+        raw.insert(key.trim().to_string(), value.trim().to_string());
+    }
+    Ok(())
+}
+
+/// What validation found besides errors: keys that were ignored.
+#[derive(Debug, Default)]
+pub struct ConfigWarnings {
+    pub unknown_keys: Vec<String>,
+    pub ignored_keys: Vec<String>,
+}
+
+impl BrokerConfig {
+    /// Validates raw pairs into a config; the first bad value is an error
+    /// naming its key.
+    pub fn from_raw(raw: &RawConfig) -> Result<(BrokerConfig, ConfigWarnings), ConfigError> {
+        let mut c = BrokerConfig::default();
+        let mut warnings = ConfigWarnings::default();
+        // Kafka's precedence: ms over minutes over hours.
+        let mut retention = (None, None, None);
+        let mut roll = (None, None);
+        for (key, value) in raw {
+            let v = value.as_str();
+            match key.as_str() {
+                "broker.id" => c.broker_id = parse_num(key, v, 0, i32::MAX as i64)? as i32,
+                "listeners" => c.listeners = parse_listeners(key, v)?,
+                "advertised.listeners" => c.advertised_listeners = Some(parse_listeners(key, v)?),
+                "log.dirs" | "log.dir" => {
+                    let dirs: Vec<PathBuf> =
+                        v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+                    if dirs.is_empty() {
+                        return Err(invalid(key, v, "at least one directory is required"));
+                    }
+                    c.log_dirs = dirs;
+                }
+                "zookeeper.connect" => {
+                    c.zookeeper_connect = if v.is_empty() { None } else { Some(v.to_string()) }
+                }
+                "zookeeper.session.timeout.ms" => {
+                    c.zookeeper_session_timeout_ms = parse_num(key, v, 1000, 3_600_000)? as u64
+                }
+                "num.partitions" => c.num_partitions = parse_num(key, v, 1, 1_000_000)? as i32,
+                "default.replication.factor" => {
+                    c.default_replication_factor = parse_num(key, v, 1, i16::MAX as i64)? as i16
+                }
+                "auto.create.topics.enable" => c.auto_create_topics_enable = parse_bool(key, v)?,
+                "delete.topic.enable" => c.delete_topic_enable = parse_bool(key, v)?,
+                "log.segment.bytes" => c.log_segment_bytes = parse_num(key, v, 14, i32::MAX as i64)? as u64,
+                "log.roll.hours" => roll.1 = Some(parse_num(key, v, 1, i32::MAX as i64)? * 3_600_000),
+                "log.roll.ms" => roll.0 = Some(parse_num(key, v, 1, i64::MAX)?),
+                "log.retention.hours" => retention.2 = Some(parse_retention(key, v, 3_600_000)?),
+                "log.retention.minutes" => retention.1 = Some(parse_retention(key, v, 60_000)?),
+                "log.retention.ms" => retention.0 = Some(parse_retention(key, v, 1)?),
+                "log.retention.bytes" => c.log_retention_bytes = parse_num(key, v, -1, i64::MAX)?,
+                "log.retention.check.interval.ms" => {
+                    c.log_retention_check_interval_ms = parse_num(key, v, 1, i64::MAX)? as u64
+                }
+                "log.flush.interval.messages" => {
+                    c.log_flush_interval_messages = parse_num(key, v, 1, i64::MAX)? as u64
+                }
+                "log.flush.interval.ms" => c.log_flush_interval_ms = Some(parse_num(key, v, 0, i64::MAX)? as u64),
+                "message.max.bytes" => c.message_max_bytes = parse_num(key, v, 0, i32::MAX as i64)? as i32,
+                "socket.request.max.bytes" => {
+                    c.socket_request_max_bytes = parse_num(key, v, 1, i32::MAX as i64)? as i32
+                }
+                "max.connections" => c.max_connections = parse_num(key, v, 1, i32::MAX as i64)? as usize,
+                k if KNOWN_IGNORED.contains(&k) => warnings.ignored_keys.push(key.clone()),
+                _ => warnings.unknown_keys.push(key.clone()),
+            }
+        }
+        if let Some(ms) = retention.0.or(retention.1).or(retention.2) {
+            c.log_retention_ms = ms;
+        }
+        if let Some(ms) = roll.0.or(roll.1) {
+            c.log_roll_ms = ms;
+        }
+        if c.listeners.is_empty() {
+            return Err(invalid("listeners", "", "at least one listener is required"));
+        }
+        Ok((c, warnings))
+    }
+
+    /// The address clients are told to connect to for listener `index`,
+    /// given the port actually bound (listeners may ask for port 0).
+    pub fn advertised_for(&self, bound_port: u16) -> (String, u16) {
+        if let Some(adv) = self.advertised_listeners.as_ref().and_then(|l| l.first()) {
+            let port = if adv.port == 0 { bound_port } else { adv.port };
+            return (adv.host.clone(), port);
+        }
+        let host = &self.listeners[0].host;
+        let host = if host.is_empty() || host == "0.0.0.0" || host == "::" {
+            local_hostname()
+        } else {
+            host.clone()
+        };
+        (host, bound_port)
+    }
+}
+
+fn local_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid { key: key.to_string(), value: value.to_string(), reason: reason.to_string() }
+}
+
+fn parse_num(key: &str, v: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    let n: i64 = v.trim().parse().map_err(|_| invalid(key, v, "not an integer"))?;
+    if n < min || n > max {
+        return Err(invalid(key, v, &format!("must be between {min} and {max}")));
+    }
+    Ok(n)
+}
+
+fn parse_retention(key: &str, v: &str, unit_ms: i64) -> Result<i64, ConfigError> {
+    let n = parse_num(key, v, -1, i64::MAX / unit_ms)?;
+    Ok(if n < 0 { -1 } else { n * unit_ms })
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, v, "expected true or false")),
+    }
+}
+
+fn parse_listeners(key: &str, v: &str) -> Result<Vec<Listener>, ConfigError> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| Listener::parse(item).map_err(|reason| invalid(key, v, &reason)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawConfig {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn properties_parse_comments_and_separators() {
+        let r = parse_properties("# c\nbroker.id=1\nlog.dirs: /a,/b\n  num.partitions = 3\nx=\\\n y\n");
+        assert_eq!(r["broker.id"], "1");
+        assert_eq!(r["log.dirs"], "/a,/b");
+        assert_eq!(r["num.partitions"], "3");
+        assert_eq!(r["x"], "y");
+    }
+
+    #[test]
+    fn yaml_lists_and_numbers() {
+        let r = parse_yaml("broker.id: 2\nlog.dirs: [/a, /b]\nauto.create.topics.enable: false\n").unwrap();
+        let (c, _) = BrokerConfig::from_raw(&r).unwrap();
+        assert_eq!(c.broker_id, 2);
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert!(!c.auto_create_topics_enable);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = BrokerConfig::from_raw(&raw(&[("num.partitions", "abc")])).unwrap_err();
+        assert!(err.to_string().contains("num.partitions"), "{err}");
+        let err = BrokerConfig::from_raw(&raw(&[("listeners", "PLAINTEXT://host")])).unwrap_err();
+        assert!(err.to_string().contains("listeners"), "{err}");
+        assert!(BrokerConfig::from_raw(&raw(&[("delete.topic.enable", "yes")])).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_reported() {
+        let (_, w) = BrokerConfig::from_raw(&raw(&[("no.such.key", "1"), ("num.io.threads", "8")])).unwrap();
+        assert_eq!(w.unknown_keys, vec!["no.such.key".to_string()]);
+        assert_eq!(w.ignored_keys, vec!["num.io.threads".to_string()]);
+    }
+
+    #[test]
+    fn retention_precedence_ms_over_hours() {
+        let (c, _) = BrokerConfig::from_raw(&raw(&[("log.retention.hours", "1"), ("log.retention.ms", "5000")]))
+            .unwrap();
+        assert_eq!(c.log_retention_ms, 5000);
+        let (c, _) = BrokerConfig::from_raw(&raw(&[("log.retention.hours", "2")])).unwrap();
+        assert_eq!(c.log_retention_ms, 7_200_000);
+    }
+
+    #[test]
+    fn advertised_uses_bound_port() {
+        let (c, _) = BrokerConfig::from_raw(&raw(&[("listeners", "PLAINTEXT://127.0.0.1:0")])).unwrap();
+        assert_eq!(c.advertised_for(40000), ("127.0.0.1".to_string(), 40000));
+    }
+}

@@ -1,0 +1,14 @@
+//! krab: a Kafka-wire-protocol compatible message broker.
+//!
+//! Layers, bottom up: `records` (sans-IO batch and message-set codecs), `log`
+//! (segmented partition logs on disk), `metadata` (a znode store: embedded or
+//! ZooKeeper, in Kafka's layout), `protocol` (framing and the API registry),
+//! `broker` (state, connections and one handler per API), `tools` (admin CLIs).
+
+pub mod broker;
+pub mod config;
+pub mod log;
+pub mod metadata;
+pub mod protocol;
+pub mod records;
+pub mod tools;

@@ -1,0 +1,78 @@
+//! Per-partition log settings, mirroring Kafka's `log.*` broker and topic configs.
+
+/// Kafka stores file positions and relative offsets in 32-bit signed index slots,
+/// so a segment never grows past this many bytes nor spans more offsets.
+pub(crate) const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
+pub(crate) const MAX_RELATIVE_OFFSET: i64 = i32::MAX as i64;
+
+const WEEK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Roll when the active segment would exceed this (`log.segment.bytes`).
+    pub segment_bytes: u64,
+    /// Roll when the active segment's first batch was appended longer ago than this
+    /// (`log.roll.ms`); `<= 0` never rolls by time.
+    pub segment_ms: i64,
+    /// Delete sealed segments whose largest timestamp (or mtime if none) is older
+    /// than this (`log.retention.ms`); negative = unlimited.
+    pub retention_ms: i64,
+    /// Delete the oldest sealed segments while the log would still hold at least
+    /// this many bytes without them (`log.retention.bytes`); negative = unlimited.
+    pub retention_bytes: i64,
+    /// fsync once this many offsets were appended since the last flush
+    /// (`log.flush.interval.messages`); `u64::MAX` = never by count.
+    pub flush_interval_messages: u64,
+    /// fsync, in `maybe_flush`, once the last flush is older than this
+    /// (`log.flush.interval.ms`); `u64::MAX` = never by time.
+    pub flush_interval_ms: u64,
+    /// Bytes of log between sparse index entries (`log.index.interval.bytes`).
+    pub index_interval_bytes: u32,
+}
+
+impl Default for LogConfig {
+    /// Kafka's broker defaults; flushing is left to the OS, as in Kafka.
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: WEEK_MS,
+            retention_ms: WEEK_MS,
+            retention_bytes: -1,
+            flush_interval_messages: u64::MAX,
+            flush_interval_ms: u64::MAX,
+            index_interval_bytes: 4096,
+        }
+    }
+}
+
+impl LogConfig {
+    /// The roll size actually applied: index slots cannot address more.
+    pub(crate) fn effective_segment_bytes(&self) -> u64 {
+        self.segment_bytes.min(MAX_SEGMENT_BYTES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_kafka() {
+        let config = LogConfig::default();
+        assert_eq!(config.segment_bytes, 1_073_741_824);
+        assert_eq!(config.segment_ms, 604_800_000);
+        assert_eq!(config.retention_ms, 604_800_000);
+        assert_eq!(config.retention_bytes, -1);
+        assert_eq!(config.flush_interval_messages, u64::MAX);
+        assert_eq!(config.flush_interval_ms, u64::MAX);
+        assert_eq!(config.index_interval_bytes, 4096);
+    }
+
+    #[test]
+    fn segment_size_is_capped_by_index_width() {
+        let config = LogConfig { segment_bytes: u64::MAX, ..LogConfig::default() };
+        assert_eq!(config.effective_segment_bytes(), i32::MAX as u64);
+        let small = LogConfig { segment_bytes: 100, ..LogConfig::default() };
+        assert_eq!(small.effective_segment_bytes(), 100);
+    }
+}

@@ -1,0 +1,209 @@
+//! The `krab` command: `krab serve` runs a broker; `krab topics` is
+//! kafka-topics.sh. This file only turns argv into validated config structs
+//! and calls the library.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use krab::config::{apply_overrides, read_config_file, BrokerConfig, RawConfig};
+use krab::tools::topics::{self, TopicsAction};
+
+/// A Kafka-wire-protocol compatible message broker.
+#[derive(Parser, Debug)]
+#[command(name = "krab", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a broker, like kafka-server-start.sh.
+    Serve(ServeArgs),
+    /// Create, list, describe and delete topics, like kafka-topics.sh.
+    Topics(TopicsArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Broker config: YAML (config/server.yaml) or a Kafka .properties file.
+    config: Option<PathBuf>,
+    /// Set a property, overriding the file: --override log.dirs=/data/krab.
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct TopicsArgs {
+    /// The broker to talk to: HOST:PORT[,HOST:PORT...].
+    #[arg(long, value_name = "HOST:PORT")]
+    bootstrap_server: String,
+    /// Create a topic.
+    #[arg(long, group = "action")]
+    create: bool,
+    /// List all topics.
+    #[arg(long, group = "action")]
+    list: bool,
+    /// Describe one topic (--topic) or all.
+    #[arg(long, group = "action")]
+    describe: bool,
+    /// Delete a topic.
+    #[arg(long, group = "action")]
+    delete: bool,
+    /// The topic to act on.
+    #[arg(long)]
+    topic: Option<String>,
+    /// Number of partitions for --create (default: the broker's num.partitions).
+    #[arg(long)]
+    partitions: Option<i32>,
+    /// Replication factor for --create (default: the broker's default.replication.factor).
+    #[arg(long)]
+    replication_factor: Option<i16>,
+    /// A topic config for --create: --config retention.ms=60000.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    configs: Vec<String>,
+    /// With --delete: succeed quietly if the topic does not exist.
+    #[arg(long)]
+    if_exists: bool,
+    /// With --create: succeed quietly if the topic already exists.
+    #[arg(long)]
+    if_not_exists: bool,
+}
+
+/// Kafka's tools accept single-dash long options (`-topic test`), and the
+/// user's scripts use them; clap wants two dashes.
+fn normalise_single_dash(args: impl Iterator<Item = String>) -> Vec<String> {
+    const LONG: &[&str] = &[
+        "bootstrap-server", "create", "list", "describe", "delete", "topic", "partitions",
+        "replication-factor", "config", "if-exists", "if-not-exists", "override",
+    ];
+    args.map(|a| match a.strip_prefix('-') {
+        Some(rest) if !rest.starts_with('-') && LONG.contains(&rest.split('=').next().unwrap_or("")) => format!("-{a}"),
+        _ => a,
+    })
+    .collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(normalise_single_dash(std::env::args()));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Topics(args) => run_topics(args),
+    }
+}
+
+fn load_config(args: &ServeArgs) -> Result<BrokerConfig, String> {
+    let mut raw = match &args.config {
+        Some(path) => read_config_file(path).map_err(|e| e.to_string())?,
+        None => RawConfig::new(),
+    };
+    apply_overrides(&mut raw, &args.overrides).map_err(|e| e.to_string())?;
+    let (config, warnings) = BrokerConfig::from_raw(&raw).map_err(|e| e.to_string())?;
+    for key in &warnings.unknown_keys {
+        tracing::warn!(key = %key, "unknown config key ignored");
+    }
+    for key in &warnings.ignored_keys {
+        tracing::info!(key = %key, "Kafka config key not used by krab, ignored");
+    }
+    Ok(config)
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let config = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("krab: bad configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("krab: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let broker_id = config.broker_id;
+        let running = match krab::broker::run(config).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("krab: cannot start broker: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("krab broker {broker_id} listening on {}", running.local_addr);
+        let _ = std::io::stdout().flush();
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn run_topics(args: TopicsArgs) -> ExitCode {
+    let need_topic = |what: &str| -> Result<String, String> {
+        args.topic.clone().ok_or_else(|| format!("--{what} requires --topic"))
+    };
+    let action = (|| -> Result<TopicsAction, String> {
+        if args.create {
+            let mut config = BTreeMap::new();
+            for c in &args.configs {
+                let (k, v) = c.split_once('=').ok_or_else(|| format!("--config expects key=value, got {c:?}"))?;
+                config.insert(k.to_string(), v.to_string());
+            }
+            Ok(TopicsAction::Create {
+                topic: need_topic("create")?,
+                partitions: args.partitions.unwrap_or(-1),
+                replication_factor: args.replication_factor.unwrap_or(-1),
+                config,
+                if_not_exists: args.if_not_exists,
+            })
+        } else if args.list {
+            Ok(TopicsAction::List)
+        } else if args.describe {
+            Ok(TopicsAction::Describe { topic: args.topic.clone() })
+        } else if args.delete {
+            Ok(TopicsAction::Delete { topic: need_topic("delete")?, if_exists: args.if_exists })
+        } else {
+            Err("one of --create, --list, --describe, --delete is required".into())
+        }
+    })();
+    let result = action.and_then(|a| topics::run(&args.bootstrap_server, a));
+    match result {
+        Ok(out) => {
+            if !out.is_empty() {
+                println!("{out}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

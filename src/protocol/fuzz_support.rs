@@ -1,0 +1,48 @@
+//! Entry points shared by the fuzz targets and the property tests: throw
+//! arbitrary bytes at every request decoder krab uses.
+
+use bytes::Bytes;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::Decodable;
+
+use super::frame::{decode_body, parse_request_header};
+use super::registry::SUPPORTED_APIS;
+
+fn try_decode<T: Decodable>(body: &Bytes, version: i16) {
+    let _ = decode_body::<T>(body.clone(), version);
+}
+
+/// Decodes `body` as the request body of `api` at `version`.
+pub fn decode_request_body(api: ApiKey, version: i16, body: &Bytes) {
+    match api {
+        ApiKey::Produce => try_decode::<ProduceRequest>(body, version),
+        ApiKey::Fetch => try_decode::<FetchRequest>(body, version),
+        ApiKey::ListOffsets => try_decode::<ListOffsetsRequest>(body, version),
+        ApiKey::Metadata => try_decode::<MetadataRequest>(body, version),
+        ApiKey::OffsetCommit => try_decode::<OffsetCommitRequest>(body, version),
+        ApiKey::OffsetFetch => try_decode::<OffsetFetchRequest>(body, version),
+        ApiKey::FindCoordinator => try_decode::<FindCoordinatorRequest>(body, version),
+        ApiKey::ApiVersions => try_decode::<ApiVersionsRequest>(body, version),
+        ApiKey::CreateTopics => try_decode::<CreateTopicsRequest>(body, version),
+        ApiKey::DeleteTopics => try_decode::<DeleteTopicsRequest>(body, version),
+        ApiKey::InitProducerId => try_decode::<InitProducerIdRequest>(body, version),
+        ApiKey::OffsetForLeaderEpoch => try_decode::<OffsetForLeaderEpochRequest>(body, version),
+        _ => {}
+    }
+}
+
+/// A whole request body (after the size prefix): header, then the message
+/// decoder the header selects; plus every registered decoder on the raw
+/// bytes, so each sees arbitrary input too.
+pub fn decode_any_request(data: Bytes) {
+    if let Ok(frame) = parse_request_header(data.clone()) {
+        if frame.version_supported {
+            decode_request_body(frame.api_key, frame.api_version, &frame.body);
+        }
+    }
+    if let Some(&selector) = data.first() {
+        let (api, min, max) = SUPPORTED_APIS[selector as usize % SUPPORTED_APIS.len()];
+        let version = min + (data.get(1).copied().unwrap_or(0) as i16 % (max - min + 1));
+        decode_request_body(api, version, &data.slice(1..));
+    }
+}

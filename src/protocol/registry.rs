@@ -1,0 +1,47 @@
+//! The one registry of what krab implements. ApiVersions is generated from it
+//! and requests outside it are refused before they reach a handler.
+
+use kafka_protocol::messages::ApiKey;
+
+/// (API, min version, max version) for every API a handler serves.
+pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 0, 9),
+    (ApiKey::Fetch, 0, 11),
+    (ApiKey::ListOffsets, 0, 5),
+    (ApiKey::Metadata, 0, 9),
+    (ApiKey::OffsetCommit, 0, 7),
+    (ApiKey::OffsetFetch, 0, 7),
+    (ApiKey::FindCoordinator, 0, 2),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 0, 4),
+    (ApiKey::DeleteTopics, 0, 3),
+    (ApiKey::InitProducerId, 0, 2),
+    (ApiKey::OffsetForLeaderEpoch, 0, 3),
+];
+
+/// The supported (min, max) versions of an API key, if any.
+pub fn supported_range(key: i16) -> Option<(i16, i16)> {
+    SUPPORTED_APIS
+        .iter()
+        .find(|(api, _, _)| *api as i16 == key)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_within_the_codec_ranges() {
+        for (api, min, max) in SUPPORTED_APIS {
+            let codec = api.valid_versions();
+            assert!(*min >= codec.min && *max <= codec.max, "{api:?} {min}..{max} outside codec");
+        }
+    }
+
+    #[test]
+    fn lookup() {
+        assert_eq!(supported_range(18), Some((0, 3)));
+        assert_eq!(supported_range(11), None);
+    }
+}
