@@ -88,7 +88,6 @@ stop_broker() {
   BROKER_PID=""
   if [ -n "$DRAIN_PID" ]; then kill "$DRAIN_PID" 2>/dev/null || true; wait "$DRAIN_PID" 2>/dev/null || true; fi
   DRAIN_PID=""
-  exec 3<&- 2>/dev/null || true
 }
 
 cleanup() {
@@ -97,7 +96,7 @@ cleanup() {
   if [ "${KEEP_LOGS:-0}" = 1 ] || [ $rc -ne 0 ]; then
     if [ $rc -ne 0 ] && [ -s "$TMP/broker.log" ]; then
       echo "---- last lines of the broker log ($TMP/broker.log) ----" >&2
-      tail -n 20 "$TMP/broker.log" >&2 || true
+      tail -n 20 "$TMP/broker.log" | sed "s/\x1b\[[0-9;]*m//g" >&2 || true
     fi
     rm -rf "$TMP/data" "$TMP"/data-* 2>/dev/null || true
     echo "bench.sh: logs kept in $TMP" >&2
@@ -136,7 +135,8 @@ start_broker() {
   rm -f "$fifo"
 }
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$BROKER_PID/status"; }
+alive() { kill -0 "$BROKER_PID" 2>/dev/null || fail "the broker (pid $BROKER_PID) exited unexpectedly (killed by someone else, or crashed: see its log)"; }
+rss_kb() { alive; awk '/^VmRSS:/ { print $2 }' "/proc/$BROKER_PID/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$BROKER_PID/status"; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$BROKER_PID/status"; }
 # broker CPU time (user+system) in centiseconds
@@ -172,6 +172,9 @@ create_topic() {
     --partitions "$2" --replication-factor 1 >/dev/null \
     || fail "cannot create topic $1"
 }
+
+# Anything else busy (a cargo build on a 2-core machine) makes the figures meaningless.
+BUSY=$(pgrep -x 'rustc|cargo|cc1|cc1plus|ld' 2>/dev/null | wc -l || true)
 
 # ---------------------------------------------------------------- start-up and idle
 log "start-up time: $STARTUP_RUNS fresh starts"
@@ -282,6 +285,10 @@ broker log   : $BROKER_WARN WARN, $BROKER_ERR ERROR lines
 EOF
 if [ "$BROKER_WARN$BROKER_ERR" != "00" ]; then
   grep '^WARN\|^ERROR' "$TMP/broker.plain.log" | sort | uniq -c | sort -rn | head -n 8 | cut -c1-200
+fi
+BUSY_AFTER=$(pgrep -x 'rustc|cargo|cc1|cc1plus|ld' 2>/dev/null | wc -l || true)
+if [ "$BUSY" != 0 ] || [ "$BUSY_AFTER" != 0 ]; then
+  echo "NOTE         : compilers (rustc/cargo/cc) were running during the run: figures are unreliable"
 fi
 echo "================================================================================"
 

@@ -71,17 +71,30 @@ pub(crate) fn list_segment_bases(dir: &Path) -> Result<Vec<i64>, LogError> {
 
 /// Opens the segments named by `bases`. Segments wholly below the recovery point
 /// were fsynced, so their index files are used after sanity checks; the others
-/// (always including the last, active one) are validated batch by batch.
+/// are validated batch by batch, and so is the active one unless the recovery
+/// point says all of it was fsynced (a clean shutdown).
 pub(crate) fn load_segments(dir: &Path, bases: &[i64], recovery_point: Option<i64>, index_interval: u32) -> Result<Vec<Segment>, LogError> {
     let mut segments = Vec::with_capacity(bases.len());
     for (i, &base_offset) in bases.iter().enumerate() {
         let next_base = bases.get(i + 1).copied();
         let flushed = matches!((recovery_point, next_base), (Some(point), Some(next)) if next <= point);
-        let (segment, truncated) = open_segment(dir, base_offset, flushed, next_base.is_some(), index_interval)?;
         let Some(next_base) = next_base else {
+            // The active segment: after a clean shutdown the recovery point is
+            // its end, everything in it was fsynced, and a full CRC scan (a
+            // second per GiB) would only delay start-up. Anything written
+            // after the last flush means a full scan.
+            if recovery_point.is_some_and(|point| point > base_offset) {
+                let (segment, _) = open_segment(dir, base_offset, true, false, index_interval)?;
+                if Some(segment.next_offset()) == recovery_point {
+                    segments.push(segment);
+                    break;
+                }
+            }
+            let (segment, _) = open_segment(dir, base_offset, false, false, index_interval)?;
             segments.push(segment);
             break;
         };
+        let (segment, truncated) = open_segment(dir, base_offset, flushed, true, index_interval)?;
         if truncated > 0 && !flushed {
             // Whatever was written after unflushed damaged bytes is suspect too; Kafka drops it as well.
             tracing::warn!(dir = %dir.display(), from_base_offset = next_base, "deleting segments that follow a corrupt unflushed segment");
@@ -328,5 +341,22 @@ mod tests {
         let (segment, truncated) = open_segment(dir.path(), 0, false, true, INTERVAL).unwrap();
         assert_eq!((truncated, segment.next_offset(), segment.size), (2 * 161, 9, 3 * 161));
         assert_eq!(fs::read(&path).unwrap(), log[..3 * 161]);
+    }
+
+    /// After a clean shutdown (recovery point = end) the active segment opens
+    /// from its indexes; a tail cut afterwards is still found and truncated.
+    #[test]
+    fn clean_active_segment_is_trusted_but_a_cut_tail_is_still_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = write_segment(dir.path(), 0, 10);
+        let end = 30;
+        let segments = load_segments(dir.path(), &[0], Some(end), INTERVAL).unwrap();
+        assert_eq!(segments[0].next_offset(), end);
+        drop(segments);
+        let log = SegmentPaths::new(dir.path(), 0).log;
+        fs::write(&log, &bytes[..bytes.len() - 7]).unwrap();
+        let segments = load_segments(dir.path(), &[0], Some(end), INTERVAL).unwrap();
+        assert_eq!(segments[0].next_offset(), end - 3, "the torn last batch is dropped");
+        assert_eq!(fs::metadata(&log).unwrap().len() as usize, bytes.len() - 161);
     }
 }
