@@ -13,82 +13,37 @@ const CRC_AT: usize = 17;
 /// CRC-32C covers attributes through the end of the batch.
 const CRC_COVERS_FROM: usize = 21;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct BatchHeader {
-    pub(crate) base_offset: i64,
-    pub(crate) batch_length: i32,
-    pub(crate) partition_leader_epoch: i32,
-    pub(crate) attributes: i16,
-    pub(crate) last_offset_delta: i32,
-    pub(crate) max_timestamp: i64,
-    pub(crate) producer_id: i64,
-    pub(crate) producer_epoch: i16,
-    pub(crate) base_sequence: i32,
-    pub(crate) record_count: i32,
-}
+/// The log reads headers with the record codec's parser, plus the checks an
+/// append or a recovery scan needs.
+pub(crate) use crate::records::BatchHeader;
 
-fn i16_at(bytes: &[u8], at: usize) -> i16 {
-    i16::from_be_bytes([bytes[at], bytes[at + 1]])
-}
-
-fn i32_at(bytes: &[u8], at: usize) -> i32 {
-    i32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
-
-fn i64_at(bytes: &[u8], at: usize) -> i64 {
-    let mut raw = [0u8; 8];
-    raw.copy_from_slice(&bytes[at..at + 8]);
-    i64::from_be_bytes(raw)
-}
-
-impl BatchHeader {
-    /// Parses and sanity-checks the header at the start of `bytes` (the CRC is
-    /// checked separately, by `crc_is_valid`, because it needs the whole batch).
-    pub(crate) fn parse(bytes: &[u8]) -> Result<BatchHeader, String> {
-        if bytes.len() < HEADER_LEN {
-            return Err(format!("a batch header needs {HEADER_LEN} bytes, got {}", bytes.len()));
-        }
-        let batch_length = batch_length_of(bytes);
-        if batch_length < MIN_BATCH_LENGTH {
-            return Err(format!("batchLength {batch_length} is below the minimum {MIN_BATCH_LENGTH}"));
-        }
-        let magic = bytes[MAGIC_AT] as i8;
-        if magic != MAGIC_V2 {
-            return Err(format!("magic {magic} is not {MAGIC_V2}"));
-        }
-        let last_offset_delta = i32_at(bytes, 23);
-        if last_offset_delta < 0 {
-            return Err(format!("negative lastOffsetDelta {last_offset_delta}"));
-        }
-        Ok(BatchHeader {
-            base_offset: i64_at(bytes, 0),
-            batch_length,
-            partition_leader_epoch: i32_at(bytes, 12),
-            attributes: i16_at(bytes, 21),
-            last_offset_delta,
-            max_timestamp: i64_at(bytes, 35),
-            producer_id: i64_at(bytes, 43),
-            producer_epoch: i16_at(bytes, 51),
-            base_sequence: i32_at(bytes, 53),
-            record_count: i32_at(bytes, 57),
-        })
+/// Parses and sanity-checks the header at the start of `bytes` (the CRC is
+/// checked separately, by `crc_is_valid`, because it needs the whole batch).
+pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, String> {
+    if bytes.len() < HEADER_LEN {
+        return Err(format!("a batch header needs {HEADER_LEN} bytes, got {}", bytes.len()));
     }
-
-    /// Bytes the whole batch occupies in the log.
-    pub(crate) fn total_size(&self) -> u64 {
-        LENGTH_PREFIX_LEN as u64 + self.batch_length.max(0) as u64
+    let header = BatchHeader::parse(bytes).map_err(|e| e.to_string())?;
+    if header.magic != MAGIC_V2 {
+        return Err(format!("magic {} is not {MAGIC_V2}", header.magic));
     }
-
-    /// Saturates rather than overflowing so a garbage base offset cannot panic;
-    /// callers reject such batches by their range checks.
-    pub(crate) fn last_offset(&self) -> i64 {
-        self.base_offset.saturating_add(i64::from(self.last_offset_delta))
+    if header.batch_length < MIN_BATCH_LENGTH {
+        return Err(format!("batchLength {} is below the minimum {MIN_BATCH_LENGTH}", header.batch_length));
     }
+    if header.last_offset_delta < 0 {
+        return Err(format!("negative lastOffsetDelta {}", header.last_offset_delta));
+    }
+    Ok(header)
+}
+
+/// Bytes the whole batch occupies in the log.
+pub(crate) fn total_size(header: &BatchHeader) -> u64 {
+    header.total_len() as u64
 }
 
 /// batchLength from the 12-byte length prefix; `prefix` must hold at least 12 bytes.
 pub(crate) fn batch_length_of(prefix: &[u8]) -> i32 {
-    i32_at(prefix, 8)
+    i32::from_be_bytes([prefix[8], prefix[9], prefix[10], prefix[11]])
 }
 
 /// Whether the stored CRC-32C matches the whole batch in `batch`.
@@ -158,7 +113,7 @@ mod tests {
         let header = BatchHeader::parse(&bytes).unwrap();
         assert_eq!(header.base_offset, 1000);
         assert_eq!(header.last_offset(), 1004);
-        assert_eq!(header.total_size(), bytes.len() as u64);
+        assert_eq!(total_size(&header), bytes.len() as u64);
         assert_eq!(header.max_timestamp, 1_700_000_000_123);
         assert_eq!((header.producer_id, header.producer_epoch, header.base_sequence), (42, 3, 17));
         assert_eq!(header.record_count, 5);
@@ -179,16 +134,16 @@ mod tests {
     #[test]
     fn rejects_short_wrong_magic_small_length_and_negative_delta() {
         let good = batch(1, 0, 0);
-        assert!(BatchHeader::parse(&good[..60]).is_err());
+        assert!(parse_header(&good[..60]).is_err());
         let mut wrong_magic = good.clone();
         wrong_magic[MAGIC_AT] = 1;
-        assert!(BatchHeader::parse(&wrong_magic).unwrap_err().contains("magic"));
+        assert!(parse_header(&wrong_magic).unwrap_err().contains("magic"));
         let mut short_length = good.clone();
         short_length[8..12].copy_from_slice(&48i32.to_be_bytes());
-        assert!(BatchHeader::parse(&short_length).unwrap_err().contains("batchLength"));
+        assert!(parse_header(&short_length).unwrap_err().contains("batchLength"));
         let mut negative_delta = good.clone();
         negative_delta[23..27].copy_from_slice(&(-1i32).to_be_bytes());
-        assert!(BatchHeader::parse(&negative_delta).unwrap_err().contains("lastOffsetDelta"));
+        assert!(parse_header(&negative_delta).unwrap_err().contains("lastOffsetDelta"));
     }
 
     #[test]

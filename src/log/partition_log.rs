@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::batch_header::{set_base_offset, BatchHeader};
+use super::batch_header::{set_base_offset, BatchHeader, parse_header, total_size};
 use super::checkpoint::{self, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
 use super::config::{LogConfig, MAX_RELATIVE_OFFSET};
 use super::error::{io_error, LogError};
@@ -249,9 +249,9 @@ impl PartitionLog {
     /// reported as the log append time.
     pub fn append_at(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
         self.ensure_writable()?;
-        let mut header = BatchHeader::parse(batch).map_err(LogError::InvalidBatch)?;
-        if header.total_size() != batch.len() as u64 {
-            return Err(LogError::InvalidBatch(format!("batchLength implies {} bytes but the batch has {}", header.total_size(), batch.len())));
+        let mut header = parse_header(batch).map_err(LogError::InvalidBatch)?;
+        if total_size(&header) != batch.len() as u64 {
+            return Err(LogError::InvalidBatch(format!("batchLength implies {} bytes but the batch has {}", total_size(&header), batch.len())));
         }
         header.base_offset = self.log_end_offset();
         if header.base_offset.checked_add(i64::from(header.last_offset_delta)).is_none() {
@@ -278,7 +278,7 @@ impl PartitionLog {
         if active.is_empty() {
             return false; // a batch larger than segment_bytes still needs a home
         }
-        let too_big = active.size + header.total_size() > self.config.effective_segment_bytes();
+        let too_big = active.size + total_size(&header) > self.config.effective_segment_bytes();
         let too_old = self.config.segment_ms > 0
             && active.roll_base_ms.is_some_and(|since| now_ms.saturating_sub(since) > self.config.segment_ms);
         let offsets_too_far = header.last_offset() - active.base_offset > MAX_RELATIVE_OFFSET;
@@ -325,7 +325,7 @@ impl PartitionLog {
             loop {
                 match scanner.next_batch(ScanDepth::Header)? {
                     Scanned::Batch { header, .. } => {
-                        let size = header.total_size();
+                        let size = total_size(&header);
                         if (total > 0 || !min_one_batch) && total + size > max_bytes as u64 {
                             budget_exhausted = true;
                             break;
@@ -359,7 +359,7 @@ impl PartitionLog {
     pub fn lookup_timestamp(&self, timestamp: i64) -> Result<Option<(i64, Bytes)>, LogError> {
         for segment in self.segments_from(self.log_start_offset) {
             if let Some((position, header)) = segment.find_by_timestamp(timestamp, self.log_start_offset)? {
-                let mut bytes = vec![0u8; header.total_size() as usize];
+                let mut bytes = vec![0u8; total_size(&header) as usize];
                 segment.read_exact_at(&mut bytes, position)?;
                 return Ok(Some((header.base_offset, Bytes::from(bytes))));
             }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::path::Path;
 
-use super::batch_header::HEADER_LEN;
+use super::batch_header::{HEADER_LEN, parse_header};
 use super::checkpoint::{LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, TEMP_SUFFIX};
 use super::config::MAX_SEGMENT_BYTES;
 use super::error::{io_error, LogError};
@@ -251,7 +251,6 @@ mod tests {
     use super::*;
     use crate::log::batch_header::set_base_offset;
     use crate::log::batch_header::test_support::batch;
-    use crate::log::batch_header::BatchHeader;
 
     const INTERVAL: u32 = 300;
 
@@ -261,7 +260,7 @@ mod tests {
         for i in 0..count {
             let mut bytes = batch(3, 1000 + i as i64, 100);
             set_base_offset(&mut bytes, segment.next_offset());
-            let header = BatchHeader::parse(&bytes).unwrap();
+            let header = parse_header(&bytes).unwrap();
             segment.append(&bytes, &header, 0, INTERVAL).unwrap();
         }
         segment.seal().unwrap();

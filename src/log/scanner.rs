@@ -6,7 +6,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::batch_header::{batch_length_of, crc_is_valid, BatchHeader, HEADER_LEN, LENGTH_PREFIX_LEN, MIN_BATCH_LENGTH};
+use super::batch_header::{batch_length_of, crc_is_valid, BatchHeader, HEADER_LEN, LENGTH_PREFIX_LEN, MIN_BATCH_LENGTH, parse_header};
 use super::error::{io_error, LogError};
 
 /// How much of each batch to read and check.
@@ -66,7 +66,7 @@ impl<'a> BatchScanner<'a> {
         };
         let at = self.load(position, wanted)?;
         let bytes = &self.window[at..at + wanted];
-        let header = match BatchHeader::parse(bytes) {
+        let header = match parse_header(bytes) {
             Ok(header) => header,
             Err(reason) => return Ok(invalid(position, reason)),
         };

@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use super::batch_header::{BatchHeader, HEADER_LEN};
+use super::batch_header::{BatchHeader, HEADER_LEN, parse_header, total_size};
 use super::config::MAX_RELATIVE_OFFSET;
 use super::error::{io_error, LogError};
 use super::offset_index::{OffsetEntry, OffsetIndex};
@@ -113,7 +113,7 @@ impl IndexState {
             self.time_index.maybe_append(self.max_timestamp, self.relative(self.offset_of_max_timestamp));
             self.bytes_since_last_index_entry = 0;
         }
-        self.bytes_since_last_index_entry += header.total_size();
+        self.bytes_since_last_index_entry += total_size(&header);
         self.next_offset = last_offset + 1;
     }
 }
@@ -307,7 +307,7 @@ mod tests {
         for &timestamp in timestamps {
             let mut bytes = batch(2, timestamp, 100);
             set_base_offset(&mut bytes, segment.next_offset());
-            let header = BatchHeader::parse(&bytes).unwrap();
+            let header = parse_header(&bytes).unwrap();
             segment.state.accepts(&header).unwrap();
             segment.append(&bytes, &header, 5, INTERVAL).unwrap();
         }
@@ -374,7 +374,7 @@ mod tests {
         let mut bytes = batch(2, 70, 100);
         for _ in 0..2 {
             set_base_offset(&mut bytes, segment.next_offset());
-            let header = BatchHeader::parse(&bytes).unwrap();
+            let header = parse_header(&bytes).unwrap();
             segment.append(&bytes, &header, 5, INTERVAL).unwrap();
         }
         reference.seal().unwrap();

@@ -89,9 +89,10 @@ impl BatchHeader {
         LOG_OVERHEAD.saturating_add(usize::try_from(self.batch_length).unwrap_or(0))
     }
 
+    /// Saturates so that a garbage base offset cannot overflow.
     pub fn last_offset(&self) -> i64 {
         self.base_offset
-            .wrapping_add(i64::from(self.last_offset_delta))
+            .saturating_add(i64::from(self.last_offset_delta))
     }
 
     pub fn compression(&self) -> Result<Compression> {
