@@ -8,6 +8,7 @@ pub(crate) const HEADER_LEN: usize = 61;
 /// The smallest batchLength a header-only batch can have.
 pub(crate) const MIN_BATCH_LENGTH: i32 = (HEADER_LEN - LENGTH_PREFIX_LEN) as i32;
 const MAGIC_V2: i8 = 2;
+#[cfg(test)]
 const MAGIC_AT: usize = 16;
 const CRC_AT: usize = 17;
 /// CRC-32C covers attributes through the end of the batch.

@@ -278,7 +278,7 @@ impl PartitionLog {
         if active.is_empty() {
             return false; // a batch larger than segment_bytes still needs a home
         }
-        let too_big = active.size + total_size(&header) > self.config.effective_segment_bytes();
+        let too_big = active.size + total_size(header) > self.config.effective_segment_bytes();
         let too_old = self.config.segment_ms > 0
             && active.roll_base_ms.is_some_and(|since| now_ms.saturating_sub(since) > self.config.segment_ms);
         let offsets_too_far = header.last_offset() - active.base_offset > MAX_RELATIVE_OFFSET;

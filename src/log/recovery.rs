@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::path::Path;
 
-use super::batch_header::{HEADER_LEN, parse_header};
+use super::batch_header::HEADER_LEN;
 use super::checkpoint::{LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, TEMP_SUFFIX};
 use super::config::MAX_SEGMENT_BYTES;
 use super::error::{io_error, LogError};
@@ -250,6 +250,7 @@ impl Segment {
 mod tests {
     use super::*;
     use crate::log::batch_header::set_base_offset;
+    use crate::log::batch_header::parse_header;
     use crate::log::batch_header::test_support::batch;
 
     const INTERVAL: u32 = 300;

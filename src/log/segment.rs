@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use super::batch_header::{BatchHeader, HEADER_LEN, parse_header, total_size};
+use super::batch_header::{BatchHeader, HEADER_LEN, total_size};
 use super::config::MAX_RELATIVE_OFFSET;
 use super::error::{io_error, LogError};
 use super::offset_index::{OffsetEntry, OffsetIndex};
@@ -113,7 +113,7 @@ impl IndexState {
             self.time_index.maybe_append(self.max_timestamp, self.relative(self.offset_of_max_timestamp));
             self.bytes_since_last_index_entry = 0;
         }
-        self.bytes_since_last_index_entry += total_size(&header);
+        self.bytes_since_last_index_entry += total_size(header);
         self.next_offset = last_offset + 1;
     }
 }
@@ -297,6 +297,7 @@ impl Segment {
 mod tests {
     use super::*;
     use crate::log::batch_header::set_base_offset;
+    use crate::log::batch_header::parse_header;
     use crate::log::batch_header::test_support::batch;
 
     const INTERVAL: u32 = 200;
