@@ -18,10 +18,16 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::BrokerConfig;
-use crate::metadata::{open_store, KafkaLayout, MetadataStore};
+use crate::metadata::{open_store, BrokerInfo, KafkaLayout, MetadataStore};
 
 pub use server::{run, RunningBroker};
 pub use topics::{Topic, TopicError};
+
+#[derive(Clone, Debug, Default)]
+pub struct ClusterView {
+    pub brokers: Vec<BrokerInfo>,
+    pub controller: Option<i32>,
+}
 
 /// Everything a handler may touch, shared by all connections.
 pub struct Broker {
@@ -38,6 +44,9 @@ pub struct Broker {
     /// Bumped after every append so long-polling fetches wake up.
     appended: watch::Sender<u64>,
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
+    /// Live brokers and the controller as last read from the store: Metadata
+    /// answers from this, so it keeps working while the store is away.
+    cluster_view: RwLock<ClusterView>,
     /// Commit metadata strings; the offsets themselves live in the store.
     pub offset_metadata: Mutex<HashMap<(String, String, i32), String>>,
 }
@@ -73,7 +82,27 @@ impl Broker {
             appended,
             producer_ids: tokio::sync::Mutex::new((0, -1)),
             offset_metadata: Mutex::new(HashMap::new()),
+            cluster_view: RwLock::new(ClusterView::default()),
         }
+    }
+
+    /// The last known live brokers and controller.
+    pub fn cluster_view(&self) -> ClusterView {
+        self.cluster_view.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Re-reads live brokers and the controller; on failure the last view
+    /// stays.
+    pub async fn refresh_cluster_view(&self) {
+        let brokers = match self.layout.live_brokers().await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list live brokers; keeping the last known list");
+                return;
+            }
+        };
+        let controller = self.layout.controller_id().await.ok().flatten();
+        *self.cluster_view.write().unwrap_or_else(|e| e.into_inner()) = ClusterView { brokers, controller };
     }
 
     pub fn is_controller(&self) -> bool {

@@ -32,13 +32,20 @@ impl RunningBroker {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         self.broker.flush_all();
-        // Leave the cluster now rather than when the session times out.
+        // Leave the cluster now rather than when the session times out, but
+        // do not wait long for a store that is away.
         let id = self.broker.config.broker_id;
-        if self.broker.is_controller() {
-            let _ = self.broker.layout.resign_controller(id).await;
-        }
-        if let Err(e) = self.broker.layout.unregister_broker(id).await {
-            tracing::warn!(error = %e, "cannot unregister broker");
+        let broker = self.broker.clone();
+        let leave = async move {
+            if broker.is_controller() {
+                let _ = broker.layout.resign_controller(id).await;
+            }
+            broker.layout.unregister_broker(id).await
+        };
+        match tokio::time::timeout(Duration::from_secs(3), leave).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot unregister broker"),
+            Err(_) => tracing::warn!("metadata store did not answer; leaving without unregistering"),
         }
         tracing::info!("broker {} stopped", self.broker.config.broker_id);
     }
@@ -69,6 +76,7 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
 
     let broker = Arc::new(Broker::new(config, layout, cluster_id, advertised));
     become_controller_if_free(&broker).await;
+    broker.refresh_cluster_view().await;
     broker.sync_topics().await.map_err(|e| format!("loading topics: {e}"))?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -146,6 +154,7 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
         if !broker.is_controller() {
             become_controller_if_free(&broker).await;
         }
+        broker.refresh_cluster_view().await;
         if let Err(e) = broker.sync_topics().await {
             tracing::warn!(error = %e, "metadata sync failed");
         }

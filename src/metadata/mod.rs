@@ -5,6 +5,7 @@
 //! * [`zookeeper`]: a real ZooKeeper ensemble.
 //! * [`layout`]: Kafka's znode layout and JSON ([`KafkaLayout`]), written once for both.
 
+pub mod bounded;
 pub mod embedded;
 pub mod kafka_json;
 pub mod layout;
@@ -30,9 +31,12 @@ pub async fn open_store(
     embedded_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn MetadataStore>, StoreError> {
     match zookeeper_connect.map(str::trim).filter(|c| !c.is_empty()) {
-        Some(connect) => Ok(std::sync::Arc::new(
-            ZkStore::connect(connect, zookeeper_session_timeout).await?,
-        )),
+        Some(connect) => {
+            let zk = ZkStore::connect(connect, zookeeper_session_timeout).await?;
+            // ZooKeeper answers in milliseconds when it answers at all.
+            let deadline = zookeeper_session_timeout.min(std::time::Duration::from_secs(5));
+            Ok(std::sync::Arc::new(bounded::BoundedStore::new(std::sync::Arc::new(zk), deadline)))
+        }
         None => Ok(std::sync::Arc::new(EmbeddedStore::open(embedded_dir)?)),
     }
 }

@@ -50,7 +50,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     }
 
     let mut brokers = Vec::new();
-    let live = broker.layout.live_brokers().await.unwrap_or_default();
+    let view = broker.cluster_view();
+    let live = view.brokers;
     let mut seen_self = false;
     for b in live {
         let (host, port) = if b.id == broker.config.broker_id {
@@ -75,10 +76,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 .with_port(broker.advertised.1 as i32),
         );
     }
-    let controller = match broker.layout.controller_id().await {
-        Ok(Some(id)) => id,
-        _ => broker.config.broker_id,
-    };
+    let controller = view.controller.unwrap_or(broker.config.broker_id);
     let mut response = MetadataResponse::default().with_brokers(brokers).with_topics(topics);
     if version >= 1 {
         response.controller_id = BrokerId(controller);
