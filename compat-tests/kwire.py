@@ -117,7 +117,8 @@ def crc32c(data):
 # --------------------------------------------------------------------------- RecordBatch v2
 
 
-def record_batch(values, base_timestamp=None, corrupt_crc=False):
+def record_batch(values, base_timestamp=None, corrupt_crc=False, producer_id=-1,
+                 producer_epoch=-1, base_sequence=-1):
     """An uncompressed magic-2 batch holding ``values`` (bytes, key null, no headers)."""
     ts = int(time.time() * 1000) if base_timestamp is None else base_timestamp
     records = b""
@@ -127,7 +128,8 @@ def record_batch(values, base_timestamp=None, corrupt_crc=False):
         records += varint(len(body)) + body
     # attributes .. end (the CRC-covered part)
     after_crc = (i16(0) + i32(len(values) - 1) + i64(ts) + i64(ts)
-                 + i64(-1) + i16(-1) + i32(-1) + i32(len(values)) + records)
+                 + i64(producer_id) + i16(producer_epoch) + i32(base_sequence)
+                 + i32(len(values)) + records)
     crc = crc32c(after_crc)
     if corrupt_crc:
         crc ^= 0x5A5A5A5A
@@ -256,6 +258,13 @@ def produce_v3(conn, topic, partition, batch, acks=1, timeout_ms=10000):
             r.i64()  # log_append_time
             result = (err, base)
     return result
+
+
+def init_producer_id_v0(conn, transaction_timeout_ms=60000):
+    """InitProducerId v0 (idempotent, no transactional id); returns (error, pid, epoch)."""
+    r = conn.call(22, 0, string(None) + i32(transaction_timeout_ms))
+    r.i32()  # throttle
+    return r.i16(), r.i64(), r.i16()
 
 
 def list_offsets_latest_v1(conn, topic, partition=0):

@@ -87,3 +87,17 @@ def test_codecs(krab, topic, codec):
     # consume with offsets to check numbering inside compressed batches
     out = consume(broker.bootstrap, topic, "-f", "%o %s\n")
     assert out == [f"{i} {l}" for i, l in enumerate(lines)]
+
+
+def test_consume_offsets_and_counts(krab, topic):
+    broker = krab(mode="embedded")
+    lines = [f"n{i}" for i in range(30)]
+    produce(broker.bootstrap, topic, lines)
+    # absolute start offset + count
+    assert kcat_ok("-C", "-b", broker.bootstrap, "-t", topic, "-p", "0", "-o", "10", "-c", "3",
+                   "-q").stdout.splitlines() == ["n10", "n11", "n12"]
+    # relative from the end (-o -5: ListOffsets latest minus 5)
+    assert consume(broker.bootstrap, topic, "-o", "-5") == lines[-5:]
+    # -o end -e: nothing new
+    p = kcat_ok("-C", "-b", broker.bootstrap, "-t", topic, "-o", "end", "-e", "-q")
+    assert p.stdout == ""
