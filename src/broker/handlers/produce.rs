@@ -94,6 +94,12 @@ fn prepare(records: &[u8], version: i16, max_bytes: usize) -> Result<(Vec<Vec<u8
         if header.is_transactional() || header.is_control() {
             return Err(ErrorCode::InvalidRecord);
         }
+        // Kafka's LogValidator checks on producer batches: offsets dense
+        // from 0, and a sequence for every idempotent batch.
+        let count_matches = header.record_count > 0 && header.record_count as i64 == header.last_offset_delta as i64 + 1;
+        if !count_matches || (header.producer_id >= 0 && header.base_sequence < 0) {
+            return Err(ErrorCode::InvalidRecord);
+        }
         headers.push(header);
     }
     Ok((batches, headers))
