@@ -97,7 +97,7 @@ impl Broker {
         let brokers = match self.layout.live_brokers().await {
             Ok(b) => b,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot list live brokers; keeping the last known list");
+                tracing::debug!(error = %e, "cannot list live brokers; keeping the last known list");
                 return;
             }
         };

@@ -146,6 +146,7 @@ async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: w
 /// markers, and the controller seat when it frees up.
 async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let period = Duration::from_millis(if broker.config.zookeeper_connect.is_some() { 500 } else { 1000 });
+    let mut failing_since: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -155,8 +156,16 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
             become_controller_if_free(&broker).await;
         }
         broker.refresh_cluster_view().await;
-        if let Err(e) = broker.sync_topics().await {
-            tracing::warn!(error = %e, "metadata sync failed");
+        match broker.sync_topics().await {
+            Ok(()) => failing_since = None,
+            // While the store is away, say so once, then every half minute.
+            Err(e) => {
+                let now = std::time::Instant::now();
+                if failing_since.is_none_or(|last| now.duration_since(last) >= Duration::from_secs(30)) {
+                    tracing::warn!(error = %e, "metadata sync failed; serving what is known");
+                    failing_since = Some(now);
+                }
+            }
         }
     }
 }

@@ -40,6 +40,18 @@ impl Topic {
     }
 }
 
+/// The local replica a request addresses, or the error Kafka gives: no such
+/// topic or partition, or one that another broker leads.
+pub fn local_partition(topic: Option<&Arc<Topic>>, index: i32) -> Result<&Arc<Partition>, ErrorCode> {
+    let topic = topic.ok_or(ErrorCode::UnknownTopicOrPartition)?;
+    let slot = usize::try_from(index).ok().and_then(|i| topic.partitions.get(i)).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+    match slot {
+        Some(p) if !p.is_deleted() => Ok(p),
+        Some(_) => Err(ErrorCode::UnknownTopicOrPartition),
+        None => Err(ErrorCode::NotLeaderOrFollower),
+    }
+}
+
 /// A topic-level failure, mapped to a Kafka error code at the handler edge.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {

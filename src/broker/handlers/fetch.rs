@@ -17,6 +17,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
 use crate::broker::dispatch::HandlerResult;
+use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::log::LogError;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -59,12 +60,15 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> (Vec<Fetcha
         let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
         for fp in &fetch_topic.partitions {
             let mut out = PartitionData::default().with_partition_index(fp.partition);
-            let Some(partition) = topic.as_ref().and_then(|t| t.partition(fp.partition)) else {
-                out.error_code = ErrorCode::UnknownTopicOrPartition.code();
-                out.high_watermark = -1;
-                any_error = true;
-                partitions.push(out);
-                continue;
+            let partition = match local_partition(topic.as_ref(), fp.partition) {
+                Ok(p) => p,
+                Err(code) => {
+                    out.error_code = code.code();
+                    out.high_watermark = -1;
+                    any_error = true;
+                    partitions.push(out);
+                    continue;
+                }
             };
             let hw = partition.high_watermark();
             out.high_watermark = hw;

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::partition::Partition;
+use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
 use crate::records::decode_batch_records;
@@ -27,13 +28,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut out = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-            match topic.as_ref().and_then(|topic| topic.partition(p.partition_index)) {
-                None => {
-                    out.error_code = ErrorCode::UnknownTopicOrPartition.code();
-                    out.offset = -1;
-                    out.timestamp = -1;
-                }
-                Some(partition) => match lookup(partition, p.timestamp) {
+            match local_partition(topic.as_ref(), p.partition_index) {
+                Err(code) => out.error_code = code.code(),
+                Ok(partition) => match lookup(partition, p.timestamp) {
                     Ok(Some((offset, timestamp))) => {
                         if v0 {
                             if p.max_num_offsets > 0 {
@@ -47,15 +44,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                             out.leader_epoch = partition.leader_epoch();
                         }
                     }
-                    Ok(None) => {
-                        out.offset = -1;
-                        out.timestamp = -1;
-                    }
-                    Err(code) => {
-                        out.error_code = code.code();
-                        out.offset = -1;
-                        out.timestamp = -1;
-                    }
+                    // Not found: offset and timestamp stay -1.
+                    Ok(None) => {}
+                    Err(code) => out.error_code = code.code(),
                 },
             }
             partitions.push(out);

@@ -9,8 +9,9 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset,
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use crate::broker::dispatch::HandlerResult;
+use crate::broker::topics::local_partition;
 use crate::broker::Broker;
-use crate::protocol::{ErrorCode, RequestFrame};
+use crate::protocol::RequestFrame;
 
 use super::{decode, respond};
 
@@ -22,12 +23,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut out = EpochEndOffset::default().with_partition(p.partition);
-            match topic.as_ref().and_then(|topic| topic.partition(p.partition)) {
-                None => {
-                    out.error_code = ErrorCode::UnknownTopicOrPartition.code();
+            match local_partition(topic.as_ref(), p.partition) {
+                Err(code) => {
+                    out.error_code = code.code();
                     out.end_offset = -1;
                 }
-                Some(partition) => {
+                Ok(partition) => {
                     if frame.api_version >= 1 {
                         out.leader_epoch = partition.leader_epoch();
                     }

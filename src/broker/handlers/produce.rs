@@ -11,6 +11,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::partition::ProduceOutcome;
+use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
 use crate::records::{produce_to_batches, BatchHeader, Compression, RecordError};
@@ -31,10 +32,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             let result = if !acks_valid {
                 Err(ErrorCode::InvalidRequiredAcks)
             } else {
-                match topic.as_ref().and_then(|t| t.partition(data.index).map(|p| (t, p))) {
-                    None => Err(ErrorCode::UnknownTopicOrPartition),
-                    Some((topic, partition)) => {
-                        let max = broker.max_message_bytes(topic);
+                match local_partition(topic.as_ref(), data.index).map(|p| (topic.as_ref(), p)) {
+                    Err(code) => Err(code),
+                    Ok((topic, partition)) => {
+                        let max = topic.map_or(broker.config.message_max_bytes as usize, |t| broker.max_message_bytes(t));
                         let records = data.records.as_deref().unwrap_or(&[]);
                         prepare(records, version, max).and_then(|(batches, headers)| {
                             if batches.is_empty() {
