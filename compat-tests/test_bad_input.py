@@ -270,3 +270,20 @@ def test_port_in_use_fails_cleanly(tmp_path):
     assert p.returncode != 0
     assert not LISTENING_RE.search(p.stdout)
     assert re.search(r"(?i)address.*in use|bind", p.stderr + p.stdout), p.stderr[-2000:]
+
+
+def test_second_broker_on_the_same_log_dir_is_refused(krab):
+    """Two brokers appending to one log dir would corrupt it: the second
+    must exit, naming the lock, while the first keeps serving."""
+    first = krab(mode="embedded")
+    p = subprocess.run([str(KRAB_BIN), "serve", "--override", "listeners=PLAINTEXT://127.0.0.1:0",
+                        "--override", f"log.dirs={first.log_dir}"],
+                       capture_output=True, text=True, timeout=15, stdin=subprocess.DEVNULL)
+    assert p.returncode != 0
+    assert "in use by another process" in p.stderr, p.stderr
+    assert "listening on" not in p.stdout
+    c = open_conn(first)
+    try:
+        healthy(c)
+    finally:
+        c.close()

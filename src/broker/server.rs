@@ -21,6 +21,8 @@ pub struct RunningBroker {
     pub local_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Released when the broker is dropped, after shutdown.
+    _dir_locks: Vec<std::fs::File>,
 }
 
 impl RunningBroker {
@@ -62,8 +64,10 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
     let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let advertised = config.advertised_for(local_addr.port());
 
+    let mut dir_locks = Vec::with_capacity(config.log_dirs.len());
     for dir in &config.log_dirs {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create log dir {}: {e}", dir.display()))?;
+        dir_locks.push(lock_log_dir(dir)?);
     }
     let store = Broker::open_store(&config).await?;
     let layout = KafkaLayout::new(store);
@@ -85,7 +89,26 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
         tokio::spawn(log_maintenance_loop(broker.clone(), shutdown_rx.clone())),
     ];
     tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
-    Ok(RunningBroker { broker, local_addr, shutdown: shutdown_tx, tasks })
+    Ok(RunningBroker { broker, local_addr, shutdown: shutdown_tx, tasks, _dir_locks: dir_locks })
+}
+
+/// Two brokers writing one log directory would interleave their appends;
+/// like Kafka, hold an exclusive lock on `<dir>/.lock` while running.
+fn lock_log_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(format!("log dir {} is in use by another process (lock held on {})", dir.display(), path.display()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
 }
 
 async fn become_controller_if_free(broker: &Broker) {
