@@ -44,7 +44,11 @@ impl Listener {
             return Err(format!("only PLAINTEXT listeners are supported, got {name}"));
         }
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        Ok(Listener { name: name.to_string(), host, port })
+        Ok(Listener {
+            name: name.to_string(),
+            host,
+            port,
+        })
     }
 }
 
@@ -77,7 +81,11 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             broker_id: 0,
-            listeners: vec![Listener { name: "PLAINTEXT".into(), host: "0.0.0.0".into(), port: 9092 }],
+            listeners: vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: "0.0.0.0".into(),
+                port: 9092,
+            }],
             advertised_listeners: None,
             log_dirs: vec![PathBuf::from("/tmp/kafka-logs")],
             zookeeper_connect: None,
@@ -126,11 +134,16 @@ pub type RawConfig = BTreeMap<String, String>;
 
 /// Reads a YAML (`.yaml`/`.yml`) or Java `.properties` file into raw pairs.
 pub fn read_config_file(path: &Path) -> Result<RawConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
     if is_yaml {
-        parse_yaml(&text).map_err(|message| ConfigError::Syntax { path: path.to_path_buf(), message })
+        parse_yaml(&text).map_err(|message| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message,
+        })
     } else {
         Ok(parse_properties(&text))
     }
@@ -227,16 +240,18 @@ impl BrokerConfig {
                 "listeners" => c.listeners = parse_listeners(key, v)?,
                 "advertised.listeners" => c.advertised_listeners = Some(parse_listeners(key, v)?),
                 "log.dirs" | "log.dir" => {
-                    let dirs: Vec<PathBuf> =
-                        v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+                    let dirs: Vec<PathBuf> = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(PathBuf::from)
+                        .collect();
                     if dirs.is_empty() {
                         return Err(invalid(key, v, "at least one directory is required"));
                     }
                     c.log_dirs = dirs;
                 }
-                "zookeeper.connect" => {
-                    c.zookeeper_connect = if v.is_empty() { None } else { Some(v.to_string()) }
-                }
+                "zookeeper.connect" => c.zookeeper_connect = if v.is_empty() { None } else { Some(v.to_string()) },
                 "zookeeper.session.timeout.ms" => {
                     c.zookeeper_session_timeout_ms = parse_num(key, v, 1000, 3_600_000)? as u64
                 }
@@ -256,9 +271,7 @@ impl BrokerConfig {
                 "log.retention.check.interval.ms" => {
                     c.log_retention_check_interval_ms = parse_num(key, v, 1, i64::MAX)? as u64
                 }
-                "log.flush.interval.messages" => {
-                    c.log_flush_interval_messages = parse_num(key, v, 1, i64::MAX)? as u64
-                }
+                "log.flush.interval.messages" => c.log_flush_interval_messages = parse_num(key, v, 1, i64::MAX)? as u64,
                 "log.flush.interval.ms" => c.log_flush_interval_ms = Some(parse_num(key, v, 0, i64::MAX)? as u64),
                 "message.max.bytes" => c.message_max_bytes = parse_num(key, v, 0, i32::MAX as i64)? as i32,
                 "socket.request.max.bytes" => {
@@ -307,7 +320,11 @@ fn local_hostname() -> String {
 }
 
 fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid { key: key.to_string(), value: value.to_string(), reason: reason.to_string() }
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 fn parse_num(key: &str, v: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
@@ -383,8 +400,8 @@ mod tests {
 
     #[test]
     fn retention_precedence_ms_over_hours() {
-        let (c, _) = BrokerConfig::from_raw(&raw(&[("log.retention.hours", "1"), ("log.retention.ms", "5000")]))
-            .unwrap();
+        let (c, _) =
+            BrokerConfig::from_raw(&raw(&[("log.retention.hours", "1"), ("log.retention.ms", "5000")])).unwrap();
         assert_eq!(c.log_retention_ms, 5000);
         let (c, _) = BrokerConfig::from_raw(&raw(&[("log.retention.hours", "2")])).unwrap();
         assert_eq!(c.log_retention_ms, 7_200_000);

@@ -77,8 +77,18 @@ struct TopicsArgs {
 /// user's scripts use them; clap wants two dashes.
 fn normalise_single_dash(args: impl Iterator<Item = String>) -> Vec<String> {
     const LONG: &[&str] = &[
-        "bootstrap-server", "create", "list", "describe", "delete", "topic", "partitions",
-        "replication-factor", "config", "if-exists", "if-not-exists", "override",
+        "bootstrap-server",
+        "create",
+        "list",
+        "describe",
+        "delete",
+        "topic",
+        "partitions",
+        "replication-factor",
+        "config",
+        "if-exists",
+        "if-not-exists",
+        "override",
     ];
     args.map(|a| match a.strip_prefix('-') {
         Some(rest) if !rest.starts_with('-') && LONG.contains(&rest.split('=').next().unwrap_or("")) => format!("-{a}"),
@@ -174,7 +184,9 @@ fn run_topics(args: TopicsArgs) -> ExitCode {
         if args.create {
             let mut config = BTreeMap::new();
             for c in &args.configs {
-                let (k, v) = c.split_once('=').ok_or_else(|| format!("--config expects key=value, got {c:?}"))?;
+                let (k, v) = c
+                    .split_once('=')
+                    .ok_or_else(|| format!("--config expects key=value, got {c:?}"))?;
                 config.insert(k.to_string(), v.to_string());
             }
             Ok(TopicsAction::Create {
@@ -187,9 +199,14 @@ fn run_topics(args: TopicsArgs) -> ExitCode {
         } else if args.list {
             Ok(TopicsAction::List)
         } else if args.describe {
-            Ok(TopicsAction::Describe { topic: args.topic.clone() })
+            Ok(TopicsAction::Describe {
+                topic: args.topic.clone(),
+            })
         } else if args.delete {
-            Ok(TopicsAction::Delete { topic: need_topic("delete")?, if_exists: args.if_exists })
+            Ok(TopicsAction::Delete {
+                topic: need_topic("delete")?,
+                if_exists: args.if_exists,
+            })
         } else {
             Err("one of --create, --list, --describe, --delete is required".into())
         }

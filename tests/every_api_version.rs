@@ -51,7 +51,9 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
         }
         ApiKey::Metadata => {
             let req = MetadataRequest::default()
-                .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(name(topic)))]))
+                .with_topics(Some(vec![
+                    metadata_request::MetadataRequestTopic::default().with_name(Some(name(topic)))
+                ]))
                 .with_allow_auto_topic_creation(true);
             let r = client.send(&req, v)?;
             assert_eq!(r.topics.len(), 1);
@@ -60,22 +62,28 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             assert_eq!(r.brokers.len(), 1);
         }
         ApiKey::Produce => {
-            let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(1000).with_topic_data(vec![
-                produce_request::TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
-                    produce_request::PartitionProduceData::default().with_index(0).with_records(Some(records_for(v))),
-                ]),
-            ]);
+            let req = ProduceRequest::default()
+                .with_acks(-1)
+                .with_timeout_ms(1000)
+                .with_topic_data(vec![produce_request::TopicProduceData::default()
+                    .with_name(name(topic))
+                    .with_partition_data(vec![produce_request::PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(records_for(v)))])]);
             let r = client.send(&req, v)?;
             let p = &r.responses[0].partition_responses[0];
             assert_eq!(p.error_code, 0, "produce v{v}");
             assert!(p.base_offset >= 0);
         }
         ApiKey::Fetch => {
-            let req = FetchRequest::default().with_max_wait_ms(0).with_max_bytes(1 << 20).with_topics(vec![
-                fetch_request::FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
-                    fetch_request::FetchPartition::default().with_fetch_offset(0).with_partition_max_bytes(1 << 20),
-                ]),
-            ]);
+            let req = FetchRequest::default()
+                .with_max_wait_ms(0)
+                .with_max_bytes(1 << 20)
+                .with_topics(vec![fetch_request::FetchTopic::default()
+                    .with_topic(name(topic))
+                    .with_partitions(vec![fetch_request::FetchPartition::default()
+                        .with_fetch_offset(0)
+                        .with_partition_max_bytes(1 << 20)])]);
             let r = client.send(&req, v)?;
             let p = &r.responses[0].partitions[0];
             assert_eq!(p.error_code, 0, "fetch v{v}");
@@ -91,11 +99,13 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             assert_eq!(magic, expected, "fetch v{v} magic");
         }
         ApiKey::ListOffsets => {
-            let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
-                list_offsets_request::ListOffsetsTopic::default().with_name(name(topic)).with_partitions(vec![
-                    list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1).with_max_num_offsets(1),
-                ]),
-            ]);
+            let req = ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(name(topic))
+                    .with_partitions(vec![list_offsets_request::ListOffsetsPartition::default()
+                        .with_timestamp(-1)
+                        .with_max_num_offsets(1)])]);
             let r = client.send(&req, v)?;
             let p = &r.topics[0].partitions[0];
             assert_eq!(p.error_code, 0);
@@ -108,18 +118,20 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                 .with_generation_id_or_member_epoch(-1)
                 .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
                     .with_name(name(topic))
-                    .with_partitions(vec![offset_commit_request::OffsetCommitRequestPartition::default()
-                        .with_committed_offset(1)
-                        .with_committed_metadata(Some(StrBytes::from_static_str("meta")))])]);
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default()
+                            .with_committed_offset(1)
+                            .with_committed_metadata(Some(StrBytes::from_static_str("meta"))),
+                    ])]);
             let r = client.send(&req, v)?;
             assert_eq!(r.topics[0].partitions[0].error_code, 0, "commit v{v}");
         }
         ApiKey::OffsetFetch => {
-            let req = OffsetFetchRequest::default().with_group_id(GroupId(StrBytes::from_static_str("g"))).with_topics(
-                Some(vec![offset_fetch_request::OffsetFetchRequestTopic::default()
+            let req = OffsetFetchRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("g")))
+                .with_topics(Some(vec![offset_fetch_request::OffsetFetchRequestTopic::default()
                     .with_name(name(topic))
-                    .with_partition_indexes(vec![0])]),
-            );
+                    .with_partition_indexes(vec![0])]));
             let r = client.send(&req, v)?;
             let p = &r.topics[0].partitions[0];
             assert_eq!(p.error_code, 0);
@@ -127,14 +139,20 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             assert_eq!(p.metadata.as_deref(), Some("meta"));
         }
         ApiKey::FindCoordinator => {
-            let r = client.send(&FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")), v)?;
+            let r = client.send(
+                &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+                v,
+            )?;
             assert_eq!(r.error_code, 0);
             assert!(r.port > 0);
         }
         ApiKey::CreateTopics => {
             let t = format!("created-v{v}");
             let req = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![
-                create_topics_request::CreatableTopic::default().with_name(name(&t)).with_num_partitions(3).with_replication_factor(1),
+                create_topics_request::CreatableTopic::default()
+                    .with_name(name(&t))
+                    .with_num_partitions(3)
+                    .with_replication_factor(1),
             ]);
             let r = client.send(&req, v)?;
             assert_eq!(r.topics[0].error_code, 0, "create v{v}");
@@ -144,24 +162,44 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
         ApiKey::DeleteTopics => {
             let t = format!("deleted-v{v}");
             let create = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![
-                create_topics_request::CreatableTopic::default().with_name(name(&t)).with_num_partitions(1).with_replication_factor(1),
+                create_topics_request::CreatableTopic::default()
+                    .with_name(name(&t))
+                    .with_num_partitions(1)
+                    .with_replication_factor(1),
             ]);
             client.send(&create, 0)?;
-            let r = client.send(&DeleteTopicsRequest::default().with_topic_names(vec![name(&t)]).with_timeout_ms(1000), v)?;
+            let r = client.send(
+                &DeleteTopicsRequest::default()
+                    .with_topic_names(vec![name(&t)])
+                    .with_timeout_ms(1000),
+                v,
+            )?;
             assert_eq!(r.responses[0].error_code, 0, "delete v{v}");
-            let r = client.send(&DeleteTopicsRequest::default().with_topic_names(vec![name(&t)]).with_timeout_ms(1000), v)?;
+            let r = client.send(
+                &DeleteTopicsRequest::default()
+                    .with_topic_names(vec![name(&t)])
+                    .with_timeout_ms(1000),
+                v,
+            )?;
             assert_eq!(r.responses[0].error_code, 3, "delete twice v{v}");
         }
         ApiKey::InitProducerId => {
-            let r = client.send(&InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(1000), v)?;
+            let r = client.send(
+                &InitProducerIdRequest::default()
+                    .with_transactional_id(None)
+                    .with_transaction_timeout_ms(1000),
+                v,
+            )?;
             assert_eq!(r.error_code, 0);
             assert!(r.producer_id.0 >= 0);
         }
         ApiKey::OffsetForLeaderEpoch => {
             let req = OffsetForLeaderEpochRequest::default().with_topics(vec![
-                offset_for_leader_epoch_request::OffsetForLeaderTopic::default().with_topic(name(topic)).with_partitions(vec![
-                    offset_for_leader_epoch_request::OffsetForLeaderPartition::default().with_leader_epoch(0),
-                ]),
+                offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                    .with_topic(name(topic))
+                    .with_partitions(vec![
+                        offset_for_leader_epoch_request::OffsetForLeaderPartition::default().with_leader_epoch(0),
+                    ]),
             ]);
             let r = client.send(&req, v)?;
             let p = &r.topics[0].partitions[0];
@@ -186,11 +224,23 @@ async fn every_api_and_version_answers() {
         let mut client = Client::connect(&addr).unwrap();
         // Order matters: the topic exists before produce, data before fetch.
         let order = [
-            ApiKey::ApiVersions, ApiKey::Metadata, ApiKey::Produce, ApiKey::Fetch, ApiKey::ListOffsets,
-            ApiKey::OffsetCommit, ApiKey::OffsetFetch, ApiKey::FindCoordinator, ApiKey::CreateTopics,
-            ApiKey::DeleteTopics, ApiKey::InitProducerId, ApiKey::OffsetForLeaderEpoch,
+            ApiKey::ApiVersions,
+            ApiKey::Metadata,
+            ApiKey::Produce,
+            ApiKey::Fetch,
+            ApiKey::ListOffsets,
+            ApiKey::OffsetCommit,
+            ApiKey::OffsetFetch,
+            ApiKey::FindCoordinator,
+            ApiKey::CreateTopics,
+            ApiKey::DeleteTopics,
+            ApiKey::InitProducerId,
+            ApiKey::OffsetForLeaderEpoch,
         ];
-        let ranges: BTreeMap<i16, (i16, i16)> = SUPPORTED_APIS.iter().map(|(a, min, max)| (*a as i16, (*min, *max))).collect();
+        let ranges: BTreeMap<i16, (i16, i16)> = SUPPORTED_APIS
+            .iter()
+            .map(|(a, min, max)| (*a as i16, (*min, *max)))
+            .collect();
         assert_eq!(ranges.len(), order.len(), "a registered API has no exercise here");
         let mut failures = Vec::new();
         for api in order {

@@ -37,7 +37,9 @@ fn seeds() -> Vec<Bytes> {
                         .with_partitions(vec![fetch_request::FetchPartition::default()])])
                     .encode(&mut body, version),
                 ApiKey::Metadata => MetadataRequest::default()
-                    .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(topic))]))
+                    .with_topics(Some(vec![
+                        metadata_request::MetadataRequestTopic::default().with_name(Some(topic))
+                    ]))
                     .encode(&mut body, version),
                 ApiKey::OffsetCommit => OffsetCommitRequest::default()
                     .with_group_id(GroupId(StrBytes::from_static_str("g")))

@@ -72,7 +72,9 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut
 
 async fn handle(broker: &Broker, body: Bytes) -> Result<Option<Bytes>, ConnectionError> {
     let frame = parse_request_header(body)?;
-    dispatch::dispatch(broker, frame).await.map_err(ConnectionError::Request)
+    dispatch::dispatch(broker, frame)
+        .await
+        .map_err(ConnectionError::Request)
 }
 
 /// Reads one size-prefixed frame; `None` on a clean close between frames.
@@ -82,7 +84,11 @@ async fn read_frame<R: AsyncReadExt + Unpin>(reader: &mut R, max: i32) -> Result
     while filled < 4 {
         let n = reader.read(&mut size_buf[filled..]).await?;
         if n == 0 {
-            return if filled == 0 { Ok(None) } else { Err(ConnectionError::Truncated) };
+            return if filled == 0 {
+                Ok(None)
+            } else {
+                Err(ConnectionError::Truncated)
+            };
         }
         filled += n;
     }
@@ -114,11 +120,20 @@ mod tests {
         let mut data: &[u8] = &[0, 0, 0, 3, 1, 2, 3];
         assert_eq!(read_frame(&mut data, 10).await.unwrap().unwrap().as_ref(), &[1, 2, 3]);
         let mut negative: &[u8] = &[0xff, 0xff, 0xff, 0xff];
-        assert!(matches!(read_frame(&mut negative, 10).await, Err(ConnectionError::FrameSize(-1, 10))));
+        assert!(matches!(
+            read_frame(&mut negative, 10).await,
+            Err(ConnectionError::FrameSize(-1, 10))
+        ));
         let mut huge: &[u8] = &[0x7f, 0xff, 0xff, 0xff];
-        assert!(matches!(read_frame(&mut huge, 10).await, Err(ConnectionError::FrameSize(_, 10))));
+        assert!(matches!(
+            read_frame(&mut huge, 10).await,
+            Err(ConnectionError::FrameSize(_, 10))
+        ));
         let mut short: &[u8] = &[0, 0, 0, 9, 1];
-        assert!(matches!(read_frame(&mut short, 10).await, Err(ConnectionError::Truncated)));
+        assert!(matches!(
+            read_frame(&mut short, 10).await,
+            Err(ConnectionError::Truncated)
+        ));
         let mut empty: &[u8] = &[];
         assert!(read_frame(&mut empty, 10).await.unwrap().is_none());
     }

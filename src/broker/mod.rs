@@ -58,10 +58,12 @@ impl Broker {
         let first = config.log_dirs.first().ok_or("log.dirs is empty")?;
         let dir = first.join("__krab_metadata");
         let timeout = Duration::from_millis(config.zookeeper_session_timeout_ms);
-        open_store(config.zookeeper_connect.as_deref(), timeout, &dir).await.map_err(|e| match &config.zookeeper_connect {
-            Some(connect) => format!("cannot connect to ZooKeeper at {connect}: {e}"),
-            None => format!("cannot open the metadata store in {}: {e}", dir.display()),
-        })
+        open_store(config.zookeeper_connect.as_deref(), timeout, &dir)
+            .await
+            .map_err(|e| match &config.zookeeper_connect {
+                Some(connect) => format!("cannot connect to ZooKeeper at {connect}: {e}"),
+                None => format!("cannot open the metadata store in {}: {e}", dir.display()),
+            })
     }
 
     pub(crate) fn new(
@@ -164,7 +166,10 @@ impl Broker {
     /// Every local partition.
     pub fn local_partitions(&self) -> Vec<Arc<partition::Partition>> {
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-        topics.values().flat_map(|t| t.partitions.iter().flatten().cloned()).collect()
+        topics
+            .values()
+            .flat_map(|t| t.partitions.iter().flatten().cloned())
+            .collect()
     }
 
     /// Fsyncs every local log (clean shutdown).

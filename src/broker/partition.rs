@@ -102,7 +102,12 @@ impl Partition {
         for (mut batch, header) in batches.into_iter().zip(headers) {
             let idempotent = header.producer_id >= 0;
             if idempotent {
-                match producers.check(header.producer_id, header.producer_epoch, header.base_sequence, header.record_count) {
+                match producers.check(
+                    header.producer_id,
+                    header.producer_epoch,
+                    header.base_sequence,
+                    header.record_count,
+                ) {
                     SequenceCheck::Append => {}
                     SequenceCheck::Duplicate { base_offset } => {
                         first.get_or_insert((base_offset, -1));
@@ -129,7 +134,11 @@ impl Partition {
         // Single-replica ISR: everything appended is committed.
         self.high_watermark.store(log.log_end_offset(), Ordering::Release);
         let (base_offset, log_append_time) = first.unwrap_or((log.log_end_offset(), -1));
-        Ok(ProduceOutcome { base_offset, log_append_time, log_start_offset: log.log_start_offset() })
+        Ok(ProduceOutcome {
+            base_offset,
+            log_append_time,
+            log_start_offset: log.log_start_offset(),
+        })
     }
 
     /// Whole batches from the one containing `offset`, up to `max_bytes`

@@ -70,8 +70,14 @@ impl ProducerStates {
             };
         }
         let last = last_seq(first_seq, record_count);
-        if let Some(dup) = entry.batches.iter().find(|b| b.first_seq == first_seq && b.last_seq == last) {
-            return SequenceCheck::Duplicate { base_offset: dup.base_offset };
+        if let Some(dup) = entry
+            .batches
+            .iter()
+            .find(|b| b.first_seq == first_seq && b.last_seq == last)
+        {
+            return SequenceCheck::Duplicate {
+                base_offset: dup.base_offset,
+            };
         }
         match entry.batches.back() {
             Some(prev) if next_seq(prev.last_seq) != first_seq => {
@@ -83,15 +89,19 @@ impl ProducerStates {
 
     /// Records an appended batch.
     pub fn record(&mut self, producer_id: i64, epoch: i16, first_seq: i32, record_count: i32, base_offset: i64) {
-        let entry = self
-            .producers
-            .entry(producer_id)
-            .or_insert_with(|| ProducerEntry { epoch, batches: VecDeque::new() });
+        let entry = self.producers.entry(producer_id).or_insert_with(|| ProducerEntry {
+            epoch,
+            batches: VecDeque::new(),
+        });
         if epoch != entry.epoch {
             entry.epoch = epoch;
             entry.batches.clear();
         }
-        entry.batches.push_back(BatchSeq { first_seq, last_seq: last_seq(first_seq, record_count), base_offset });
+        entry.batches.push_back(BatchSeq {
+            first_seq,
+            last_seq: last_seq(first_seq, record_count),
+            base_offset,
+        });
         while entry.batches.len() > BATCHES_KEPT {
             entry.batches.pop_front();
         }
@@ -119,7 +129,10 @@ mod tests {
         s.record(7, 0, 10, 5, 110);
         assert_eq!(s.check(7, 0, 0, 10), SequenceCheck::Duplicate { base_offset: 100 });
         assert_eq!(s.check(7, 0, 10, 5), SequenceCheck::Duplicate { base_offset: 110 });
-        assert_eq!(s.check(7, 0, 20, 1), SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber));
+        assert_eq!(
+            s.check(7, 0, 20, 1),
+            SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber)
+        );
         assert_eq!(s.check(7, 0, 15, 1), SequenceCheck::Append);
     }
 
@@ -127,8 +140,14 @@ mod tests {
     fn epochs() {
         let mut s = ProducerStates::default();
         s.record(1, 3, 0, 1, 0);
-        assert_eq!(s.check(1, 2, 1, 1), SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch));
-        assert_eq!(s.check(1, 4, 5, 1), SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber));
+        assert_eq!(
+            s.check(1, 2, 1, 1),
+            SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch)
+        );
+        assert_eq!(
+            s.check(1, 4, 5, 1),
+            SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber)
+        );
         assert_eq!(s.check(1, 4, 0, 1), SequenceCheck::Append);
         s.record(1, 4, 0, 1, 1);
         assert_eq!(s.check(1, 4, 0, 1), SequenceCheck::Duplicate { base_offset: 1 });
@@ -141,7 +160,10 @@ mod tests {
             s.record(1, 0, i, 1, i as i64);
         }
         assert_eq!(s.check(1, 0, 9, 1), SequenceCheck::Duplicate { base_offset: 9 });
-        assert_eq!(s.check(1, 0, 2, 1), SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber));
+        assert_eq!(
+            s.check(1, 0, 2, 1),
+            SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber)
+        );
     }
 
     #[test]

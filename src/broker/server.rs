@@ -56,7 +56,11 @@ impl RunningBroker {
 /// Starts a broker: store, registration, topics, then the listener.
 pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
     let listener_cfg = config.listeners.first().ok_or("no listener configured")?.clone();
-    let bind_host = if listener_cfg.host.is_empty() { "0.0.0.0".to_string() } else { listener_cfg.host.clone() };
+    let bind_host = if listener_cfg.host.is_empty() {
+        "0.0.0.0".to_string()
+    } else {
+        listener_cfg.host.clone()
+    };
     // Bind first (so port 0 resolves) but accept only once initialised.
     let listener = TcpListener::bind((bind_host.as_str(), listener_cfg.port))
         .await
@@ -71,10 +75,20 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
     }
     let store = Broker::open_store(&config).await?;
     let layout = KafkaLayout::new(store);
-    layout.ensure_persistent_paths().await.map_err(|e| format!("metadata store: {e}"))?;
-    let cluster_id = layout.get_or_create_cluster_id().await.map_err(|e| format!("metadata store: {e}"))?;
     layout
-        .register_broker(config.broker_id, &[("PLAINTEXT", advertised.0.as_str(), advertised.1)], None)
+        .ensure_persistent_paths()
+        .await
+        .map_err(|e| format!("metadata store: {e}"))?;
+    let cluster_id = layout
+        .get_or_create_cluster_id()
+        .await
+        .map_err(|e| format!("metadata store: {e}"))?;
+    layout
+        .register_broker(
+            config.broker_id,
+            &[("PLAINTEXT", advertised.0.as_str(), advertised.1)],
+            None,
+        )
         .await
         .map_err(|e| format!("cannot register broker {}: {e}", config.broker_id))?;
 
@@ -89,7 +103,13 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
         tokio::spawn(log_maintenance_loop(broker.clone(), shutdown_rx.clone())),
     ];
     tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
-    Ok(RunningBroker { broker, local_addr, shutdown: shutdown_tx, tasks, _dir_locks: dir_locks })
+    Ok(RunningBroker {
+        broker,
+        local_addr,
+        shutdown: shutdown_tx,
+        tasks,
+        _dir_locks: dir_locks,
+    })
 }
 
 /// Two brokers writing one log directory would interleave their appends;
@@ -104,9 +124,11 @@ fn lock_log_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            Err(format!("log dir {} is in use by another process (lock held on {})", dir.display(), path.display()))
-        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "log dir {} is in use by another process (lock held on {})",
+            dir.display(),
+            path.display()
+        )),
         Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
 }
@@ -168,7 +190,11 @@ async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: w
 /// Follows the store: topics created or removed elsewhere, deletion
 /// markers, and the controller seat when it frees up.
 async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let period = Duration::from_millis(if broker.config.zookeeper_connect.is_some() { 500 } else { 1000 });
+    let period = Duration::from_millis(if broker.config.zookeeper_connect.is_some() {
+        500
+    } else {
+        1000
+    });
     let mut failing_since: Option<std::time::Instant> = None;
     loop {
         tokio::select! {

@@ -106,12 +106,18 @@ pub fn validate_topic_config(config: &BTreeMap<String, String>) -> Result<(), To
         }
         if key == "cleanup.policy" {
             if value != "delete" {
-                return Err(TopicError::InvalidConfig(key.clone(), "only 'delete' is supported".into()));
+                return Err(TopicError::InvalidConfig(
+                    key.clone(),
+                    "only 'delete' is supported".into(),
+                ));
             }
             continue;
         }
         if value.parse::<i64>().is_err() {
-            return Err(TopicError::InvalidConfig(key.clone(), format!("{value:?} is not an integer")));
+            return Err(TopicError::InvalidConfig(
+                key.clone(),
+                format!("{value:?} is not an integer"),
+            ));
         }
     }
     Ok(())

@@ -35,7 +35,10 @@ pub struct Topic {
 
 impl Topic {
     pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
-        usize::try_from(index).ok().and_then(|i| self.partitions.get(i)).and_then(|p| p.as_ref())
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+            .and_then(|p| p.as_ref())
     }
 }
 
@@ -43,7 +46,10 @@ impl Topic {
 /// topic or partition, or one that another broker leads.
 pub fn local_partition(topic: Option<&Arc<Topic>>, index: i32) -> Result<&Arc<Partition>, ErrorCode> {
     let topic = topic.ok_or(ErrorCode::UnknownTopicOrPartition)?;
-    let slot = usize::try_from(index).ok().and_then(|i| topic.partitions.get(i)).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+    let slot = usize::try_from(index)
+        .ok()
+        .and_then(|i| topic.partitions.get(i))
+        .ok_or(ErrorCode::UnknownTopicOrPartition)?;
     match slot {
         Some(p) if !p.is_deleted() => Ok(p),
         Some(_) => Err(ErrorCode::UnknownTopicOrPartition),
@@ -99,7 +105,13 @@ impl Broker {
     }
 
     pub fn topic_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.topics.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let mut names: Vec<String> = self
+            .topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         names.sort();
         names
     }
@@ -170,12 +182,20 @@ impl Broker {
             }
         };
         if validate_only {
-            return Ok(Arc::new(Topic { name: name.into(), meta: vec![], partitions: vec![], config }));
+            return Ok(Arc::new(Topic {
+                name: name.into(),
+                meta: vec![],
+                partitions: vec![],
+                config,
+            }));
         }
-        self.layout.create_topic(name, &assignment, &config).await.map_err(|e| match e {
-            crate::metadata::LayoutError::TopicExists(_) => TopicError::Exists(name.to_string()),
-            other => TopicError::Store(other.to_string()),
-        })?;
+        self.layout
+            .create_topic(name, &assignment, &config)
+            .await
+            .map_err(|e| match e {
+                crate::metadata::LayoutError::TopicExists(_) => TopicError::Exists(name.to_string()),
+                other => TopicError::Store(other.to_string()),
+            })?;
         let controller_epoch = self.controller_epoch();
         for (p, replicas) in &assignment {
             let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
@@ -229,8 +249,16 @@ impl Broker {
             });
             partitions.push(local);
         }
-        let topic = Arc::new(Topic { name: name.to_string(), meta, partitions, config });
-        self.topics.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), topic.clone());
+        let topic = Arc::new(Topic {
+            name: name.to_string(),
+            meta,
+            partitions,
+            config,
+        });
+        self.topics
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), topic.clone());
         Ok(topic)
     }
 
@@ -258,9 +286,12 @@ impl Broker {
     /// appeared, drops topics whose znode vanished (zkCli `rmr`), and carries
     /// out deletions marked under /admin/delete_topics.
     pub async fn sync_topics(&self) -> Result<(), TopicError> {
-        let stored = self.layout.list_topics().await.map_err(|e| TopicError::Store(e.to_string()))?;
-        let known: HashMap<String, Arc<Topic>> =
-            self.topics.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let stored = self
+            .layout
+            .list_topics()
+            .await
+            .map_err(|e| TopicError::Store(e.to_string()))?;
+        let known: HashMap<String, Arc<Topic>> = self.topics.read().unwrap_or_else(|e| e.into_inner()).clone();
         for name in &stored {
             if known.contains_key(name) {
                 continue;
@@ -269,12 +300,19 @@ impl Broker {
             if self.topic(name).is_some() {
                 continue;
             }
-            let Some(assignment) =
-                self.layout.topic_assignment(name).await.map_err(|e| TopicError::Store(e.to_string()))?
+            let Some(assignment) = self
+                .layout
+                .topic_assignment(name)
+                .await
+                .map_err(|e| TopicError::Store(e.to_string()))?
             else {
                 continue;
             };
-            let config = self.layout.topic_config(name).await.map_err(|e| TopicError::Store(e.to_string()))?;
+            let config = self
+                .layout
+                .topic_config(name)
+                .await
+                .map_err(|e| TopicError::Store(e.to_string()))?;
             match self.open_topic(name, &assignment, config.unwrap_or_default()).await {
                 Ok(_) => tracing::info!(topic = %name, "serving topic found in the metadata store"),
                 Err(e) => tracing::warn!(topic = %name, error = %e, "cannot open topic"),
@@ -287,8 +325,11 @@ impl Broker {
             }
         }
         if self.config.delete_topic_enable && self.is_controller() {
-            let marked =
-                self.layout.topics_marked_for_deletion().await.map_err(|e| TopicError::Store(e.to_string()))?;
+            let marked = self
+                .layout
+                .topics_marked_for_deletion()
+                .await
+                .map_err(|e| TopicError::Store(e.to_string()))?;
             for name in marked {
                 self.complete_topic_deletion(&name).await?;
             }
@@ -311,7 +352,11 @@ impl Broker {
     /// writes), then, when deletion is enabled, the data and the znodes.
     pub async fn delete_topic(&self, name: &str) -> Result<(), TopicError> {
         if self.topic(name).is_none() {
-            let exists = self.layout.topic_assignment(name).await.map_err(|e| TopicError::Store(e.to_string()))?;
+            let exists = self
+                .layout
+                .topic_assignment(name)
+                .await
+                .map_err(|e| TopicError::Store(e.to_string()))?;
             if exists.is_none() {
                 return Err(TopicError::Unknown(name.to_string()));
             }
@@ -319,14 +364,20 @@ impl Broker {
         if !self.config.delete_topic_enable {
             return Err(TopicError::DeletionDisabled);
         }
-        self.layout.mark_topic_for_deletion(name).await.map_err(|e| TopicError::Store(e.to_string()))?;
+        self.layout
+            .mark_topic_for_deletion(name)
+            .await
+            .map_err(|e| TopicError::Store(e.to_string()))?;
         self.complete_topic_deletion(name).await
     }
 
     async fn complete_topic_deletion(&self, name: &str) -> Result<(), TopicError> {
         let _guard = self.topic_lock.lock().await;
         self.drop_local_topic(name);
-        self.layout.delete_topic_znodes(name).await.map_err(|e| TopicError::Store(e.to_string()))?;
+        self.layout
+            .delete_topic_znodes(name)
+            .await
+            .map_err(|e| TopicError::Store(e.to_string()))?;
         tracing::info!(topic = name, "deleted topic");
         Ok(())
     }

@@ -29,7 +29,10 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, String> {
         return Err(format!("magic {} is not {MAGIC_V2}", header.magic));
     }
     if header.batch_length < MIN_BATCH_LENGTH {
-        return Err(format!("batchLength {} is below the minimum {MIN_BATCH_LENGTH}", header.batch_length));
+        return Err(format!(
+            "batchLength {} is below the minimum {MIN_BATCH_LENGTH}",
+            header.batch_length
+        ));
     }
     if header.last_offset_delta < 0 {
         return Err(format!("negative lastOffsetDelta {}", header.last_offset_delta));
@@ -116,7 +119,10 @@ mod tests {
         assert_eq!(header.last_offset(), 1004);
         assert_eq!(total_size(&header), bytes.len() as u64);
         assert_eq!(header.max_timestamp, 1_700_000_000_123);
-        assert_eq!((header.producer_id, header.producer_epoch, header.base_sequence), (42, 3, 17));
+        assert_eq!(
+            (header.producer_id, header.producer_epoch, header.base_sequence),
+            (42, 3, 17)
+        );
         assert_eq!(header.record_count, 5);
         assert!(crc_is_valid(&bytes), "stamping the base offset must not break the CRC");
     }

@@ -35,7 +35,8 @@ pub(crate) fn write_offset(dir: &Path, name: &str, offset: i64) -> Result<(), Lo
     let path = dir.join(name);
     let temp = dir.join(format!("{name}{TEMP_SUFFIX}"));
     let mut file = File::create(&temp).map_err(io_error(&temp))?;
-    file.write_all(format!("{offset}\n").as_bytes()).map_err(io_error(&temp))?;
+    file.write_all(format!("{offset}\n").as_bytes())
+        .map_err(io_error(&temp))?;
     file.sync_all().map_err(io_error(&temp))?;
     drop(file);
     fs::rename(&temp, &path).map_err(io_error(&path))?;
@@ -44,7 +45,9 @@ pub(crate) fn write_offset(dir: &Path, name: &str, offset: i64) -> Result<(), Lo
 
 /// Makes file creations, renames and deletions in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir).and_then(|handle| handle.sync_all()).map_err(io_error(dir))
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(io_error(dir))
 }
 
 #[cfg(test)]

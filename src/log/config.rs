@@ -70,9 +70,15 @@ mod tests {
 
     #[test]
     fn segment_size_is_capped_by_index_width() {
-        let config = LogConfig { segment_bytes: u64::MAX, ..LogConfig::default() };
+        let config = LogConfig {
+            segment_bytes: u64::MAX,
+            ..LogConfig::default()
+        };
         assert_eq!(config.effective_segment_bytes(), i32::MAX as u64);
-        let small = LogConfig { segment_bytes: 100, ..LogConfig::default() };
+        let small = LogConfig {
+            segment_bytes: 100,
+            ..LogConfig::default()
+        };
         assert_eq!(small.effective_segment_bytes(), 100);
     }
 }

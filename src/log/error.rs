@@ -33,7 +33,8 @@ mod tests {
 
     #[test]
     fn io_error_message_names_the_path() {
-        let error = io_error(Path::new("/data/topic-0/00000000000000000000.log"))(std::io::Error::other("disk on fire"));
+        let error =
+            io_error(Path::new("/data/topic-0/00000000000000000000.log"))(std::io::Error::other("disk on fire"));
         let message = error.to_string();
         assert!(message.contains("/data/topic-0/00000000000000000000.log"), "{message}");
         assert!(message.contains("disk on fire"), "{message}");
@@ -41,7 +42,12 @@ mod tests {
 
     #[test]
     fn out_of_range_message_has_the_bounds() {
-        let message = LogError::OffsetOutOfRange { offset: 7, start: 10, end: 20 }.to_string();
+        let message = LogError::OffsetOutOfRange {
+            offset: 7,
+            start: 10,
+            end: 20,
+        }
+        .to_string();
         assert_eq!(message, "offset 7 is out of range [10, 20]");
     }
 }

@@ -28,12 +28,20 @@ pub(crate) struct IndexEntries<E> {
 impl<E: IndexEntry> IndexEntries<E> {
     /// Entries with no trust in whatever the file holds: the next persist rewrites it.
     pub(crate) fn fresh() -> Self {
-        IndexEntries { entries: Vec::new(), persisted: 0, file_may_be_longer: true }
+        IndexEntries {
+            entries: Vec::new(),
+            persisted: 0,
+            file_may_be_longer: true,
+        }
     }
 
     /// Entries decoded from the file's current contents.
     pub(crate) fn loaded(entries: Vec<E>) -> Self {
-        IndexEntries { persisted: entries.len(), entries, file_may_be_longer: false }
+        IndexEntries {
+            persisted: entries.len(),
+            entries,
+            file_may_be_longer: false,
+        }
     }
 
     pub(crate) fn as_slice(&self) -> &[E] {
@@ -64,7 +72,11 @@ impl<E: IndexEntry> IndexEntries<E> {
             Err(error) => return Err(io_error(path)(error)),
         };
         if bytes.len() % E::BYTES != 0 {
-            return Ok(Some(Err(format!("{} bytes is not a whole number of {}-byte entries", bytes.len(), E::BYTES))));
+            return Ok(Some(Err(format!(
+                "{} bytes is not a whole number of {}-byte entries",
+                bytes.len(),
+                E::BYTES
+            ))));
         }
         Ok(Some(Ok(bytes.chunks_exact(E::BYTES).map(E::decode).collect())))
     }
@@ -75,7 +87,12 @@ impl<E: IndexEntry> IndexEntries<E> {
         if !dirty && !sync {
             return Ok(());
         }
-        let file = OpenOptions::new().write(true).create(true).truncate(false).open(path).map_err(io_error(path))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_error(path))?;
         if dirty {
             let mut bytes = Vec::with_capacity((self.entries.len() - self.persisted) * E::BYTES);
             for entry in &self.entries[self.persisted..] {
@@ -83,7 +100,8 @@ impl<E: IndexEntry> IndexEntries<E> {
             }
             let from = (self.persisted * E::BYTES) as u64;
             file.write_all_at(&bytes, from).map_err(io_error(path))?;
-            file.set_len((self.entries.len() * E::BYTES) as u64).map_err(io_error(path))?;
+            file.set_len((self.entries.len() * E::BYTES) as u64)
+                .map_err(io_error(path))?;
             self.persisted = self.entries.len();
             self.file_may_be_longer = false;
         }
@@ -108,7 +126,10 @@ mod tests {
             out.extend_from_slice(&self.1.to_be_bytes());
         }
         fn decode(bytes: &[u8]) -> Self {
-            Pair(u16::from_be_bytes([bytes[0], bytes[1]]), u16::from_be_bytes([bytes[2], bytes[3]]))
+            Pair(
+                u16::from_be_bytes([bytes[0], bytes[1]]),
+                u16::from_be_bytes([bytes[2], bytes[3]]),
+            )
         }
     }
 
@@ -119,7 +140,11 @@ mod tests {
         fs::write(&path, b"garbage!!").unwrap();
         let mut index = IndexEntries::<Pair>::fresh();
         index.persist(&path, false).unwrap();
-        assert_eq!(fs::read(&path).unwrap().len(), 0, "a fresh index overwrites whatever was there");
+        assert_eq!(
+            fs::read(&path).unwrap().len(),
+            0,
+            "a fresh index overwrites whatever was there"
+        );
 
         index.push(Pair(1, 2));
         index.push(Pair(3, 4));

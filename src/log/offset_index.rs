@@ -34,7 +34,9 @@ pub(crate) struct OffsetIndex {
 
 impl OffsetIndex {
     pub(crate) fn fresh() -> Self {
-        OffsetIndex { entries: IndexEntries::fresh() }
+        OffsetIndex {
+            entries: IndexEntries::fresh(),
+        }
     }
 
     pub(crate) fn entries(&self) -> &[OffsetEntry] {
@@ -62,7 +64,9 @@ impl OffsetIndex {
 
     /// Drops entries for batches ending at or after `relative_offset`.
     pub(crate) fn truncate_from(&mut self, relative_offset: u32) {
-        let keep = self.entries().partition_point(|entry| entry.relative_offset < relative_offset);
+        let keep = self
+            .entries()
+            .partition_point(|entry| entry.relative_offset < relative_offset);
         self.entries.truncate(keep);
     }
 
@@ -80,10 +84,15 @@ impl OffsetIndex {
         if !increasing {
             return Ok(Err("offset index entries are not strictly increasing".to_string()));
         }
-        if entries.last().is_some_and(|entry| u64::from(entry.position) >= log_size) {
+        if entries
+            .last()
+            .is_some_and(|entry| u64::from(entry.position) >= log_size)
+        {
             return Ok(Err("offset index points past the end of the log".to_string()));
         }
-        Ok(Ok(OffsetIndex { entries: IndexEntries::loaded(entries) }))
+        Ok(Ok(OffsetIndex {
+            entries: IndexEntries::loaded(entries),
+        }))
     }
 
     pub(crate) fn persist(&mut self, path: &Path, sync: bool) -> Result<(), LogError> {
@@ -98,7 +107,10 @@ mod tests {
     fn index_of(pairs: &[(u32, u32)]) -> OffsetIndex {
         let mut index = OffsetIndex::fresh();
         for &(relative_offset, position) in pairs {
-            index.append(OffsetEntry { relative_offset, position });
+            index.append(OffsetEntry {
+                relative_offset,
+                position,
+            });
         }
         index
     }
@@ -119,7 +131,13 @@ mod tests {
     fn truncate_from_drops_entries_at_and_after() {
         let mut index = index_of(&[(9, 4100), (19, 8300), (29, 12500)]);
         index.truncate_from(19);
-        assert_eq!(index.entries(), &[OffsetEntry { relative_offset: 9, position: 4100 }]);
+        assert_eq!(
+            index.entries(),
+            &[OffsetEntry {
+                relative_offset: 9,
+                position: 4100
+            }]
+        );
     }
 
     #[test]
@@ -133,10 +151,16 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap()[..8], [0, 0, 0, 9, 0, 0, 0x10, 0x04]);
         let loaded = OffsetIndex::load(&path, 9000).unwrap().unwrap();
         assert_eq!(loaded.entries(), index.entries());
-        assert!(OffsetIndex::load(&path, 8300).unwrap().unwrap_err().contains("past the end"));
+        assert!(OffsetIndex::load(&path, 8300)
+            .unwrap()
+            .unwrap_err()
+            .contains("past the end"));
 
         std::fs::write(&path, [0u8, 0, 0, 9, 0, 0, 0, 5, 0, 0, 0, 3, 0, 0, 0, 9]).unwrap();
-        assert!(OffsetIndex::load(&path, 100).unwrap().unwrap_err().contains("increasing"));
+        assert!(OffsetIndex::load(&path, 100)
+            .unwrap()
+            .unwrap_err()
+            .contains("increasing"));
         std::fs::write(&path, [1u8; 13]).unwrap();
         assert!(OffsetIndex::load(&path, 100).unwrap().is_err());
     }

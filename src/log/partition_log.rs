@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::batch_header::{set_base_offset, BatchHeader, parse_header, total_size};
+use super::batch_header::{parse_header, set_base_offset, total_size, BatchHeader};
 use super::checkpoint::{self, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
 use super::config::{LogConfig, MAX_RELATIVE_OFFSET};
 use super::error::{io_error, LogError};
@@ -81,7 +81,9 @@ impl From<&BatchHeader> for BatchInfo {
 }
 
 pub(crate) fn wall_clock_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
 }
 
 pub struct PartitionLog {
@@ -128,11 +130,20 @@ impl PartitionLog {
             None => Segment::create(dir, checkpointed_start.unwrap_or(0))?,
         };
         active.init_roll_base()?;
-        let sealed: BTreeMap<i64, Segment> = segments.into_iter().map(|segment| (segment.base_offset, segment)).collect();
+        let sealed: BTreeMap<i64, Segment> = segments
+            .into_iter()
+            .map(|segment| (segment.base_offset, segment))
+            .collect();
         let first_base = sealed.keys().next().copied().unwrap_or(active.base_offset);
         let log_end_offset = active.next_offset();
-        let log_start_offset = checkpointed_start.unwrap_or(first_base).max(first_base).min(log_end_offset);
-        let recovery_point = checkpointed_recovery.unwrap_or(first_base).max(first_base).min(log_end_offset);
+        let log_start_offset = checkpointed_start
+            .unwrap_or(first_base)
+            .max(first_base)
+            .min(log_end_offset);
+        let recovery_point = checkpointed_recovery
+            .unwrap_or(first_base)
+            .max(first_base)
+            .min(log_end_offset);
         // Checkpoints past the end (data lost below them) must come down now: once
         // the log grows back, a stale start would hide records and a stale recovery
         // point would let the next open trust unflushed segments.
@@ -210,8 +221,16 @@ impl PartitionLog {
 
     /// Segments that hold data at or after `offset`, oldest first.
     fn segments_from(&self, offset: i64) -> impl Iterator<Item = &Segment> {
-        let from = self.sealed.range(..=offset).next_back().map_or(i64::MIN, |(&base, _)| base);
-        self.sealed.range(from..).map(|(_, segment)| segment).chain(iter::once(&self.active)).filter(move |segment| segment.next_offset() > offset)
+        let from = self
+            .sealed
+            .range(..=offset)
+            .next_back()
+            .map_or(i64::MIN, |(&base, _)| base);
+        self.sealed
+            .range(from..)
+            .map(|(_, segment)| segment)
+            .chain(iter::once(&self.active))
+            .filter(move |segment| segment.next_offset() > offset)
     }
 
     fn check_in_range(&self, offset: i64) -> Result<(), LogError> {
@@ -251,10 +270,18 @@ impl PartitionLog {
         self.ensure_writable()?;
         let mut header = parse_header(batch).map_err(LogError::InvalidBatch)?;
         if total_size(&header) != batch.len() as u64 {
-            return Err(LogError::InvalidBatch(format!("batchLength implies {} bytes but the batch has {}", total_size(&header), batch.len())));
+            return Err(LogError::InvalidBatch(format!(
+                "batchLength implies {} bytes but the batch has {}",
+                total_size(&header),
+                batch.len()
+            )));
         }
         header.base_offset = self.log_end_offset();
-        if header.base_offset.checked_add(i64::from(header.last_offset_delta)).is_none() {
+        if header
+            .base_offset
+            .checked_add(i64::from(header.last_offset_delta))
+            .is_none()
+        {
             return Err(LogError::InvalidBatch("offsets would overflow".to_string()));
         }
         let result = self.write_batch(batch, &header, now_ms);
@@ -266,11 +293,18 @@ impl PartitionLog {
             self.roll()?;
         }
         set_base_offset(batch, header.base_offset);
-        let position = self.active.append(batch, header, now_ms, self.config.index_interval_bytes)?;
+        let position = self
+            .active
+            .append(batch, header, now_ms, self.config.index_interval_bytes)?;
         if self.unflushed_messages() >= self.config.flush_interval_messages {
             self.flush_segments(now_ms)?;
         }
-        Ok(AppendInfo { base_offset: header.base_offset, last_offset: header.last_offset(), log_append_time: now_ms, position })
+        Ok(AppendInfo {
+            base_offset: header.base_offset,
+            last_offset: header.last_offset(),
+            log_append_time: now_ms,
+            position,
+        })
     }
 
     fn should_roll(&self, header: &BatchHeader, now_ms: i64) -> bool {
@@ -280,7 +314,9 @@ impl PartitionLog {
         }
         let too_big = active.size + total_size(header) > self.config.effective_segment_bytes();
         let too_old = self.config.segment_ms > 0
-            && active.roll_base_ms.is_some_and(|since| now_ms.saturating_sub(since) > self.config.segment_ms);
+            && active
+                .roll_base_ms
+                .is_some_and(|since| now_ms.saturating_sub(since) > self.config.segment_ms);
         let offsets_too_far = header.last_offset() - active.base_offset > MAX_RELATIVE_OFFSET;
         too_big || too_old || offsets_too_far
     }
@@ -351,7 +387,11 @@ impl PartitionLog {
             segment.read_exact_at(&mut data[filled..filled + len], start)?;
             filled += len;
         }
-        Ok(ReadResult { data: Bytes::from(data), log_start_offset: self.log_start_offset, log_end_offset: self.log_end_offset() })
+        Ok(ReadResult {
+            data: Bytes::from(data),
+            log_start_offset: self.log_start_offset,
+            log_end_offset: self.log_end_offset(),
+        })
     }
 
     /// The first batch (at or after the log start) whose maxTimestamp >= `timestamp`:

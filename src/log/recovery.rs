@@ -73,7 +73,12 @@ pub(crate) fn list_segment_bases(dir: &Path) -> Result<Vec<i64>, LogError> {
 /// were fsynced, so their index files are used after sanity checks; the others
 /// are validated batch by batch, and so is the active one unless the recovery
 /// point says all of it was fsynced (a clean shutdown).
-pub(crate) fn load_segments(dir: &Path, bases: &[i64], recovery_point: Option<i64>, index_interval: u32) -> Result<Vec<Segment>, LogError> {
+pub(crate) fn load_segments(
+    dir: &Path,
+    bases: &[i64],
+    recovery_point: Option<i64>,
+    index_interval: u32,
+) -> Result<Vec<Segment>, LogError> {
     let mut segments = Vec::with_capacity(bases.len());
     for (i, &base_offset) in bases.iter().enumerate() {
         let next_base = bases.get(i + 1).copied();
@@ -126,7 +131,11 @@ pub(crate) fn open_segment(
     index_interval: u32,
 ) -> Result<(Segment, u64), LogError> {
     let paths = SegmentPaths::new(dir, base_offset);
-    let file = OpenOptions::new().read(true).write(true).open(&paths.log).map_err(io_error(&paths.log))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&paths.log)
+        .map_err(io_error(&paths.log))?;
     let size = file.metadata().map_err(io_error(&paths.log))?.len();
     let mut segment = Segment::with_file(base_offset, paths, file, size);
     if trust_index_files {
@@ -162,7 +171,12 @@ impl Segment {
             return Ok(Err("the offset index lacks entries for the end of the log".to_string()));
         }
         let next_offset = self.state.next_offset;
-        if self.state.time_index.last().is_some_and(|entry| self.base_offset + i64::from(entry.relative_offset) >= next_offset) {
+        if self
+            .state
+            .time_index
+            .last()
+            .is_some_and(|entry| self.base_offset + i64::from(entry.relative_offset) >= next_offset)
+        {
             return Ok(Err("the time index names offsets past the end of the log".to_string()));
         }
         Ok(Ok(()))
@@ -187,7 +201,11 @@ impl Segment {
             let indexed_offset = self.base_offset + i64::from(entry.relative_offset);
             match self.scanner(start, HEADER_LEN).next_batch(ScanDepth::Header)? {
                 Scanned::Batch { header, .. } if header.last_offset() == indexed_offset => {}
-                _ => return Ok(Err(format!("the last offset index entry does not point at the batch ending at {indexed_offset}"))),
+                _ => {
+                    return Ok(Err(format!(
+                        "the last offset index entry does not point at the batch ending at {indexed_offset}"
+                    )))
+                }
             }
         }
         match self.replay(start, ScanDepth::Header, index_interval)? {
@@ -221,7 +239,10 @@ impl Segment {
             match scanner.next_batch(depth)? {
                 Scanned::Batch { position, header, .. } => {
                     if position > MAX_SEGMENT_BYTES {
-                        return Ok(ReplayEnd::Stopped { position, reason: "the segment outgrows 32-bit index positions".to_string() });
+                        return Ok(ReplayEnd::Stopped {
+                            position,
+                            reason: "the segment outgrows 32-bit index positions".to_string(),
+                        });
                     }
                     if let Err(reason) = self.state.accepts(&header) {
                         return Ok(ReplayEnd::Stopped { position, reason });
@@ -249,8 +270,8 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::batch_header::set_base_offset;
     use crate::log::batch_header::parse_header;
+    use crate::log::batch_header::set_base_offset;
     use crate::log::batch_header::test_support::batch;
 
     const INTERVAL: u32 = 300;
@@ -270,14 +291,26 @@ mod tests {
 
     fn index_bytes(dir: &Path, base: i64) -> (Vec<u8>, Vec<u8>) {
         let paths = SegmentPaths::new(dir, base);
-        (fs::read(paths.offset_index).unwrap(), fs::read(paths.time_index).unwrap())
+        (
+            fs::read(paths.offset_index).unwrap(),
+            fs::read(paths.time_index).unwrap(),
+        )
     }
 
     #[test]
     fn parses_only_our_segment_names() {
         assert_eq!(parse_segment_file_name("00000000000000000042.log"), Some((42, "log")));
-        assert_eq!(parse_segment_file_name("00000000000000000042.timeindex"), Some((42, "timeindex")));
-        for name in ["0042.log", "00000000000000000042.log.deleted", "0000000000000000004x.log", "99999999999999999999.log", "leader-epoch-checkpoint"] {
+        assert_eq!(
+            parse_segment_file_name("00000000000000000042.timeindex"),
+            Some((42, "timeindex"))
+        );
+        for name in [
+            "0042.log",
+            "00000000000000000042.log.deleted",
+            "0000000000000000004x.log",
+            "99999999999999999999.log",
+            "leader-epoch-checkpoint",
+        ] {
             assert_eq!(parse_segment_file_name(name), None, "{name}");
         }
     }
@@ -285,11 +318,23 @@ mod tests {
     #[test]
     fn listing_removes_strays_and_keeps_unknown_files() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["00000000000000000000.log", "00000000000000000000.index", "00000000000000000050.log", "00000000000000000077.index", "00000000000000000077.timeindex", "recovery-point.tmp", "partition.metadata"] {
+        for name in [
+            "00000000000000000000.log",
+            "00000000000000000000.index",
+            "00000000000000000050.log",
+            "00000000000000000077.index",
+            "00000000000000000077.timeindex",
+            "recovery-point.tmp",
+            "partition.metadata",
+        ] {
             fs::write(dir.path().join(name), b"").unwrap();
         }
         assert_eq!(list_segment_bases(dir.path()).unwrap(), vec![0, 50]);
-        for gone in ["00000000000000000077.index", "00000000000000000077.timeindex", "recovery-point.tmp"] {
+        for gone in [
+            "00000000000000000077.index",
+            "00000000000000000077.timeindex",
+            "recovery-point.tmp",
+        ] {
             assert!(!dir.path().join(gone).exists(), "{gone}");
         }
         assert!(dir.path().join("partition.metadata").exists());
@@ -304,7 +349,10 @@ mod tests {
         assert!(good_index.len() >= 16 && good_time_index.len() >= 24);
 
         let (segment, truncated) = open_segment(dir.path(), 10, true, true, INTERVAL).unwrap();
-        assert_eq!((truncated, segment.next_offset(), segment.max_timestamp()), (0, 46, 1011));
+        assert_eq!(
+            (truncated, segment.next_offset(), segment.max_timestamp()),
+            (0, 46, 1011)
+        );
         drop(segment);
 
         let paths = SegmentPaths::new(dir.path(), 10);
@@ -312,13 +360,26 @@ mod tests {
             (&paths.offset_index, vec![0xab; 16]),
             (&paths.offset_index, good_index[..8].to_vec()),
             (&paths.offset_index, vec![1, 2, 3]),
-            (&paths.time_index, good_time_index[12..].iter().chain(&good_time_index[..12]).copied().collect()),
+            (
+                &paths.time_index,
+                good_time_index[12..]
+                    .iter()
+                    .chain(&good_time_index[..12])
+                    .copied()
+                    .collect(),
+            ),
         ];
         for (path, damage) in damages {
             fs::write(path, damage).unwrap();
             let (segment, truncated) = open_segment(dir.path(), 10, true, true, INTERVAL).unwrap();
-            assert_eq!((truncated, segment.next_offset(), segment.max_timestamp()), (0, 46, 1011));
-            assert_eq!(index_bytes(dir.path(), 10), (good_index.clone(), good_time_index.clone()));
+            assert_eq!(
+                (truncated, segment.next_offset(), segment.max_timestamp()),
+                (0, 46, 1011)
+            );
+            assert_eq!(
+                index_bytes(dir.path(), 10),
+                (good_index.clone(), good_time_index.clone())
+            );
         }
         fs::remove_file(&paths.offset_index).unwrap();
         fs::remove_file(&paths.time_index).unwrap();
@@ -336,7 +397,11 @@ mod tests {
         fs::write(&path, &damaged).unwrap();
 
         let (segment, _) = open_segment(dir.path(), 0, true, true, INTERVAL).unwrap();
-        assert_eq!(segment.next_offset(), 15, "trusted (flushed) data is not CRC-checked on open");
+        assert_eq!(
+            segment.next_offset(),
+            15,
+            "trusted (flushed) data is not CRC-checked on open"
+        );
         drop(segment);
         let (segment, truncated) = open_segment(dir.path(), 0, false, true, INTERVAL).unwrap();
         assert_eq!((truncated, segment.next_offset(), segment.size), (2 * 161, 9, 3 * 161));

@@ -52,22 +52,38 @@ mod tests {
         timestamps
             .iter()
             .zip(offsets)
-            .map(|(&largest_timestamp_ms, next_offset)| SealedSegmentSummary { size: 100, largest_timestamp_ms, next_offset })
+            .map(|(&largest_timestamp_ms, next_offset)| SealedSegmentSummary {
+                size: 100,
+                largest_timestamp_ms,
+                next_offset,
+            })
             .collect()
     }
 
     fn config(retention_ms: i64, retention_bytes: i64) -> LogConfig {
-        LogConfig { retention_ms, retention_bytes, ..LogConfig::default() }
+        LogConfig {
+            retention_ms,
+            retention_bytes,
+            ..LogConfig::default()
+        }
     }
 
     #[test]
     fn time_retention_deletes_the_expired_run_of_oldest_segments() {
         let sealed = summaries(&[100, 200, 300]);
         assert_eq!(deletable_prefix(&sealed, 350, 0, 1000, &config(750, -1)), 2);
-        assert_eq!(deletable_prefix(&sealed, 350, 0, 1000, &config(800, -1)), 1, "exactly at the limit is kept");
+        assert_eq!(
+            deletable_prefix(&sealed, 350, 0, 1000, &config(800, -1)),
+            1,
+            "exactly at the limit is kept"
+        );
         assert_eq!(deletable_prefix(&sealed, 350, 0, 1000, &config(-1, -1)), 0);
         let out_of_order = summaries(&[100, 900, 50]);
-        assert_eq!(deletable_prefix(&out_of_order, 350, 0, 1000, &config(500, -1)), 1, "stops at the first young segment");
+        assert_eq!(
+            deletable_prefix(&out_of_order, 350, 0, 1000, &config(500, -1)),
+            1,
+            "stops at the first young segment"
+        );
     }
 
     #[test]

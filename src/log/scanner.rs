@@ -6,7 +6,9 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::batch_header::{batch_length_of, crc_is_valid, BatchHeader, HEADER_LEN, LENGTH_PREFIX_LEN, MIN_BATCH_LENGTH, parse_header};
+use super::batch_header::{
+    batch_length_of, crc_is_valid, parse_header, BatchHeader, HEADER_LEN, LENGTH_PREFIX_LEN, MIN_BATCH_LENGTH,
+};
 use super::error::{io_error, LogError};
 
 /// How much of each batch to read and check.
@@ -19,9 +21,15 @@ pub(crate) enum ScanDepth {
 }
 
 pub(crate) enum Scanned {
-    Batch { position: u64, header: BatchHeader },
+    Batch {
+        position: u64,
+        header: BatchHeader,
+    },
     /// The bytes from `position` to the end do not start with a valid batch.
-    Invalid { position: u64, reason: String },
+    Invalid {
+        position: u64,
+        reason: String,
+    },
     End,
 }
 
@@ -38,7 +46,15 @@ pub(crate) struct BatchScanner<'a> {
 impl<'a> BatchScanner<'a> {
     /// Scans `[start, end)` of `file`; `start` must be a batch boundary.
     pub(crate) fn new(file: &'a File, path: &'a Path, start: u64, end: u64, chunk_bytes: usize) -> Self {
-        BatchScanner { file, path, position: start, end, window: Vec::new(), window_start: 0, chunk_bytes }
+        BatchScanner {
+            file,
+            path,
+            position: start,
+            end,
+            window: Vec::new(),
+            window_start: 0,
+            chunk_bytes,
+        }
     }
 
     pub(crate) fn next_batch(&mut self, depth: ScanDepth) -> Result<Scanned, LogError> {
@@ -48,16 +64,25 @@ impl<'a> BatchScanner<'a> {
         }
         let remaining = self.end - position;
         if remaining < LENGTH_PREFIX_LEN as u64 {
-            return Ok(invalid(position, format!("{remaining} trailing bytes are too few for a batch")));
+            return Ok(invalid(
+                position,
+                format!("{remaining} trailing bytes are too few for a batch"),
+            ));
         }
         let at = self.load(position, LENGTH_PREFIX_LEN)?;
         let batch_length = batch_length_of(&self.window[at..]);
         if batch_length < MIN_BATCH_LENGTH {
-            return Ok(invalid(position, format!("batchLength {batch_length} is below the minimum {MIN_BATCH_LENGTH}")));
+            return Ok(invalid(
+                position,
+                format!("batchLength {batch_length} is below the minimum {MIN_BATCH_LENGTH}"),
+            ));
         }
         let total = LENGTH_PREFIX_LEN as u64 + batch_length as u64;
         if total > remaining {
-            return Ok(invalid(position, format!("a batch of {total} bytes runs past the end ({remaining} bytes left)")));
+            return Ok(invalid(
+                position,
+                format!("a batch of {total} bytes runs past the end ({remaining} bytes left)"),
+            ));
         }
         // total <= remaining and HEADER_LEN <= total, so both reads stay inside the file.
         let wanted = match depth {
@@ -86,7 +111,9 @@ impl<'a> BatchScanner<'a> {
         }
         let read_len = (len.max(self.chunk_bytes) as u64).min(self.end - position) as usize;
         self.window.resize(read_len, 0);
-        self.file.read_exact_at(&mut self.window, position).map_err(io_error(self.path))?;
+        self.file
+            .read_exact_at(&mut self.window, position)
+            .map_err(io_error(self.path))?;
         self.window_start = position;
         Ok(0)
     }
@@ -165,7 +192,12 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid_not_a_panic() {
-        for garbage in [vec![0u8; 5], vec![0u8; 100], vec![0xffu8; 100], (0..=255u8).cycle().take(5000).collect()] {
+        for garbage in [
+            vec![0u8; 5],
+            vec![0u8; 100],
+            vec![0xffu8; 100],
+            (0..=255u8).cycle().take(5000).collect(),
+        ] {
             let (file, len) = file_with(&garbage);
             let (batches, stop) = collect(file.as_file(), len, ScanDepth::WholeBatch, 64);
             assert!(batches.is_empty());

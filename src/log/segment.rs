@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use super::batch_header::{BatchHeader, HEADER_LEN, total_size};
+use super::batch_header::{total_size, BatchHeader, HEADER_LEN};
 use super::config::MAX_RELATIVE_OFFSET;
 use super::error::{io_error, LogError};
 use super::offset_index::{OffsetEntry, OffsetIndex};
@@ -91,10 +91,17 @@ impl IndexState {
     /// Whether `header` may follow the batches recorded so far in this segment.
     pub(crate) fn accepts(&self, header: &BatchHeader) -> Result<(), String> {
         if header.base_offset < self.next_offset {
-            return Err(format!("base offset {} is below the expected {}", header.base_offset, self.next_offset));
+            return Err(format!(
+                "base offset {} is below the expected {}",
+                header.base_offset, self.next_offset
+            ));
         }
         if header.last_offset() - self.base_offset > MAX_RELATIVE_OFFSET {
-            return Err(format!("last offset {} is too far from the segment base {}", header.last_offset(), self.base_offset));
+            return Err(format!(
+                "last offset {} is too far from the segment base {}",
+                header.last_offset(),
+                self.base_offset
+            ));
         }
         Ok(())
     }
@@ -109,8 +116,12 @@ impl IndexState {
         }
         if self.bytes_since_last_index_entry > u64::from(index_interval) {
             let relative_offset = self.relative(last_offset);
-            self.offset_index.append(OffsetEntry { relative_offset, position: position as u32 });
-            self.time_index.maybe_append(self.max_timestamp, self.relative(self.offset_of_max_timestamp));
+            self.offset_index.append(OffsetEntry {
+                relative_offset,
+                position: position as u32,
+            });
+            self.time_index
+                .maybe_append(self.max_timestamp, self.relative(self.offset_of_max_timestamp));
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += total_size(header);
@@ -147,7 +158,14 @@ impl Segment {
 
     /// A segment over an open file, with nothing derived yet.
     pub(crate) fn with_file(base_offset: i64, paths: SegmentPaths, file: File, size: u64) -> Segment {
-        Segment { base_offset, paths, file, size, state: IndexState::empty(base_offset), roll_base_ms: None }
+        Segment {
+            base_offset,
+            paths,
+            file,
+            size,
+            state: IndexState::empty(base_offset),
+            roll_base_ms: None,
+        }
     }
 
     pub(crate) fn next_offset(&self) -> i64 {
@@ -164,9 +182,17 @@ impl Segment {
 
     /// Writes a batch whose header (with the final base offset) the caller parsed
     /// and checked with `state.accepts`. Returns its position.
-    pub(crate) fn append(&mut self, batch: &[u8], header: &BatchHeader, now_ms: i64, index_interval: u32) -> Result<u64, LogError> {
+    pub(crate) fn append(
+        &mut self,
+        batch: &[u8],
+        header: &BatchHeader,
+        now_ms: i64,
+        index_interval: u32,
+    ) -> Result<u64, LogError> {
         let position = self.size;
-        self.file.write_all_at(batch, position).map_err(io_error(&self.paths.log))?;
+        self.file
+            .write_all_at(batch, position)
+            .map_err(io_error(&self.paths.log))?;
         self.size += batch.len() as u64;
         if position == 0 {
             self.roll_base_ms = Some(now_ms);
@@ -215,18 +241,32 @@ impl Segment {
     }
 
     /// The first batch ending at or after `min_offset` whose maxTimestamp >= `timestamp`.
-    pub(crate) fn find_by_timestamp(&self, timestamp: i64, min_offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
+    pub(crate) fn find_by_timestamp(
+        &self,
+        timestamp: i64,
+        min_offset: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
         if self.state.max_timestamp < timestamp || min_offset >= self.state.next_offset {
             return Ok(None);
         }
         let index = &self.state.offset_index;
-        let from_time = self.state.time_index.lookup(timestamp).map_or(0, |relative| index.scan_start(relative));
+        let from_time = self
+            .state
+            .time_index
+            .lookup(timestamp)
+            .map_or(0, |relative| index.scan_start(relative));
         let from_offset = index.scan_start(self.state.relative(min_offset.max(self.base_offset)));
         let start = u64::from(from_time.max(from_offset));
-        self.first_batch_from(start, |header| header.last_offset() >= min_offset && header.max_timestamp >= timestamp)
+        self.first_batch_from(start, |header| {
+            header.last_offset() >= min_offset && header.max_timestamp >= timestamp
+        })
     }
 
-    fn first_batch_from(&self, start: u64, wanted: impl Fn(&BatchHeader) -> bool) -> Result<Option<(u64, BatchHeader)>, LogError> {
+    fn first_batch_from(
+        &self,
+        start: u64,
+        wanted: impl Fn(&BatchHeader) -> bool,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
         let mut scanner = self.scanner(start, LOOKUP_CHUNK_BYTES);
         loop {
             match scanner.next_batch(ScanDepth::Header)? {
@@ -239,7 +279,9 @@ impl Segment {
     }
 
     pub(crate) fn read_exact_at(&self, buffer: &mut [u8], position: u64) -> Result<(), LogError> {
-        self.file.read_exact_at(buffer, position).map_err(io_error(&self.paths.log))
+        self.file
+            .read_exact_at(buffer, position)
+            .map_err(io_error(&self.paths.log))
     }
 
     /// Drops the batch containing `offset` and everything after it; returns the
@@ -273,8 +315,14 @@ impl Segment {
     }
 
     pub(crate) fn modified_ms(&self) -> Result<i64, LogError> {
-        let modified = self.file.metadata().and_then(|meta| meta.modified()).map_err(io_error(&self.paths.log))?;
-        Ok(modified.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64))
+        let modified = self
+            .file
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .map_err(io_error(&self.paths.log))?;
+        Ok(modified
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64))
     }
 
     /// The first batch's header, if any (read straight from the file).
@@ -296,8 +344,8 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::batch_header::set_base_offset;
     use crate::log::batch_header::parse_header;
+    use crate::log::batch_header::set_base_offset;
     use crate::log::batch_header::test_support::batch;
 
     const INTERVAL: u32 = 200;
@@ -322,7 +370,13 @@ mod tests {
         assert_eq!(segment.next_offset(), 112);
         assert_eq!(segment.size, 6 * 161);
         // 161 bytes per batch, interval 200: entries at the 3rd and 5th batch.
-        let entries: Vec<_> = segment.state.offset_index.entries().iter().map(|e| (e.relative_offset, e.position)).collect();
+        let entries: Vec<_> = segment
+            .state
+            .offset_index
+            .entries()
+            .iter()
+            .map(|e| (e.relative_offset, e.position))
+            .collect();
         assert_eq!(entries, vec![(5, 322), (9, 644)]);
         for offset in 100..112 {
             let (position, header) = segment.locate(offset).unwrap().unwrap();
@@ -330,7 +384,11 @@ mod tests {
             assert!(header.base_offset <= offset && offset <= header.last_offset());
         }
         assert!(segment.locate(112).unwrap().is_none());
-        assert_eq!(segment.locate(0).unwrap().unwrap().0, 0, "offsets before the base map to the first batch");
+        assert_eq!(
+            segment.locate(0).unwrap().unwrap().0,
+            0,
+            "offsets before the base map to the first batch"
+        );
     }
 
     #[test]
@@ -365,7 +423,10 @@ mod tests {
         let removed = segment.truncate_to(7, INTERVAL).unwrap();
         assert_eq!(removed, 3 * 161);
         assert_eq!((segment.size, segment.next_offset()), (3 * 161, 6));
-        assert_eq!((segment.max_timestamp(), segment.state.offset_of_max_timestamp), (80, 3));
+        assert_eq!(
+            (segment.max_timestamp(), segment.state.offset_of_max_timestamp),
+            (80, 3)
+        );
         assert_eq!(segment.state.offset_index.entries().len(), 1);
         assert_eq!(std::fs::metadata(&segment.paths.log).unwrap().len(), 3 * 161);
         assert_eq!(segment.state.bytes_since_last_index_entry, 161);
@@ -380,7 +441,10 @@ mod tests {
         }
         reference.seal().unwrap();
         segment.seal().unwrap();
-        assert_eq!(segment.state.offset_index.entries(), reference.state.offset_index.entries());
+        assert_eq!(
+            segment.state.offset_index.entries(),
+            reference.state.offset_index.entries()
+        );
         assert_eq!(segment.state.time_index.entries(), reference.state.time_index.entries());
 
         assert_eq!(segment.truncate_to(0, INTERVAL).unwrap(), 5 * 161);

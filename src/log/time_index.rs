@@ -36,7 +36,9 @@ pub(crate) struct TimeIndex {
 
 impl TimeIndex {
     pub(crate) fn fresh() -> Self {
-        TimeIndex { entries: IndexEntries::fresh() }
+        TimeIndex {
+            entries: IndexEntries::fresh(),
+        }
     }
 
     pub(crate) fn entries(&self) -> &[TimeEntry] {
@@ -54,7 +56,10 @@ impl TimeIndex {
             None => timestamp >= 0,
         };
         if grows {
-            self.entries.push(TimeEntry { timestamp, relative_offset });
+            self.entries.push(TimeEntry {
+                timestamp,
+                relative_offset,
+            });
         }
     }
 
@@ -71,7 +76,9 @@ impl TimeIndex {
 
     /// Drops entries naming offsets at or after `relative_offset`.
     pub(crate) fn truncate_from(&mut self, relative_offset: u32) {
-        let keep = self.entries().partition_point(|entry| entry.relative_offset < relative_offset);
+        let keep = self
+            .entries()
+            .partition_point(|entry| entry.relative_offset < relative_offset);
         self.entries.truncate(keep);
     }
 
@@ -82,13 +89,15 @@ impl TimeIndex {
             Some(Err(reason)) => return Ok(Err(format!("time index: {reason}"))),
             Some(Ok(entries)) => entries,
         };
-        let ordered = entries.windows(2).all(|pair| {
-            pair[0].timestamp < pair[1].timestamp && pair[0].relative_offset <= pair[1].relative_offset
-        });
+        let ordered = entries
+            .windows(2)
+            .all(|pair| pair[0].timestamp < pair[1].timestamp && pair[0].relative_offset <= pair[1].relative_offset);
         if !ordered || entries.first().is_some_and(|entry| entry.timestamp < 0) {
             return Ok(Err("time index entries are not increasing".to_string()));
         }
-        Ok(Ok(TimeIndex { entries: IndexEntries::loaded(entries) }))
+        Ok(Ok(TimeIndex {
+            entries: IndexEntries::loaded(entries),
+        }))
     }
 
     pub(crate) fn persist(&mut self, path: &Path, sync: bool) -> Result<(), LogError> {
@@ -115,7 +124,13 @@ mod tests {
         assert_eq!(index.lookup(249), Some(4));
         assert_eq!(index.lookup(i64::MAX), Some(20));
         index.truncate_from(20);
-        assert_eq!(index.last(), Some(TimeEntry { timestamp: 100, relative_offset: 4 }));
+        assert_eq!(
+            index.last(),
+            Some(TimeEntry {
+                timestamp: 100,
+                relative_offset: 4
+            })
+        );
     }
 
     #[test]

@@ -28,26 +28,50 @@ fn bounded<'a, T: Send + 'a>(
     Box::pin(async move {
         match tokio::time::timeout(deadline, op).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Unavailable(format!("{what}: no answer within {deadline:?}"))),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "{what}: no answer within {deadline:?}"
+            ))),
         }
     })
 }
 
 impl MetadataStore for BoundedStore {
     fn create(&self, path: &str, data: &[u8], kind: NodeKind) -> BoxFuture<'_, Result<String, StoreError>> {
-        bounded(self.deadline, format!("create {path}"), self.inner.create(path, data, kind))
+        bounded(
+            self.deadline,
+            format!("create {path}"),
+            self.inner.create(path, data, kind),
+        )
     }
 
-    fn create_with_parents(&self, path: &str, data: &[u8], kind: NodeKind) -> BoxFuture<'_, Result<String, StoreError>> {
-        bounded(self.deadline, format!("create {path}"), self.inner.create_with_parents(path, data, kind))
+    fn create_with_parents(
+        &self,
+        path: &str,
+        data: &[u8],
+        kind: NodeKind,
+    ) -> BoxFuture<'_, Result<String, StoreError>> {
+        bounded(
+            self.deadline,
+            format!("create {path}"),
+            self.inner.create_with_parents(path, data, kind),
+        )
     }
 
     fn get(&self, path: &str) -> BoxFuture<'_, Result<Option<NodeData>, StoreError>> {
         bounded(self.deadline, format!("get {path}"), self.inner.get(path))
     }
 
-    fn set(&self, path: &str, data: &[u8], expected_version: Option<i32>) -> BoxFuture<'_, Result<NodeStat, StoreError>> {
-        bounded(self.deadline, format!("set {path}"), self.inner.set(path, data, expected_version))
+    fn set(
+        &self,
+        path: &str,
+        data: &[u8],
+        expected_version: Option<i32>,
+    ) -> BoxFuture<'_, Result<NodeStat, StoreError>> {
+        bounded(
+            self.deadline,
+            format!("set {path}"),
+            self.inner.set(path, data, expected_version),
+        )
     }
 
     fn children(&self, path: &str) -> BoxFuture<'_, Result<Option<Vec<String>>, StoreError>> {
@@ -55,7 +79,11 @@ impl MetadataStore for BoundedStore {
     }
 
     fn delete(&self, path: &str, recursive: bool) -> BoxFuture<'_, Result<(), StoreError>> {
-        bounded(self.deadline, format!("delete {path}"), self.inner.delete(path, recursive))
+        bounded(
+            self.deadline,
+            format!("delete {path}"),
+            self.inner.delete(path, recursive),
+        )
     }
 
     fn describe(&self) -> String {
@@ -102,7 +130,10 @@ mod tests {
     async fn a_silent_store_becomes_unavailable() {
         let store = BoundedStore::new(Arc::new(Silent), Duration::from_millis(20));
         let err = store.set("/consumers/g/offsets/t/0", b"1", None).await.unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(ref m) if m.contains("/consumers/g/offsets/t/0")), "{err:?}");
+        assert!(
+            matches!(err, StoreError::Unavailable(ref m) if m.contains("/consumers/g/offsets/t/0")),
+            "{err:?}"
+        );
         assert!(matches!(store.get("/x").await, Err(StoreError::Unavailable(_))));
     }
 }

@@ -22,13 +22,9 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-use self::disk::{
-    io_error, load_tree, run_writer, write_snapshot, JournalEntry, Payload, JOURNAL_FILE, LOCK_FILE,
-};
+use self::disk::{io_error, load_tree, run_writer, write_snapshot, JournalEntry, Payload, JOURNAL_FILE, LOCK_FILE};
 use self::tree::{create_locked, now_ms, Tree};
-use super::store::{
-    parent_path, validate_path, BoxFuture, MetadataStore, NodeData, NodeKind, NodeStat, StoreError,
-};
+use super::store::{parent_path, validate_path, BoxFuture, MetadataStore, NodeData, NodeKind, NodeStat, StoreError};
 
 /// Journal entries between snapshots; bounds replay time on open.
 pub const DEFAULT_SNAPSHOT_EVERY: usize = 20_000;
@@ -60,10 +56,7 @@ impl EmbeddedStore {
     }
 
     /// Like [`open`](Self::open), snapshotting after `snapshot_every` journal entries.
-    pub fn open_with_snapshot_interval(
-        dir: &Path,
-        snapshot_every: usize,
-    ) -> Result<EmbeddedStore, StoreError> {
+    pub fn open_with_snapshot_interval(dir: &Path, snapshot_every: usize) -> Result<EmbeddedStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "creating", e))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
@@ -95,9 +88,7 @@ impl EmbeddedStore {
         journal
             .set_len(0)
             .map_err(|e| io_error(&journal_path, "truncating", e))?;
-        journal
-            .sync_all()
-            .map_err(|e| io_error(&journal_path, "syncing", e))?;
+        journal.sync_all().map_err(|e| io_error(&journal_path, "syncing", e))?;
 
         let write_failure = Arc::new(OnceLock::new());
         let (sender, receiver) = mpsc::channel();
@@ -122,9 +113,7 @@ impl EmbeddedStore {
     fn tree(&self) -> MutexGuard<'_, Tree> {
         // A panic elsewhere while holding the lock leaves a consistent tree (all mutations
         // are checked before they start), so poisoning is ignored.
-        self.tree
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tree.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn writable_tree(&self) -> Result<MutexGuard<'_, Tree>, StoreError> {
@@ -236,12 +225,7 @@ impl Drop for EmbeddedStore {
 }
 
 impl MetadataStore for EmbeddedStore {
-    fn create(
-        &self,
-        path: &str,
-        data: &[u8],
-        kind: NodeKind,
-    ) -> BoxFuture<'_, Result<String, StoreError>> {
+    fn create(&self, path: &str, data: &[u8], kind: NodeKind) -> BoxFuture<'_, Result<String, StoreError>> {
         let result = self.create_now(path, data, kind, false);
         Box::pin(async move {
             let (created, pending) = result?;
@@ -265,12 +249,8 @@ impl MetadataStore for EmbeddedStore {
     }
 
     fn get(&self, path: &str) -> BoxFuture<'_, Result<Option<NodeData>, StoreError>> {
-        let result = validate_path(path).map(|()| {
-            self.tree()
-                .nodes
-                .get(path)
-                .map(|node| (node.data.clone(), node.stat))
-        });
+        let result =
+            validate_path(path).map(|()| self.tree().nodes.get(path).map(|node| (node.data.clone(), node.stat)));
         Box::pin(async move { result })
     }
 

@@ -162,13 +162,8 @@ pub(super) fn load_tree(dir: &Path, snapshot_every: usize) -> Result<Tree, Store
         if entry.zxid() <= snapshot_zxid {
             continue;
         }
-        tree.replay(entry).map_err(|e| {
-            StoreError::Invalid(format!(
-                "{} line {}: {e}",
-                journal_path.display(),
-                line_number + 1
-            ))
-        })?;
+        tree.replay(entry)
+            .map_err(|e| StoreError::Invalid(format!("{} line {}: {e}", journal_path.display(), line_number + 1)))?;
     }
     Ok(tree)
 }
@@ -176,13 +171,10 @@ pub(super) fn load_tree(dir: &Path, snapshot_every: usize) -> Result<Tree, Store
 pub(super) fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> Result<(), StoreError> {
     let tmp_path = dir.join(SNAPSHOT_TMP_FILE);
     let final_path = dir.join(SNAPSHOT_FILE);
-    let bytes = serde_json::to_vec(snapshot)
-        .map_err(|e| StoreError::Invalid(format!("snapshot encode: {e}")))?;
+    let bytes = serde_json::to_vec(snapshot).map_err(|e| StoreError::Invalid(format!("snapshot encode: {e}")))?;
     let mut tmp = File::create(&tmp_path).map_err(|e| io_error(&tmp_path, "creating", e))?;
-    tmp.write_all(&bytes)
-        .map_err(|e| io_error(&tmp_path, "writing", e))?;
-    tmp.sync_all()
-        .map_err(|e| io_error(&tmp_path, "syncing", e))?;
+    tmp.write_all(&bytes).map_err(|e| io_error(&tmp_path, "writing", e))?;
+    tmp.sync_all().map_err(|e| io_error(&tmp_path, "syncing", e))?;
     drop(tmp);
     std::fs::rename(&tmp_path, &final_path).map_err(|e| io_error(&final_path, "renaming to", e))?;
     // Make the rename itself durable.

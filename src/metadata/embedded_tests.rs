@@ -6,16 +6,11 @@ use super::*;
 use crate::metadata::store::conformance;
 
 fn journal_len(dir: &Path) -> u64 {
-    std::fs::metadata(dir.join(JOURNAL_FILE))
-        .map(|m| m.len())
-        .unwrap_or(0)
+    std::fs::metadata(dir.join(JOURNAL_FILE)).map(|m| m.len()).unwrap_or(0)
 }
 
 fn append_raw(dir: &Path, bytes: &[u8]) {
-    let mut journal = OpenOptions::new()
-        .append(true)
-        .open(dir.join(JOURNAL_FILE))
-        .unwrap();
+    let mut journal = OpenOptions::new().append(true).open(dir.join(JOURNAL_FILE)).unwrap();
     journal.write_all(bytes).unwrap();
 }
 
@@ -24,10 +19,7 @@ async fn conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path()).unwrap();
     conformance::run(&store, "/conformance").await;
-    assert_eq!(
-        store.describe(),
-        format!("embedded {}", dir.path().display())
-    );
+    assert_eq!(store.describe(), format!("embedded {}", dir.path().display()));
 }
 
 #[tokio::test]
@@ -40,14 +32,8 @@ async fn reopen_restores_data_versions_and_times() {
             .create_with_parents("/consumers/g/offsets/t/0", b"1", NodeKind::Persistent)
             .await
             .unwrap();
-        store
-            .set("/consumers/g/offsets/t/0", b"2", None)
-            .await
-            .unwrap();
-        store
-            .set("/consumers/g/offsets/t/0", b"42", Some(1))
-            .await
-            .unwrap();
+        store.set("/consumers/g/offsets/t/0", b"2", None).await.unwrap();
+        store.set("/consumers/g/offsets/t/0", b"42", Some(1)).await.unwrap();
         store
             .create("/binary", &[0xff, 0x00, 0xfe], NodeKind::Persistent)
             .await
@@ -57,27 +43,13 @@ async fn reopen_restores_data_versions_and_times() {
             .await
             .unwrap();
         store.delete("/gone", true).await.unwrap();
-        before = store
-            .get("/consumers/g/offsets/t/0")
-            .await
-            .unwrap()
-            .unwrap();
+        before = store.get("/consumers/g/offsets/t/0").await.unwrap().unwrap();
         assert!(journal_len(dir.path()) > 0, "writes go to the journal");
     }
     let store = EmbeddedStore::open(dir.path()).unwrap();
-    assert_eq!(
-        store
-            .get("/consumers/g/offsets/t/0")
-            .await
-            .unwrap()
-            .unwrap(),
-        before
-    );
+    assert_eq!(store.get("/consumers/g/offsets/t/0").await.unwrap().unwrap(), before);
     assert_eq!(before.1.version, 2);
-    assert_eq!(
-        store.get("/binary").await.unwrap().unwrap().0,
-        vec![0xff, 0x00, 0xfe]
-    );
+    assert_eq!(store.get("/binary").await.unwrap().unwrap().0, vec![0xff, 0x00, 0xfe]);
     assert_eq!(store.get("/gone").await.unwrap(), None);
     assert_eq!(
         store.children("/").await.unwrap(),
@@ -104,15 +76,9 @@ async fn torn_last_journal_line_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        store
-            .create("/a", b"kept", NodeKind::Persistent)
-            .await
-            .unwrap();
+        store.create("/a", b"kept", NodeKind::Persistent).await.unwrap();
     }
-    append_raw(
-        dir.path(),
-        br#"{"op":"create","zxid":99,"path":"/torn","da"#,
-    );
+    append_raw(dir.path(), br#"{"op":"create","zxid":99,"path":"/torn","da"#);
     let store = EmbeddedStore::open(dir.path()).unwrap();
     assert_eq!(store.get("/a").await.unwrap().unwrap().0, b"kept");
     assert_eq!(store.get("/torn").await.unwrap(), None);
@@ -137,11 +103,7 @@ async fn corrupt_files_are_reported_with_their_path() {
         other => panic!("expected Invalid, got {:?}", other.map(|_| ())),
     }
     std::fs::write(dir.path().join(JOURNAL_FILE), b"").unwrap();
-    std::fs::write(
-        dir.path().join(SNAPSHOT_FILE),
-        b"{\"format\":1,\"last_zxid\":",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join(SNAPSHOT_FILE), b"{\"format\":1,\"last_zxid\":").unwrap();
     match EmbeddedStore::open(dir.path()) {
         Err(StoreError::Invalid(message)) => assert!(message.contains(SNAPSHOT_FILE), "{message}"),
         other => panic!("expected Invalid, got {:?}", other.map(|_| ())),
@@ -149,10 +111,7 @@ async fn corrupt_files_are_reported_with_their_path() {
     // A journal entry that does not fit the tree is corruption as well.
     std::fs::remove_file(dir.path().join(SNAPSHOT_FILE)).unwrap();
     std::fs::write(dir.path().join(JOURNAL_FILE), b"{\"op\":\"set\",\"zxid\":5,\"path\":\"/x\",\"data\":\"1\",\"mtime\":1,\"version\":1}\n{\"op\":\"zxid\",\"zxid\":6}\n").unwrap();
-    assert!(matches!(
-        EmbeddedStore::open(dir.path()),
-        Err(StoreError::Invalid(_))
-    ));
+    assert!(matches!(EmbeddedStore::open(dir.path()), Err(StoreError::Invalid(_))));
 }
 
 #[tokio::test]
@@ -165,15 +124,10 @@ async fn ephemerals_vanish_on_reopen_but_czxid_keeps_increasing() {
             .create_with_parents("/brokers/ids/1", b"{}", NodeKind::Ephemeral)
             .await
             .unwrap();
-        store
-            .set("/brokers/ids/1", b"{\"v\":2}", None)
-            .await
-            .unwrap();
+        store.set("/brokers/ids/1", b"{\"v\":2}", None).await.unwrap();
         first_czxid = store.get("/brokers/ids/1").await.unwrap().unwrap().1.czxid;
         assert!(matches!(
-            store
-                .create("/brokers/ids/1/child", b"", NodeKind::Persistent)
-                .await,
+            store.create("/brokers/ids/1/child", b"", NodeKind::Persistent).await,
             Err(StoreError::Invalid(_))
         ));
     }
@@ -189,10 +143,7 @@ async fn ephemerals_vanish_on_reopen_but_czxid_keeps_increasing() {
         .await
         .unwrap();
     let second_czxid = store.get("/brokers/ids/1").await.unwrap().unwrap().1.czxid;
-    assert!(
-        second_czxid > first_czxid,
-        "broker epoch must grow across restarts"
-    );
+    assert!(second_czxid > first_czxid, "broker epoch must grow across restarts");
 }
 
 #[tokio::test]
@@ -200,45 +151,25 @@ async fn sequential_counter_survives_reopen_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        store
-            .create("/changes", b"", NodeKind::Persistent)
-            .await
-            .unwrap();
-        for expected in [
-            "/changes/config_change_0000000000",
-            "/changes/config_change_0000000001",
-        ] {
+        store.create("/changes", b"", NodeKind::Persistent).await.unwrap();
+        for expected in ["/changes/config_change_0000000000", "/changes/config_change_0000000001"] {
             let created = store
-                .create(
-                    "/changes/config_change_",
-                    b"{}",
-                    NodeKind::PersistentSequential,
-                )
+                .create("/changes/config_change_", b"{}", NodeKind::PersistentSequential)
                 .await
                 .unwrap();
             assert_eq!(created, expected);
         }
-        store
-            .delete("/changes/config_change_0000000001", false)
-            .await
-            .unwrap();
+        store.delete("/changes/config_change_0000000001", false).await.unwrap();
     }
     let store = EmbeddedStore::open(dir.path()).unwrap();
     let created = store
-        .create(
-            "/changes/config_change_",
-            b"{}",
-            NodeKind::PersistentSequential,
-        )
+        .create("/changes/config_change_", b"{}", NodeKind::PersistentSequential)
         .await
         .unwrap();
     assert_eq!(created, "/changes/config_change_0000000002");
     // Top-level sequential nodes count on the root.
     assert_eq!(
-        store
-            .create("/s-", b"", NodeKind::PersistentSequential)
-            .await
-            .unwrap(),
+        store.create("/s-", b"", NodeKind::PersistentSequential).await.unwrap(),
         "/s-0000000000"
     );
 }
@@ -259,10 +190,7 @@ async fn recursive_delete_removes_the_subtree_only() {
         Some(vec!["a-b".into(), "ab".into()])
     );
     assert_eq!(store.get("/t/a/2/x").await.unwrap(), None);
-    assert!(matches!(
-        store.delete("/", true).await,
-        Err(StoreError::Invalid(_))
-    ));
+    assert!(matches!(store.delete("/", true).await, Err(StoreError::Invalid(_))));
     drop(store);
     let store = EmbeddedStore::open(dir.path()).unwrap();
     assert_eq!(
@@ -276,15 +204,9 @@ async fn periodic_snapshots_compact_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = EmbeddedStore::open_with_snapshot_interval(dir.path(), 10).unwrap();
-        store
-            .create("/offset", b"0", NodeKind::Persistent)
-            .await
-            .unwrap();
+        store.create("/offset", b"0", NodeKind::Persistent).await.unwrap();
         for offset in 1..=25 {
-            store
-                .set("/offset", offset.to_string().as_bytes(), None)
-                .await
-                .unwrap();
+            store.set("/offset", offset.to_string().as_bytes(), None).await.unwrap();
         }
         // 26 entries: snapshots after the 10th and 20th, 6 lines left in the journal.
         let journal = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
@@ -302,10 +224,7 @@ async fn stale_journal_entries_already_in_the_snapshot_are_skipped() {
     let journal_copy;
     {
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        store
-            .create("/a", b"1", NodeKind::Persistent)
-            .await
-            .unwrap();
+        store.create("/a", b"1", NodeKind::Persistent).await.unwrap();
         store.set("/a", b"2", None).await.unwrap();
         journal_copy = std::fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
     }
@@ -345,10 +264,7 @@ async fn concurrent_offset_commits_are_all_durable() {
                     .await
                     .unwrap();
                 for offset in 1..=200 {
-                    store
-                        .set(&path, offset.to_string().as_bytes(), None)
-                        .await
-                        .unwrap();
+                    store.set(&path, offset.to_string().as_bytes(), None).await.unwrap();
                 }
             }));
         }

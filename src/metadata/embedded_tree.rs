@@ -7,9 +7,7 @@ use tokio::sync::oneshot;
 
 use super::disk::{JournalEntry, Payload, Snapshot, SnapshotNode, WriterCommand, SNAPSHOT_FORMAT};
 use super::Pending;
-use crate::metadata::store::{
-    parent_path, sequential_name, validate_path, NodeKind, NodeStat, StoreError,
-};
+use crate::metadata::store::{parent_path, sequential_name, validate_path, NodeKind, NodeStat, StoreError};
 
 pub(super) struct Node {
     pub(super) data: Vec<u8>,
@@ -53,10 +51,7 @@ pub(super) fn now_ms() -> i64 {
 impl Tree {
     pub(super) fn new(snapshot_every: usize) -> Tree {
         let mut nodes = BTreeMap::new();
-        nodes.insert(
-            "/".to_owned(),
-            Node::new(Vec::new(), NodeStat::default(), false),
-        );
+        nodes.insert("/".to_owned(), Node::new(Vec::new(), NodeStat::default(), false));
         Tree {
             nodes,
             last_zxid: 0,
@@ -72,12 +67,7 @@ impl Tree {
     }
 
     /// Inserts a node under an existing, non-ephemeral parent.
-    pub(super) fn insert(
-        &mut self,
-        path: &str,
-        node: Node,
-        sequence: Option<i64>,
-    ) -> Result<(), StoreError> {
+    pub(super) fn insert(&mut self, path: &str, node: Node, sequence: Option<i64>) -> Result<(), StoreError> {
         if self.nodes.contains_key(path) {
             return Err(StoreError::NodeExists(path.to_owned()));
         }
@@ -214,8 +204,7 @@ impl Tree {
                 root.stat = node.stat;
                 root.next_sequence = node.next_sequence;
             } else {
-                tree.insert(&entry.path, node, None)
-                    .map_err(|e| e.to_string())?;
+                tree.insert(&entry.path, node, None).map_err(|e| e.to_string())?;
             }
         }
         tree.last_zxid = tree.last_zxid.max(snapshot.last_zxid);
@@ -231,14 +220,11 @@ impl Tree {
             .journal
             .as_ref()
             .ok_or_else(|| StoreError::Unavailable("embedded store closed".into()))?;
-        let mut line = serde_json::to_vec(entry)
-            .map_err(|e| StoreError::Invalid(format!("journal encode: {e}")))?;
+        let mut line = serde_json::to_vec(entry).map_err(|e| StoreError::Invalid(format!("journal encode: {e}")))?;
         line.push(b'\n');
         let (ack, done) = oneshot::channel();
         let closed = || StoreError::Unavailable("embedded store journal writer stopped".into());
-        sender
-            .send(WriterCommand::Append { line, ack })
-            .map_err(|_| closed())?;
+        sender.send(WriterCommand::Append { line, ack }).map_err(|_| closed())?;
         self.entries_since_snapshot += 1;
         if self.entries_since_snapshot >= self.snapshot_every {
             self.entries_since_snapshot = 0;
@@ -280,11 +266,7 @@ pub(super) fn create_locked(
         czxid: zxid,
     };
     let ephemeral = kind == NodeKind::Ephemeral;
-    tree.insert(
-        &created,
-        Node::new(data.to_vec(), stat, ephemeral),
-        sequence,
-    )?;
+    tree.insert(&created, Node::new(data.to_vec(), stat, ephemeral), sequence)?;
     let entry = if ephemeral {
         JournalEntry::Zxid { zxid }
     } else {

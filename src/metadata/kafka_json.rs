@@ -54,10 +54,7 @@ pub fn format_address(host: &str, port: u16) -> String {
 pub fn parse_endpoint(endpoint: &str) -> Option<(&str, &str, u16)> {
     let (name, address) = endpoint.split_once("://")?;
     let (host, port) = address.rsplit_once(':')?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     Some((name, host, port.parse().ok()?))
 }
 
@@ -142,20 +139,10 @@ pub fn parse_broker(id: i32, data: &[u8]) -> Result<BrokerInfo, String> {
     let endpoints: Vec<String> = object
         .get("endpoints")
         .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|e| e.as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|list| list.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    let rack = object
-        .get("rack")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let top_level_host = object
-        .get("host")
-        .and_then(Value::as_str)
-        .filter(|h| !h.is_empty());
+    let rack = object.get("rack").and_then(Value::as_str).map(str::to_owned);
+    let top_level_host = object.get("host").and_then(Value::as_str).filter(|h| !h.is_empty());
     let top_level_port = object
         .get("port")
         .and_then(as_i64)
@@ -164,13 +151,8 @@ pub fn parse_broker(id: i32, data: &[u8]) -> Result<BrokerInfo, String> {
     let (host, port) = match (top_level_host, top_level_port) {
         (Some(host), Some(port)) => (host.to_owned(), port),
         _ => {
-            let protocol_map = object
-                .get("listener_security_protocol_map")
-                .and_then(Value::as_object);
-            let protocol_of = |name: &str| match protocol_map
-                .and_then(|m| m.get(name))
-                .and_then(Value::as_str)
-            {
+            let protocol_map = object.get("listener_security_protocol_map").and_then(Value::as_object);
+            let protocol_of = |name: &str| match protocol_map.and_then(|m| m.get(name)).and_then(Value::as_str) {
                 Some(protocol) => protocol.to_owned(),
                 None => name.to_owned(),
             };
@@ -272,8 +254,7 @@ pub fn parse_topic_assignment(data: &[u8]) -> Result<BTreeMap<i32, Vec<i32>>, St
                 .trim()
                 .parse::<i32>()
                 .map_err(|_| format!("partition key {key:?} is not a number"))?;
-            let replicas = int_list(replicas)
-                .ok_or_else(|| format!("replicas of partition {key} are not integers"))?;
+            let replicas = int_list(replicas).ok_or_else(|| format!("replicas of partition {key} are not integers"))?;
             Ok((partition, replicas))
         })
         .collect()
@@ -281,9 +262,7 @@ pub fn parse_topic_assignment(data: &[u8]) -> Result<BTreeMap<i32, Vec<i32>>, St
 
 /// /config/topics/<t> (and /config/clients etc.): `{"version":1,"config":{"k":"v"}}`.
 pub fn entity_config(config: &BTreeMap<String, String>) -> Vec<u8> {
-    json!({"version": 1, "config": config})
-        .to_string()
-        .into_bytes()
+    json!({"version": 1, "config": config}).to_string().into_bytes()
 }
 
 pub fn parse_entity_config(data: &[u8]) -> Result<BTreeMap<String, String>, String> {

@@ -31,22 +31,14 @@ fn broker_registration_is_kafka_v4() {
         json!({"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},"endpoints":["PLAINTEXT://h1:9092"],
                "jmx_port":-1,"host":"h1","timestamp":"1234","port":9092,"version":4})
     );
-    let with_rack = broker_registration(
-        &[("SSL", "s", 9093), ("INTERNAL", "::1", 9094)],
-        Some("r1"),
-        1,
-    )
-    .unwrap();
+    let with_rack = broker_registration(&[("SSL", "s", 9093), ("INTERNAL", "::1", 9094)], Some("r1"), 1).unwrap();
     let parsed = value(&with_rack);
     assert_eq!(parsed["rack"], "r1");
     assert_eq!(
         parsed["listener_security_protocol_map"],
         json!({"SSL":"SSL","INTERNAL":"PLAINTEXT"})
     );
-    assert_eq!(
-        parsed["endpoints"],
-        json!(["SSL://s:9093", "INTERNAL://[::1]:9094"])
-    );
+    assert_eq!(parsed["endpoints"], json!(["SSL://s:9093", "INTERNAL://[::1]:9094"]));
     // Top-level host/port come from the plaintext listener even when it is not first.
     assert_eq!(
         (parsed["host"].clone(), parsed["port"].clone()),
@@ -86,11 +78,7 @@ fn broker_parsing_is_lenient_across_versions() {
         br#"{"version":4}"#,
         b"",
     ] {
-        assert!(
-            parse_broker(1, bad).is_err(),
-            "{}",
-            String::from_utf8_lossy(bad)
-        );
+        assert!(parse_broker(1, bad).is_err(), "{}", String::from_utf8_lossy(bad));
     }
 }
 
@@ -98,10 +86,7 @@ fn broker_parsing_is_lenient_across_versions() {
 fn controller_and_cluster_id() {
     let data = controller(3, 99);
     assert_eq!(keys(&data), ["brokerid", "timestamp", "version"]);
-    assert_eq!(
-        value(&data),
-        json!({"version":1,"brokerid":3,"timestamp":"99"})
-    );
+    assert_eq!(value(&data), json!({"version":1,"brokerid":3,"timestamp":"99"}));
     assert_eq!(parse_controller(&data), Ok(3));
     assert_eq!(parse_controller(b"5"), Ok(5));
     assert!(parse_controller(b"{\"version\":1}").is_err());
@@ -109,10 +94,7 @@ fn controller_and_cluster_id() {
     let data = cluster_id("abc");
     assert_eq!(value(&data), json!({"version":"1","id":"abc"}));
     assert_eq!(parse_cluster_id(&data).unwrap(), "abc");
-    assert_eq!(
-        parse_cluster_id(br#"{"version":1,"id":"x","more":[]}"#).unwrap(),
-        "x"
-    );
+    assert_eq!(parse_cluster_id(br#"{"version":1,"id":"x","more":[]}"#).unwrap(), "x");
     assert!(parse_cluster_id(b"{}").is_err());
 }
 
@@ -128,10 +110,7 @@ fn topic_assignment_and_config() {
 
     // Kafka 2.8 writes version 3 with extra keys; they survive a partition change.
     let kafka28 = br#"{"version":3,"topic_id":"AAAAAAAAAAAAAAAAAAAAAA","partitions":{"0":[1]},"adding_replicas":{},"removing_replicas":{}}"#;
-    assert_eq!(
-        parse_topic_assignment(kafka28).unwrap(),
-        BTreeMap::from([(0, vec![1])])
-    );
+    assert_eq!(parse_topic_assignment(kafka28).unwrap(), BTreeMap::from([(0, vec![1])]));
     let grown = replace_partitions(kafka28, &BTreeMap::from([(0, vec![1]), (1, vec![1])]));
     assert_eq!(
         keys(&grown),
@@ -151,19 +130,13 @@ fn topic_assignment_and_config() {
 
     let config = BTreeMap::from([("retention.ms".to_owned(), "1000".to_owned())]);
     let data = entity_config(&config);
-    assert_eq!(
-        value(&data),
-        json!({"version":1,"config":{"retention.ms":"1000"}})
-    );
+    assert_eq!(value(&data), json!({"version":1,"config":{"retention.ms":"1000"}}));
     assert_eq!(parse_entity_config(&data).unwrap(), config);
     assert_eq!(
         parse_entity_config(br#"{"version":1,"config":{"a":5}}"#).unwrap()["a"],
         "5"
     );
-    assert_eq!(
-        parse_entity_config(br#"{"version":1}"#).unwrap(),
-        BTreeMap::new()
-    );
+    assert_eq!(parse_entity_config(br#"{"version":1}"#).unwrap(), BTreeMap::new());
 }
 
 #[test]
@@ -177,20 +150,15 @@ fn partition_state_and_producer_ids() {
     let data = partition_state(&state);
     assert_eq!(
         keys(&data),
-        [
-            "controller_epoch",
-            "isr",
-            "leader",
-            "leader_epoch",
-            "version"
-        ]
+        ["controller_epoch", "isr", "leader", "leader_epoch", "version"]
     );
     assert_eq!(
         value(&data),
         json!({"controller_epoch":3,"leader":1,"version":1,"leader_epoch":0,"isr":[1,2]})
     );
     assert_eq!(parse_partition_state(&data).unwrap(), state);
-    let newer = br#"{"controller_epoch":1,"leader":-1,"version":1,"leader_epoch":4,"isr":[],"leader_recovery_state":0}"#;
+    let newer =
+        br#"{"controller_epoch":1,"leader":-1,"version":1,"leader_epoch":4,"isr":[],"leader_recovery_state":0}"#;
     assert_eq!(parse_partition_state(newer).unwrap().leader, -1);
     assert!(parse_partition_state(br#"{"leader":1}"#).is_err());
 
@@ -209,10 +177,7 @@ fn decimals_and_endpoints() {
     assert_eq!(parse_decimal(b" 7\n"), Ok(7));
     assert!(parse_decimal(b"4x").is_err());
     assert!(parse_decimal(&[0xff]).is_err());
-    assert_eq!(
-        parse_endpoint("PLAINTEXT://h:1"),
-        Some(("PLAINTEXT", "h", 1))
-    );
+    assert_eq!(parse_endpoint("PLAINTEXT://h:1"), Some(("PLAINTEXT", "h", 1)));
     assert_eq!(parse_endpoint("X://[::1]:9092"), Some(("X", "::1", 9092)));
     assert_eq!(parse_endpoint("nonsense"), None);
 }

@@ -126,12 +126,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), LayoutError> {
 
 /// Group ids are free-form in Kafka but become one znode name here.
 pub(super) fn validate_group_name(name: &str) -> Result<(), LayoutError> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains('/')
-        || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.chars().any(char::is_control) {
         return Err(LayoutError::InvalidName {
             name: name.to_owned(),
             reason: "a group id must be one znode name (no '/', not empty)".into(),
@@ -188,11 +183,7 @@ impl KafkaLayout {
                 Err(StoreError::NoNode(_)) => {}
                 other => return Ok(other?),
             }
-            match self
-                .store
-                .create_with_parents(path, data, NodeKind::Persistent)
-                .await
-            {
+            match self.store.create_with_parents(path, data, NodeKind::Persistent).await {
                 Ok(_) => return Ok(NodeStat::default()),
                 Err(StoreError::NodeExists(_)) => continue,
                 Err(e) => return Err(e.into()),
@@ -207,11 +198,7 @@ impl KafkaLayout {
 
     pub async fn ensure_persistent_paths(&self) -> Result<(), LayoutError> {
         for path in paths::PERSISTENT {
-            match self
-                .store
-                .create_with_parents(path, b"", NodeKind::Persistent)
-                .await
-            {
+            match self.store.create_with_parents(path, b"", NodeKind::Persistent).await {
                 Ok(_) | Err(StoreError::NodeExists(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -228,8 +215,7 @@ impl KafkaLayout {
         endpoints: &[(&str, &str, u16)],
         rack: Option<&str>,
     ) -> Result<(), LayoutError> {
-        let data = codec::broker_registration(endpoints, rack, now_ms())
-            .map_err(LayoutError::InvalidArgument)?;
+        let data = codec::broker_registration(endpoints, rack, now_ms()).map_err(LayoutError::InvalidArgument)?;
         match self
             .store
             .create_with_parents(&paths::broker(id), &data, NodeKind::Ephemeral)
@@ -285,11 +271,7 @@ impl KafkaLayout {
     pub async fn elect_controller(&self, id: i32) -> Result<bool, LayoutError> {
         match self
             .store
-            .create(
-                paths::CONTROLLER,
-                &codec::controller(id, now_ms()),
-                NodeKind::Ephemeral,
-            )
+            .create(paths::CONTROLLER, &codec::controller(id, now_ms()), NodeKind::Ephemeral)
             .await
         {
             Ok(_) => match self.bump_controller_epoch().await {
@@ -319,10 +301,7 @@ impl KafkaLayout {
                         .ok()
                         .and_then(|e| i32::try_from(e).ok())
                         .ok_or_else(|| {
-                            malformed(
-                                path,
-                                format!("not an epoch: {:?}", String::from_utf8_lossy(&data)),
-                            )
+                            malformed(path, format!("not an epoch: {:?}", String::from_utf8_lossy(&data)))
                         })?;
                     let next = epoch
                         .checked_add(1)

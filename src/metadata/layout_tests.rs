@@ -42,17 +42,11 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
         .await
         .unwrap();
     layout
-        .register_broker(
-            2,
-            &[("SSL", "h2", 9093), ("PLAINTEXT", "h2", 9094)],
-            Some("r1"),
-        )
+        .register_broker(2, &[("SSL", "h2", 9093), ("PLAINTEXT", "h2", 9094)], Some("r1"))
         .await
         .unwrap();
     assert!(matches!(
-        layout
-            .register_broker(1, &[("PLAINTEXT", "other", 1)], None)
-            .await,
+        layout.register_broker(1, &[("PLAINTEXT", "other", 1)], None).await,
         Err(LayoutError::BrokerIdInUse(1))
     ));
     assert_eq!(
@@ -95,10 +89,7 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
             endpoints: vec!["SSL://h2:9093".into(), "PLAINTEXT://h2:9094".into()],
         }
     );
-    assert!(matches!(
-        layout.broker(4).await,
-        Err(LayoutError::Malformed { .. })
-    ));
+    assert!(matches!(layout.broker(4).await, Err(LayoutError::Malformed { .. })));
     layout.unregister_broker(2).await.unwrap();
     assert_eq!(layout.broker(2).await.unwrap(), None);
 
@@ -138,18 +129,12 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
     );
     assert_eq!(layout.get_or_create_cluster_id().await.unwrap(), cluster_id);
     let cluster_json: Value = serde_json::from_slice(&raw(store, "/cluster/id").await).unwrap();
-    assert_eq!(
-        cluster_json,
-        serde_json::json!({"version": "1", "id": cluster_id})
-    );
+    assert_eq!(cluster_json, serde_json::json!({"version": "1", "id": cluster_id}));
 
     // topics
     let assignment = BTreeMap::from([(0, vec![1, 2]), (1, vec![2, 1])]);
     let config = BTreeMap::from([("retention.ms".to_owned(), "1000".to_owned())]);
-    layout
-        .create_topic("t1", &assignment, &config)
-        .await
-        .unwrap();
+    layout.create_topic("t1", &assignment, &config).await.unwrap();
     layout
         .create_topic("t2", &BTreeMap::from([(0, vec![1])]), &BTreeMap::new())
         .await
@@ -168,27 +153,12 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
         Err(LayoutError::InvalidArgument(_))
     ));
     assert_eq!(layout.list_topics().await.unwrap(), ["t1", "t2"]);
-    assert_eq!(
-        layout.topic_assignment("t1").await.unwrap(),
-        Some(assignment.clone())
-    );
+    assert_eq!(layout.topic_assignment("t1").await.unwrap(), Some(assignment.clone()));
     assert_eq!(layout.topic_assignment("nope").await.unwrap(), None);
-    assert_eq!(
-        layout.topic_config("t1").await.unwrap(),
-        Some(config.clone())
-    );
-    assert_eq!(
-        layout.topic_config("t2").await.unwrap(),
-        Some(BTreeMap::new())
-    );
-    assert_eq!(
-        raw_keys(store, "/brokers/topics/t1").await,
-        ["partitions", "version"]
-    );
-    assert_eq!(
-        raw_keys(store, "/config/topics/t1").await,
-        ["config", "version"]
-    );
+    assert_eq!(layout.topic_config("t1").await.unwrap(), Some(config.clone()));
+    assert_eq!(layout.topic_config("t2").await.unwrap(), Some(BTreeMap::new()));
+    assert_eq!(raw_keys(store, "/brokers/topics/t1").await, ["partitions", "version"]);
+    assert_eq!(raw_keys(store, "/config/topics/t1").await, ["config", "version"]);
     let mut grown = assignment.clone();
     grown.insert(2, vec![1, 2]);
     layout.set_topic_assignment("t1", &grown).await.unwrap();
@@ -205,46 +175,25 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
         isr: vec![1, 2],
         controller_epoch: 2,
     };
-    assert_eq!(
-        layout
-            .write_partition_state("t1", 0, &state, None)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        layout.partition_state("t1", 0).await.unwrap(),
-        Some((state.clone(), 0))
-    );
+    assert_eq!(layout.write_partition_state("t1", 0, &state, None).await.unwrap(), 0);
+    assert_eq!(layout.partition_state("t1", 0).await.unwrap(), Some((state.clone(), 0)));
     assert_eq!(
         raw_keys(store, "/brokers/topics/t1/partitions/0/state").await,
-        [
-            "controller_epoch",
-            "isr",
-            "leader",
-            "leader_epoch",
-            "version"
-        ]
+        ["controller_epoch", "isr", "leader", "leader_epoch", "version"]
     );
     let shrunk = PartitionState {
         isr: vec![1],
         ..state.clone()
     };
     assert_eq!(
-        layout
-            .write_partition_state("t1", 0, &shrunk, Some(0))
-            .await
-            .unwrap(),
+        layout.write_partition_state("t1", 0, &shrunk, Some(0)).await.unwrap(),
         1
     );
     assert!(matches!(
         layout.write_partition_state("t1", 0, &state, Some(0)).await,
         Err(LayoutError::Store(StoreError::BadVersion(_)))
     ));
-    assert_eq!(
-        layout.partition_state("t1", 0).await.unwrap(),
-        Some((shrunk, 1))
-    );
+    assert_eq!(layout.partition_state("t1", 0).await.unwrap(), Some((shrunk, 1)));
     assert_eq!(layout.partition_state("t1", 1).await.unwrap(), None);
     assert!(matches!(
         layout.write_partition_state("nope", 0, &state, None).await,
@@ -252,14 +201,7 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
     ));
     assert_eq!(store.get("/brokers/topics/nope").await.unwrap(), None);
     // The assignment is still readable with partition children present.
-    assert_eq!(
-        layout
-            .topic_assignment("t1")
-            .await
-            .unwrap()
-            .map(|a| a.len()),
-        Some(3)
-    );
+    assert_eq!(layout.topic_assignment("t1").await.unwrap().map(|a| a.len()), Some(3));
 
     // deletion
     assert!(layout.mark_topic_for_deletion("t1").await.unwrap());
@@ -268,11 +210,7 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
     assert_eq!(raw(store, "/admin/delete_topics/t1").await, b"");
     layout.delete_topic_znodes("t1").await.unwrap();
     assert_eq!(layout.list_topics().await.unwrap(), ["t2"]);
-    assert!(layout
-        .topics_marked_for_deletion()
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(layout.topics_marked_for_deletion().await.unwrap().is_empty());
     assert_eq!(layout.topic_config("t1").await.unwrap(), None);
     layout.delete_topic_znodes("t1").await.unwrap();
 
@@ -283,11 +221,7 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
     layout.commit_offset("g1", "t2", 0, 43).await.unwrap();
     assert_eq!(layout.fetch_offset("g1", "t2", 0).await.unwrap(), Some(43));
     store
-        .create_with_parents(
-            "/consumers/g2/offsets/t2/0",
-            b"garbage",
-            NodeKind::Persistent,
-        )
+        .create_with_parents("/consumers/g2/offsets/t2/0", b"garbage", NodeKind::Persistent)
         .await
         .unwrap();
     assert_eq!(layout.fetch_offset("g2", "t2", 0).await.unwrap(), None);
@@ -299,27 +233,16 @@ pub(crate) async fn run_layout_suite(store: Arc<dyn MetadataStore>) {
 
     // producer id blocks
     assert_eq!(layout.next_producer_id_block(1).await.unwrap(), (0, 999));
-    assert_eq!(
-        layout.next_producer_id_block(2).await.unwrap(),
-        (1000, 1999)
-    );
-    let block: Value =
-        serde_json::from_slice(&raw(store, "/latest_producer_id_block").await).unwrap();
+    assert_eq!(layout.next_producer_id_block(2).await.unwrap(), (1000, 1999));
+    let block: Value = serde_json::from_slice(&raw(store, "/latest_producer_id_block").await).unwrap();
     assert_eq!(
         block,
         serde_json::json!({"version":1,"broker":2,"block_start":"1000","block_end":"1999"})
     );
-    let (a, b) = tokio::join!(
-        layout.next_producer_id_block(1),
-        layout.next_producer_id_block(2)
-    );
+    let (a, b) = tokio::join!(layout.next_producer_id_block(1), layout.next_producer_id_block(2));
     let mut starts = [a.unwrap().0, b.unwrap().0];
     starts.sort_unstable();
-    assert_eq!(
-        starts,
-        [2000, 3000],
-        "concurrent claims get distinct blocks"
-    );
+    assert_eq!(starts, [2000, 3000], "concurrent claims get distinct blocks");
 }
 
 #[tokio::test]
@@ -351,10 +274,7 @@ async fn layout_survives_embedded_restart() {
     assert!(layout.elect_controller(1).await.unwrap());
     assert_eq!(layout.controller_epoch().await.unwrap(), Some(2));
     assert_eq!(layout.fetch_offset("g", "t", 0).await.unwrap(), Some(7));
-    assert_eq!(
-        layout.next_producer_id_block(1).await.unwrap(),
-        (1000, 1999)
-    );
+    assert_eq!(layout.next_producer_id_block(1).await.unwrap(), (1000, 1999));
 }
 
 #[tokio::test]
@@ -364,9 +284,6 @@ async fn open_store_without_zookeeper_is_embedded() {
     let store = super::open_store(Some("  "), std::time::Duration::from_secs(6), &metadata_dir)
         .await
         .unwrap();
-    assert_eq!(
-        store.describe(),
-        format!("embedded {}", metadata_dir.display())
-    );
+    assert_eq!(store.describe(), format!("embedded {}", metadata_dir.display()));
     assert!(metadata_dir.join("snapshot.json").exists());
 }

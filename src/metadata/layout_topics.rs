@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::kafka_json as codec;
 use super::layout::{
-    malformed, paths, validate_assignment, validate_group_name, validate_topic_name, KafkaLayout,
-    LayoutError, PartitionState, MAX_ATTEMPTS, PRODUCER_ID_BLOCK_SIZE,
+    malformed, paths, validate_assignment, validate_group_name, validate_topic_name, KafkaLayout, LayoutError,
+    PartitionState, MAX_ATTEMPTS, PRODUCER_ID_BLOCK_SIZE,
 };
 use super::store::{NodeKind, StoreError};
 
@@ -29,11 +29,7 @@ impl KafkaLayout {
             .await?;
         match self
             .store()
-            .create_with_parents(
-                &topic_path,
-                &codec::topic_assignment(assignment),
-                NodeKind::Persistent,
-            )
+            .create_with_parents(&topic_path, &codec::topic_assignment(assignment), NodeKind::Persistent)
             .await
         {
             Ok(_) => Ok(()),
@@ -48,10 +44,7 @@ impl KafkaLayout {
     }
 
     /// Partition → replicas (first = preferred leader), or `None` for an unknown topic.
-    pub async fn topic_assignment(
-        &self,
-        name: &str,
-    ) -> Result<Option<BTreeMap<i32, Vec<i32>>>, LayoutError> {
+    pub async fn topic_assignment(&self, name: &str) -> Result<Option<BTreeMap<i32, Vec<i32>>>, LayoutError> {
         validate_topic_name(name)?;
         let path = paths::topic(name);
         match self.store().get(&path).await? {
@@ -80,9 +73,7 @@ impl KafkaLayout {
             match self.store().set(&path, &data, Some(stat.version)).await {
                 Ok(_) => return Ok(()),
                 Err(StoreError::BadVersion(_)) => continue,
-                Err(StoreError::NoNode(_)) => {
-                    return Err(LayoutError::UnknownTopic(name.to_owned()))
-                }
+                Err(StoreError::NoNode(_)) => return Err(LayoutError::UnknownTopic(name.to_owned())),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -90,10 +81,7 @@ impl KafkaLayout {
     }
 
     /// Topic config overrides, or `None` if /config/topics/<t> does not exist.
-    pub async fn topic_config(
-        &self,
-        name: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, LayoutError> {
+    pub async fn topic_config(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, LayoutError> {
         validate_topic_name(name)?;
         let path = paths::topic_config(name);
         match self.store().get(&path).await? {
@@ -105,11 +93,7 @@ impl KafkaLayout {
     }
 
     /// Replaces the topic's config overrides (no /config/changes notification is written).
-    pub async fn set_topic_config(
-        &self,
-        name: &str,
-        config: &BTreeMap<String, String>,
-    ) -> Result<(), LayoutError> {
+    pub async fn set_topic_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<(), LayoutError> {
         validate_topic_name(name)?;
         self.upsert(&paths::topic_config(name), &codec::entity_config(config))
             .await?;
@@ -182,12 +166,8 @@ impl KafkaLayout {
     pub async fn delete_topic_znodes(&self, name: &str) -> Result<(), LayoutError> {
         validate_topic_name(name)?;
         self.store().delete(&paths::topic(name), true).await?;
-        self.store()
-            .delete(&paths::topic_config(name), true)
-            .await?;
-        self.store()
-            .delete(&paths::delete_topic_marker(name), true)
-            .await?;
+        self.store().delete(&paths::topic_config(name), true).await?;
+        self.store().delete(&paths::delete_topic_marker(name), true).await?;
         Ok(())
     }
 
@@ -210,12 +190,7 @@ impl KafkaLayout {
     }
 
     /// The committed offset; a znode that is not a decimal counts as no offset.
-    pub async fn fetch_offset(
-        &self,
-        group: &str,
-        topic: &str,
-        partition: i32,
-    ) -> Result<Option<i64>, LayoutError> {
+    pub async fn fetch_offset(&self, group: &str, topic: &str, partition: i32) -> Result<Option<i64>, LayoutError> {
         validate_group_name(group)?;
         validate_topic_name(topic)?;
         let path = paths::consumer_offset(group, topic, partition);
@@ -263,8 +238,7 @@ impl KafkaLayout {
             let current = self.store().get(path).await?;
             let start = match &current {
                 Some((data, _)) if !data.is_empty() => {
-                    let end =
-                        codec::parse_producer_id_block_end(data).map_err(|r| malformed(path, r))?;
+                    let end = codec::parse_producer_id_block_end(data).map_err(|r| malformed(path, r))?;
                     end.checked_add(1)
                         .ok_or_else(|| malformed(path, "producer ids exhausted".into()))?
                 }
@@ -275,11 +249,7 @@ impl KafkaLayout {
                 .ok_or_else(|| malformed(path, "producer ids exhausted".into()))?;
             let data = codec::producer_id_block(broker_id, start, end);
             let written = match current {
-                Some((_, stat)) => self
-                    .store()
-                    .set(path, &data, Some(stat.version))
-                    .await
-                    .map(drop),
+                Some((_, stat)) => self.store().set(path, &data, Some(stat.version)).await.map(drop),
                 None => self
                     .store()
                     .create_with_parents(path, &data, NodeKind::Persistent)
@@ -288,9 +258,7 @@ impl KafkaLayout {
             };
             match written {
                 Ok(()) => return Ok((start, end)),
-                Err(
-                    StoreError::BadVersion(_) | StoreError::NodeExists(_) | StoreError::NoNode(_),
-                ) => continue,
+                Err(StoreError::BadVersion(_) | StoreError::NodeExists(_) | StoreError::NoNode(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -35,7 +35,10 @@ pub async fn open_store(
             let zk = ZkStore::connect(connect, zookeeper_session_timeout).await?;
             // ZooKeeper answers in milliseconds when it answers at all.
             let deadline = zookeeper_session_timeout.min(std::time::Duration::from_secs(5));
-            Ok(std::sync::Arc::new(bounded::BoundedStore::new(std::sync::Arc::new(zk), deadline)))
+            Ok(std::sync::Arc::new(bounded::BoundedStore::new(
+                std::sync::Arc::new(zk),
+                deadline,
+            )))
         }
         None => Ok(std::sync::Arc::new(EmbeddedStore::open(embedded_dir)?)),
     }

@@ -60,29 +60,17 @@ pub enum SessionEvent {
     /// The old session expired and a new one was established. Ephemerals this store had
     /// created were written again (`recreated`) or could not be because the path now
     /// exists under someone else's session (`lost`, e.g. another broker took /controller).
-    NewSession {
-        recreated: Vec<String>,
-        lost: Vec<String>,
-    },
+    NewSession { recreated: Vec<String>, lost: Vec<String> },
 }
 
 pub trait MetadataStore: Send + Sync {
     /// Creates a node; the parent must exist. Returns the created path (with the
     /// sequential suffix for [`NodeKind::PersistentSequential`]).
-    fn create(
-        &self,
-        path: &str,
-        data: &[u8],
-        kind: NodeKind,
-    ) -> BoxFuture<'_, Result<String, StoreError>>;
+    fn create(&self, path: &str, data: &[u8], kind: NodeKind) -> BoxFuture<'_, Result<String, StoreError>>;
 
     /// Like [`create`](Self::create) but first creates missing ancestors as empty persistent nodes.
-    fn create_with_parents(
-        &self,
-        path: &str,
-        data: &[u8],
-        kind: NodeKind,
-    ) -> BoxFuture<'_, Result<String, StoreError>>;
+    fn create_with_parents(&self, path: &str, data: &[u8], kind: NodeKind)
+        -> BoxFuture<'_, Result<String, StoreError>>;
 
     /// Data and stat, or `None` if the node does not exist.
     fn get(&self, path: &str) -> BoxFuture<'_, Result<Option<NodeData>, StoreError>>;
@@ -170,13 +158,8 @@ mod tests {
         for good in ["/", "/a", "/a/b", "/brokers/ids/1", "/a.b/c-d_e"] {
             assert_eq!(validate_path(good), Ok(()), "{good}");
         }
-        for bad in [
-            "", "a", "/a/", "//", "/a//b", "/a/./b", "/..", "/a\0b", "/a\nb",
-        ] {
-            assert!(
-                matches!(validate_path(bad), Err(StoreError::Invalid(_))),
-                "{bad:?}"
-            );
+        for bad in ["", "a", "/a/", "//", "/a//b", "/a/./b", "/..", "/a\0b", "/a\nb"] {
+            assert!(matches!(validate_path(bad), Err(StoreError::Invalid(_))), "{bad:?}");
         }
     }
 
@@ -204,10 +187,7 @@ pub(crate) mod conformance {
 
         // create / get / versions
         assert_eq!(
-            store
-                .create(&p("/a"), b"one", NodeKind::Persistent)
-                .await
-                .unwrap(),
+            store.create(&p("/a"), b"one", NodeKind::Persistent).await.unwrap(),
             p("/a")
         );
         let (data, stat) = store.get(&p("/a")).await.unwrap().expect("exists");
@@ -218,9 +198,7 @@ pub(crate) mod conformance {
             Err(StoreError::NodeExists(p("/a")))
         );
         assert_eq!(
-            store
-                .create(&p("/missing/child"), b"", NodeKind::Persistent)
-                .await,
+            store.create(&p("/missing/child"), b"", NodeKind::Persistent).await,
             Err(StoreError::NoNode(p("/missing/child")))
         );
         assert_eq!(store.get(&p("/nope")).await.unwrap(), None);
@@ -234,14 +212,7 @@ pub(crate) mod conformance {
             store.set(&p("/a"), b"four", Some(1)).await,
             Err(StoreError::BadVersion(p("/a")))
         );
-        assert_eq!(
-            store
-                .set(&p("/a"), b"five", Some(-1))
-                .await
-                .unwrap()
-                .version,
-            3
-        );
+        assert_eq!(store.set(&p("/a"), b"five", Some(-1)).await.unwrap().version, 3);
         assert_eq!(store.get(&p("/a")).await.unwrap().unwrap().0, b"five");
         assert_eq!(
             store.set(&p("/nope"), b"", None).await,
@@ -254,14 +225,8 @@ pub(crate) mod conformance {
             .await
             .unwrap();
         assert_eq!(store.get(&p("/x/y")).await.unwrap().unwrap().0, b"");
-        store
-            .create(&p("/x/b"), b"", NodeKind::Persistent)
-            .await
-            .unwrap();
-        store
-            .create(&p("/x/a"), b"", NodeKind::Persistent)
-            .await
-            .unwrap();
+        store.create(&p("/x/b"), b"", NodeKind::Persistent).await.unwrap();
+        store.create(&p("/x/a"), b"", NodeKind::Persistent).await.unwrap();
         assert_eq!(
             store.children(&p("/x")).await.unwrap(),
             Some(vec!["a".into(), "b".into(), "y".into()])
@@ -270,10 +235,7 @@ pub(crate) mod conformance {
         assert_eq!(store.children(&p("/nope")).await.unwrap(), None);
 
         // sequential
-        store
-            .create(&p("/seq"), b"", NodeKind::Persistent)
-            .await
-            .unwrap();
+        store.create(&p("/seq"), b"", NodeKind::Persistent).await.unwrap();
         let first = store
             .create(&p("/seq/n-"), b"1", NodeKind::PersistentSequential)
             .await
@@ -291,20 +253,11 @@ pub(crate) mod conformance {
         assert_eq!(store.get(&second).await.unwrap().unwrap().0, b"2");
 
         // ephemerals cannot have children
-        store
-            .create(&p("/eph"), b"e", NodeKind::Ephemeral)
-            .await
-            .unwrap();
-        assert!(store
-            .create(&p("/eph/child"), b"", NodeKind::Persistent)
-            .await
-            .is_err());
+        store.create(&p("/eph"), b"e", NodeKind::Ephemeral).await.unwrap();
+        assert!(store.create(&p("/eph/child"), b"", NodeKind::Persistent).await.is_err());
 
         // delete
-        assert_eq!(
-            store.delete(&p("/x"), false).await,
-            Err(StoreError::NotEmpty(p("/x")))
-        );
+        assert_eq!(store.delete(&p("/x"), false).await, Err(StoreError::NotEmpty(p("/x"))));
         store.delete(&p("/x"), true).await.unwrap();
         assert_eq!(store.get(&p("/x/y/z")).await.unwrap(), None);
         assert_eq!(store.get(&p("/x")).await.unwrap(), None);
@@ -314,10 +267,7 @@ pub(crate) mod conformance {
         assert_eq!(store.get(&p("/eph")).await.unwrap(), None);
 
         // bad paths are rejected, not sent
-        assert!(matches!(
-            store.get("relative").await,
-            Err(StoreError::Invalid(_))
-        ));
+        assert!(matches!(store.get("relative").await, Err(StoreError::Invalid(_))));
         assert!(matches!(
             store.create(&p("/t/"), b"", NodeKind::Persistent).await,
             Err(StoreError::Invalid(_))

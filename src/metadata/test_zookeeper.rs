@@ -79,16 +79,12 @@ fn free_port() -> u16 {
 
 /// ZooKeeper's "ruok" four-letter command.
 fn answers_ruok(port: u16) -> bool {
-    let Ok(mut stream) =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))
-    else {
+    let Ok(mut stream) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let mut answer = String::new();
-    stream.write_all(b"ruok").is_ok()
-        && stream.read_to_string(&mut answer).is_ok()
-        && answer == "imok"
+    stream.write_all(b"ruok").is_ok() && stream.read_to_string(&mut answer).is_ok() && answer == "imok"
 }
 
 impl TestZooKeeper {
@@ -165,10 +161,7 @@ impl TestZooKeeper {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        Err(format!(
-            "no answer to ruok within 60s:\n{}",
-            server.log_tail()
-        ))
+        Err(format!("no answer to ruok within 60s:\n{}", server.log_tail()))
     }
 
     /// "127.0.0.1:<port>"
@@ -204,9 +197,7 @@ pub(crate) struct CuttableProxy {
 
 impl CuttableProxy {
     pub(crate) async fn start(target_port: u16) -> CuttableProxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("proxy bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
         let port = listener.local_addr().expect("proxy address").port();
         let cut = Arc::new(tokio::sync::watch::channel(false).0);
         let cut_for_acceptor = Arc::clone(&cut);
@@ -217,9 +208,7 @@ impl CuttableProxy {
                 }
                 let mut cut_signal = cut_for_acceptor.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
-                    else {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
                         return;
                     };
                     tokio::select! {
@@ -229,11 +218,7 @@ impl CuttableProxy {
                 });
             }
         });
-        CuttableProxy {
-            port,
-            cut,
-            acceptor,
-        }
+        CuttableProxy { port, cut, acceptor }
     }
 
     pub(crate) fn hosts(&self) -> String {

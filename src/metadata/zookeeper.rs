@@ -18,12 +18,10 @@ use zookeeper_client::{Acls, Client, CreateMode, CreateOptions};
 use self::session::{new_session, supervise_session};
 
 use super::store::{
-    parent_path, validate_path, BoxFuture, MetadataStore, NodeData, NodeKind, NodeStat,
-    SessionEvent, StoreError,
+    parent_path, validate_path, BoxFuture, MetadataStore, NodeData, NodeKind, NodeStat, SessionEvent, StoreError,
 };
 
-const OPEN_ACL_PERSISTENT: CreateOptions<'static> =
-    CreateMode::Persistent.with_acls(Acls::anyone_all());
+const OPEN_ACL_PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
 
 pub struct ZkStore {
     shared: Arc<Shared>,
@@ -52,14 +50,10 @@ fn map_error(path: &str, error: zookeeper_client::Error) -> StoreError {
         Zk::NodeExists => StoreError::NodeExists(path.to_owned()),
         Zk::BadVersion => StoreError::BadVersion(path.to_owned()),
         Zk::NotEmpty => StoreError::NotEmpty(path.to_owned()),
-        Zk::NoChildrenForEphemerals => {
-            StoreError::Invalid(format!("{path}: ephemeral parent cannot have children"))
+        Zk::NoChildrenForEphemerals => StoreError::Invalid(format!("{path}: ephemeral parent cannot have children")),
+        e @ (Zk::BadArguments(_) | Zk::InvalidAcl | Zk::NoAuth | Zk::Unimplemented | Zk::MarshallingError) => {
+            StoreError::Invalid(format!("{path}: {e}"))
         }
-        e @ (Zk::BadArguments(_)
-        | Zk::InvalidAcl
-        | Zk::NoAuth
-        | Zk::Unimplemented
-        | Zk::MarshallingError) => StoreError::Invalid(format!("{path}: {e}")),
         // Connection loss, session expiry, timeouts, throttling, closed client, ...
         other => StoreError::Unavailable(format!("{path}: {other}")),
     }
@@ -86,10 +80,7 @@ fn create_mode(kind: NodeKind) -> CreateMode {
 fn split_connect_string(connect_string: &str) -> Result<(String, Option<String>), StoreError> {
     let connect_string = connect_string.trim();
     let (hosts, chroot) = match connect_string.find('/') {
-        Some(i) => (
-            &connect_string[..i],
-            Some(connect_string[i..].trim_end_matches('/')),
-        ),
+        Some(i) => (&connect_string[..i], Some(connect_string[i..].trim_end_matches('/'))),
         None => (connect_string, None),
     };
     if hosts.is_empty() {
@@ -105,10 +96,7 @@ fn split_connect_string(connect_string: &str) -> Result<(String, Option<String>)
 }
 
 impl ZkStore {
-    pub async fn connect(
-        connect_string: &str,
-        session_timeout: Duration,
-    ) -> Result<ZkStore, StoreError> {
+    pub async fn connect(connect_string: &str, session_timeout: Duration) -> Result<ZkStore, StoreError> {
         let (hosts, chroot) = split_connect_string(connect_string)?;
         let client = new_session(hosts.clone(), chroot.clone(), session_timeout).await?;
         let (events, _) = broadcast::channel(16);
@@ -146,18 +134,10 @@ impl Shared {
     }
 
     fn remembered(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
-        self.ephemerals
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ephemerals.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    async fn create(
-        &self,
-        path: &str,
-        data: &[u8],
-        kind: NodeKind,
-        with_parents: bool,
-    ) -> Result<String, StoreError> {
+    async fn create(&self, path: &str, data: &[u8], kind: NodeKind, with_parents: bool) -> Result<String, StoreError> {
         validate_path(path)?;
         let _ephemeral_guard = match kind {
             NodeKind::Ephemeral => Some(self.ephemeral_ops.lock().await),
@@ -191,8 +171,7 @@ impl Shared {
             }
         }
         let prefix = format!("{path}/");
-        self.remembered()
-            .retain(|p, _| p != path && !p.starts_with(&prefix));
+        self.remembered().retain(|p, _| p != path && !p.starts_with(&prefix));
         Ok(())
     }
 }
@@ -227,9 +206,7 @@ async fn create_on(
             }
             Err(zookeeper_client::Error::ConnectionLoss) if kind == NodeKind::Ephemeral => {
                 let ours = match client.get_data(path).await {
-                    Ok((existing, stat)) => {
-                        stat.ephemeral_owner == client.session_id().0 && existing == data
-                    }
+                    Ok((existing, stat)) => stat.ephemeral_owner == client.session_id().0 && existing == data,
                     Err(_) => false,
                 };
                 return if ours {
@@ -258,11 +235,7 @@ async fn delete_tree(client: &Client, path: &str) -> Result<(), StoreError> {
         let node = nodes[next].clone();
         next += 1;
         match client.list_children(&node).await {
-            Ok(children) => nodes.extend(
-                children
-                    .iter()
-                    .map(|child| super::store::child_path(&node, child)),
-            ),
+            Ok(children) => nodes.extend(children.iter().map(|child| super::store::child_path(&node, child))),
             Err(zookeeper_client::Error::NoNode) => {}
             Err(e) => return Err(map_error(&node, e)),
         }
@@ -274,12 +247,7 @@ async fn delete_tree(client: &Client, path: &str) -> Result<(), StoreError> {
 }
 
 impl MetadataStore for ZkStore {
-    fn create(
-        &self,
-        path: &str,
-        data: &[u8],
-        kind: NodeKind,
-    ) -> BoxFuture<'_, Result<String, StoreError>> {
+    fn create(&self, path: &str, data: &[u8], kind: NodeKind) -> BoxFuture<'_, Result<String, StoreError>> {
         let (path, data) = (path.to_owned(), data.to_vec());
         Box::pin(async move { self.shared.create(&path, &data, kind, false).await })
     }

@@ -61,20 +61,15 @@ impl Shared {
     pub(super) async fn recreate_ephemerals(&self) -> (Vec<String>, Vec<String>) {
         let _guard = self.ephemeral_ops.lock().await;
         let client = self.client();
-        let remembered: Vec<(String, Vec<u8>)> = self
-            .remembered()
-            .iter()
-            .map(|(p, d)| (p.clone(), d.clone()))
-            .collect();
+        let remembered: Vec<(String, Vec<u8>)> =
+            self.remembered().iter().map(|(p, d)| (p.clone(), d.clone())).collect();
         let (mut recreated, mut lost) = (Vec::new(), Vec::new());
         for (path, data) in remembered {
             let mut outcome = Err(StoreError::Unavailable("not attempted".into()));
             for attempt in 0..RECREATE_ATTEMPTS {
                 outcome = create_on(&client, &path, &data, NodeKind::Ephemeral, true).await;
                 match &outcome {
-                    Err(StoreError::Unavailable(_)) => {
-                        tokio::time::sleep(Duration::from_millis(200 << attempt)).await
-                    }
+                    Err(StoreError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
                     _ => break,
                 }
             }
@@ -121,9 +116,7 @@ pub(super) async fn supervise_session(shared: Arc<Shared>, mut shutdown: oneshot
             }
             let event = match state {
                 SessionState::Disconnected => SessionEvent::Disconnected,
-                SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
-                    SessionEvent::Reconnected
-                }
+                SessionState::SyncConnected | SessionState::ConnectedReadOnly => SessionEvent::Reconnected,
                 // Terminal states: only a new session helps.
                 SessionState::Expired | SessionState::AuthFailed | SessionState::Closed => break,
             };
@@ -133,11 +126,7 @@ pub(super) async fn supervise_session(shared: Arc<Shared>, mut shutdown: oneshot
         tracing::warn!(zookeeper = %shared.connect_string, "zookeeper session ended; establishing a new one");
         let mut backoff = Duration::from_millis(100);
         let client = loop {
-            let attempt = new_session(
-                shared.hosts.clone(),
-                shared.chroot.clone(),
-                shared.session_timeout,
-            );
+            let attempt = new_session(shared.hosts.clone(), shared.chroot.clone(), shared.session_timeout);
             let result = tokio::select! {
                 _ = &mut shutdown => return,
                 result = attempt => result,
@@ -152,14 +141,9 @@ pub(super) async fn supervise_session(shared: Arc<Shared>, mut shutdown: oneshot
             }
             backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
         };
-        *shared
-            .client
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = client;
+        *shared.client.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = client;
         let (recreated, lost) = shared.recreate_ephemerals().await;
         tracing::info!(?recreated, ?lost, "new zookeeper session established");
-        let _ = shared
-            .events
-            .send(SessionEvent::NewSession { recreated, lost });
+        let _ = shared.events.send(SessionEvent::NewSession { recreated, lost });
     }
 }

@@ -25,60 +25,38 @@ fn connect_string_parsing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zk_store_and_layout_suites_against_real_zookeeper() {
-    let Some(server) = TestZooKeeper::start("zk_store_and_layout_suites_against_real_zookeeper")
-    else {
+    let Some(server) = TestZooKeeper::start("zk_store_and_layout_suites_against_real_zookeeper") else {
         return;
     };
 
     // Store conformance, in a chroot that does not exist yet (created on connect).
     let connect = format!("{}/krab/conformance", server.hosts());
-    let store = ZkStore::connect(&connect, SESSION_TIMEOUT)
-        .await
-        .expect("connect");
+    let store = ZkStore::connect(&connect, SESSION_TIMEOUT).await.expect("connect");
     assert_eq!(store.describe(), format!("zookeeper {connect}"));
     conformance::run(&store, "/suite").await;
 
     // The chroot is really a subtree of the server's namespace.
-    let root = ZkStore::connect(&server.hosts(), SESSION_TIMEOUT)
-        .await
-        .unwrap();
-    store
-        .create("/visible", b"x", NodeKind::Persistent)
-        .await
-        .unwrap();
-    assert_eq!(
-        root.get("/krab/conformance/visible")
-            .await
-            .unwrap()
-            .unwrap()
-            .0,
-        b"x"
-    );
+    let root = ZkStore::connect(&server.hosts(), SESSION_TIMEOUT).await.unwrap();
+    store.create("/visible", b"x", NodeKind::Persistent).await.unwrap();
+    assert_eq!(root.get("/krab/conformance/visible").await.unwrap().unwrap().0, b"x");
 
     // Kafka layout on a fresh chroot.
-    let layout_store =
-        ZkStore::connect(&format!("{}/krab/layout", server.hosts()), SESSION_TIMEOUT)
-            .await
-            .unwrap();
+    let layout_store = ZkStore::connect(&format!("{}/krab/layout", server.hosts()), SESSION_TIMEOUT)
+        .await
+        .unwrap();
     run_layout_suite(Arc::new(layout_store)).await;
 
     // Two sessions = two brokers: ids and controllership are exclusive while a session lives.
     let connect = format!("{}/krab/brokers", server.hosts());
-    let broker1 = KafkaLayout::new(Arc::new(
-        ZkStore::connect(&connect, SESSION_TIMEOUT).await.unwrap(),
-    ));
-    let broker2 = KafkaLayout::new(Arc::new(
-        ZkStore::connect(&connect, SESSION_TIMEOUT).await.unwrap(),
-    ));
+    let broker1 = KafkaLayout::new(Arc::new(ZkStore::connect(&connect, SESSION_TIMEOUT).await.unwrap()));
+    let broker2 = KafkaLayout::new(Arc::new(ZkStore::connect(&connect, SESSION_TIMEOUT).await.unwrap()));
     broker1.ensure_persistent_paths().await.unwrap();
     broker1
         .register_broker(1, &[("PLAINTEXT", "h1", 9092)], None)
         .await
         .unwrap();
     assert!(matches!(
-        broker2
-            .register_broker(1, &[("PLAINTEXT", "h2", 9092)], None)
-            .await,
+        broker2.register_broker(1, &[("PLAINTEXT", "h2", 9092)], None).await,
         Err(LayoutError::BrokerIdInUse(1))
     ));
     broker2
@@ -113,9 +91,7 @@ async fn zk_store_and_layout_suites_against_real_zookeeper() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zk_session_expiry_recreates_ephemerals_against_real_zookeeper() {
-    let Some(server) =
-        TestZooKeeper::start("zk_session_expiry_recreates_ephemerals_against_real_zookeeper")
-    else {
+    let Some(server) = TestZooKeeper::start("zk_session_expiry_recreates_ephemerals_against_real_zookeeper") else {
         return;
     };
     let proxy = CuttableProxy::start(server.port()).await;
@@ -129,10 +105,7 @@ async fn zk_session_expiry_recreates_ephemerals_against_real_zookeeper() {
         .await
         .unwrap();
     store.set("/brokers/ids/1", b"v2", None).await.unwrap();
-    store
-        .create("/gone", b"", NodeKind::Ephemeral)
-        .await
-        .unwrap();
+    store.create("/gone", b"", NodeKind::Ephemeral).await.unwrap();
     store.delete("/gone", false).await.unwrap();
     let old_czxid = store.get("/brokers/ids/1").await.unwrap().unwrap().1.czxid;
     let old_session = store.session_info().id();
@@ -176,11 +149,7 @@ async fn zk_session_expiry_recreates_ephemerals_against_real_zookeeper() {
         }
     );
     assert_ne!(store.session_info().id(), old_session);
-    let (data, stat) = store
-        .get("/brokers/ids/1")
-        .await
-        .unwrap()
-        .expect("re-created");
+    let (data, stat) = store.get("/brokers/ids/1").await.unwrap().expect("re-created");
     assert_eq!(data, b"v2", "the latest data is re-created");
     assert!(stat.czxid > old_czxid);
     assert!(
@@ -192,10 +161,7 @@ async fn zk_session_expiry_recreates_ephemerals_against_real_zookeeper() {
         None,
         "deleted ephemerals are forgotten"
     );
-    store
-        .create("/after", b"ok", NodeKind::Persistent)
-        .await
-        .unwrap();
+    store.create("/after", b"ok", NodeKind::Persistent).await.unwrap();
     assert_eq!(store.get("/after").await.unwrap().unwrap().0, b"ok");
 
     // Closing the store closes its session: the re-created ephemeral goes away.

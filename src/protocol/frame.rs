@@ -17,7 +17,11 @@ pub enum FrameError {
     #[error("unknown API key {0}")]
     UnknownApiKey(i16),
     #[error("undecodable request header for API {api_key} v{api_version}: {reason}")]
-    BadHeader { api_key: i16, api_version: i16, reason: String },
+    BadHeader {
+        api_key: i16,
+        api_version: i16,
+        reason: String,
+    },
 }
 
 /// A request split into its header and the undecoded message body.
@@ -42,8 +46,7 @@ pub fn parse_request_header(mut body: Bytes) -> Result<RequestFrame, FrameError>
     let api_version = i16::from_be_bytes([body[2], body[3]]);
     let correlation_id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
     let api_key = ApiKey::try_from(raw_key).map_err(|_| FrameError::UnknownApiKey(raw_key))?;
-    let version_supported =
-        supported_range(raw_key).is_some_and(|(min, max)| api_version >= min && api_version <= max);
+    let version_supported = supported_range(raw_key).is_some_and(|(min, max)| api_version >= min && api_version <= max);
     if !version_supported {
         // The body cannot be trusted to match any header layout; callers
         // answer from the fixed fields only.
@@ -127,8 +130,14 @@ mod tests {
     fn unsupported_version_and_unknown_key() {
         let f = parse_request_header(header_bytes(18, 99, 1, "x")).unwrap();
         assert!(!f.version_supported);
-        assert_eq!(parse_request_header(header_bytes(999, 0, 1, "x")).unwrap_err(), FrameError::UnknownApiKey(999));
-        assert_eq!(parse_request_header(Bytes::from_static(&[0, 1])).unwrap_err(), FrameError::TooShort(2));
+        assert_eq!(
+            parse_request_header(header_bytes(999, 0, 1, "x")).unwrap_err(),
+            FrameError::UnknownApiKey(999)
+        );
+        assert_eq!(
+            parse_request_header(Bytes::from_static(&[0, 1])).unwrap_err(),
+            FrameError::TooShort(2)
+        );
     }
 
     #[test]

@@ -35,7 +35,10 @@ mod tests {
     fn registry_is_within_the_codec_ranges() {
         for (api, min, max) in SUPPORTED_APIS {
             let codec = api.valid_versions();
-            assert!(*min >= codec.min && *max <= codec.max, "{api:?} {min}..{max} outside codec");
+            assert!(
+                *min >= codec.min && *max <= codec.max,
+                "{api:?} {min}..{max} outside codec"
+            );
         }
     }
 

@@ -91,8 +91,7 @@ impl BatchHeader {
 
     /// Saturates so that a garbage base offset cannot overflow.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset
-            .saturating_add(i64::from(self.last_offset_delta))
+        self.base_offset.saturating_add(i64::from(self.last_offset_delta))
     }
 
     pub fn compression(&self) -> Result<Compression> {
@@ -125,9 +124,7 @@ impl BatchHeader {
 /// Java's int arithmetic, so nonsense deltas from the wire cannot overflow).
 pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
     if sequence > i32::MAX.wrapping_sub(increment) {
-        increment
-            .wrapping_sub(i32::MAX.wrapping_sub(sequence))
-            .wrapping_sub(1)
+        increment.wrapping_sub(i32::MAX.wrapping_sub(sequence)).wrapping_sub(1)
     } else {
         sequence.wrapping_add(increment)
     }
@@ -276,9 +273,7 @@ pub fn set_partition_leader_epoch(buf: &mut [u8], epoch: i32) -> Result<()> {
 /// `buf` must hold the whole batch.
 pub fn set_log_append_time(buf: &mut [u8], timestamp: i64) -> Result<()> {
     let header = BatchHeader::parse(buf)?;
-    let batch = buf
-        .get_mut(..header.total_len())
-        .ok_or(RecordError::Truncated)?;
+    let batch = buf.get_mut(..header.total_len()).ok_or(RecordError::Truncated)?;
     let attributes = header.attributes | BatchHeader::TIMESTAMP_TYPE_BIT;
     put(batch, ATTRIBUTES_AT, &attributes.to_be_bytes())?;
     put(batch, MAX_TIMESTAMP_AT, &timestamp.to_be_bytes())?;
@@ -341,27 +336,15 @@ mod tests {
         let batch = sample_batch(0, 2);
         let mut flipped = batch.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(matches!(
-            validate_batch(&flipped),
-            Err(RecordError::CorruptMessage(_))
-        ));
-        assert_eq!(
-            validate_batch(&batch[..batch.len() - 1]),
-            Err(RecordError::Truncated)
-        );
+        assert!(matches!(validate_batch(&flipped), Err(RecordError::CorruptMessage(_))));
+        assert_eq!(validate_batch(&batch[..batch.len() - 1]), Err(RecordError::Truncated));
         assert_eq!(validate_batch(&batch[..20]), Err(RecordError::Truncated));
         let mut longer = batch.clone();
         longer.push(0);
-        assert!(matches!(
-            validate_batch(&longer),
-            Err(RecordError::CorruptMessage(_))
-        ));
+        assert!(matches!(validate_batch(&longer), Err(RecordError::CorruptMessage(_))));
         let mut magic1 = batch.clone();
         magic1[MAGIC_AT] = 1;
-        assert_eq!(
-            validate_batch(&magic1),
-            Err(RecordError::UnsupportedMagic(1))
-        );
+        assert_eq!(validate_batch(&magic1), Err(RecordError::UnsupportedMagic(1)));
         let mut short_length = batch;
         short_length[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&48i32.to_be_bytes());
         assert!(matches!(
@@ -377,10 +360,7 @@ mod tests {
         set_partition_leader_epoch(&mut batch, 9).unwrap();
         let header = validate_batch(&batch).unwrap();
         assert_eq!((header.base_offset, header.partition_leader_epoch), (42, 9));
-        assert_eq!(
-            set_base_offset(&mut [0u8; 10], 1),
-            Err(RecordError::Truncated)
-        );
+        assert_eq!(set_base_offset(&mut [0u8; 10], 1), Err(RecordError::Truncated));
     }
 
     #[test]
@@ -392,10 +372,7 @@ mod tests {
         assert_eq!(header.max_timestamp, 555);
         let mut cut = sample_batch(0, 2);
         let len = cut.len();
-        assert_eq!(
-            set_log_append_time(&mut cut[..len - 1], 1),
-            Err(RecordError::Truncated)
-        );
+        assert_eq!(set_log_append_time(&mut cut[..len - 1], 1), Err(RecordError::Truncated));
     }
 
     #[test]

@@ -60,18 +60,14 @@ pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>> {
     match codec {
         Compression::None => Ok(data.to_vec()),
         Compression::Gzip => {
-            let mut encoder = flate2::write::GzEncoder::new(
-                Vec::with_capacity(data.len() / 2 + 32),
-                flate2::Compression::default(),
-            );
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 2 + 32), flate2::Compression::default());
             encoder.write_all(data).map_err(|e| codec_error(codec, e))?;
             encoder.finish().map_err(|e| codec_error(codec, e))
         }
         Compression::Snappy => snappy::compress_xerial(data),
         Compression::Lz4 => Ok(lz4::compress_frame(data, false)),
-        Compression::Zstd => {
-            zstd::bulk::compress(data, ZSTD_LEVEL).map_err(|e| codec_error(codec, e))
-        }
+        Compression::Zstd => zstd::bulk::compress(data, ZSTD_LEVEL).map_err(|e| codec_error(codec, e)),
     }
 }
 
@@ -94,10 +90,7 @@ pub fn decompress_with_limit(codec: Compression, data: &[u8], limit: usize) -> R
     match codec {
         Compression::None => {
             if data.len() > limit {
-                return Err(codec_error(
-                    codec,
-                    format!("exceeds the {limit} byte limit"),
-                ));
+                return Err(codec_error(codec, format!("exceeds the {limit} byte limit")));
             }
             Ok(data.to_vec())
         }
@@ -106,8 +99,7 @@ pub fn decompress_with_limit(codec: Compression, data: &[u8], limit: usize) -> R
         Compression::Snappy => snappy::decompress(data, limit),
         Compression::Lz4 => lz4::decompress_frame(data, limit),
         Compression::Zstd => {
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(data)
-                .map_err(|e| codec_error(codec, e))?;
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| codec_error(codec, e))?;
             decoder
                 .window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| codec_error(codec, e))?;
@@ -124,10 +116,7 @@ fn read_bounded(codec: Compression, decoder: impl Read, limit: usize) -> Result<
         .read_to_end(&mut out)
         .map_err(|e| codec_error(codec, e))?;
     if out.len() > limit {
-        return Err(codec_error(
-            codec,
-            format!("output exceeds the {limit} byte limit"),
-        ));
+        return Err(codec_error(codec, format!("output exceeds the {limit} byte limit")));
     }
     Ok(out)
 }
@@ -168,16 +157,8 @@ mod tests {
         for codec in ALL {
             let packed = compress(codec, &zeros).unwrap();
             let err = decompress_with_limit(codec, &packed, (4 << 20) - 1).unwrap_err();
-            assert!(
-                matches!(err, RecordError::Compression(_)),
-                "{codec:?}: {err:?}"
-            );
-            assert_eq!(
-                decompress_with_limit(codec, &packed, 4 << 20)
-                    .unwrap()
-                    .len(),
-                4 << 20
-            );
+            assert!(matches!(err, RecordError::Compression(_)), "{codec:?}: {err:?}");
+            assert_eq!(decompress_with_limit(codec, &packed, 4 << 20).unwrap().len(), 4 << 20);
         }
     }
 

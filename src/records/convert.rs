@@ -3,8 +3,8 @@
 //! fetch requests too old to read magic 2.
 
 use super::batch::{
-    split_batches, validate_batch, BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_AT, NO_PRODUCER_EPOCH,
-    NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP,
+    split_batches, validate_batch, BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_AT, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+    NO_SEQUENCE, NO_TIMESTAMP,
 };
 use super::compression::Compression;
 use super::error::{RecordError, Result};
@@ -38,14 +38,10 @@ pub fn produce_to_batches(records: &[u8], produce_version: i16) -> Result<Vec<Ve
     let mut legacy_run: Vec<LegacyMessage> = Vec::new();
     let mut rest = records;
     while !rest.is_empty() {
-        let magic = rest
-            .get(MAGIC_AT)
-            .map(|&byte| byte as i8)
-            .ok_or_else(partial_entry)?;
+        let magic = rest.get(MAGIC_AT).map(|&byte| byte as i8).ok_or_else(partial_entry)?;
         match magic {
             2 => {
-                let (batch, after) =
-                    split_entry(rest, MIN_BATCH_SIZE)?.ok_or_else(partial_entry)?;
+                let (batch, after) = split_entry(rest, MIN_BATCH_SIZE)?.ok_or_else(partial_entry)?;
                 let header = validate_batch(batch)?;
                 let codec = header.compression()?;
                 if codec == Compression::Zstd && produce_version < FIRST_ZSTD_PRODUCE_VERSION {
@@ -56,8 +52,7 @@ pub fn produce_to_batches(records: &[u8], produce_version: i16) -> Result<Vec<Ve
                 rest = after;
             }
             MAGIC_V0 | MAGIC_V1 if produce_version < FIRST_V2_ONLY_PRODUCE_VERSION => {
-                let (entry, after) =
-                    split_entry(rest, MIN_LEGACY_MESSAGE_SIZE)?.ok_or_else(partial_entry)?;
+                let (entry, after) = split_entry(rest, MIN_LEGACY_MESSAGE_SIZE)?.ok_or_else(partial_entry)?;
                 decode_entry(entry, &mut legacy_run)?;
                 rest = after;
             }
@@ -214,42 +209,28 @@ mod tests {
     #[test]
     fn legacy_produce_becomes_one_v2_batch() {
         // Two compressed magic 1 wrappers with client-chosen offsets, as pykafka sends.
-        let mut data = encode_message_set(
-            &[legacy(50, 1, 10, "a"), legacy(51, 1, 30, "b")],
-            1,
-            Compression::Gzip,
-        )
-        .unwrap();
+        let mut data =
+            encode_message_set(&[legacy(50, 1, 10, "a"), legacy(51, 1, 30, "b")], 1, Compression::Gzip).unwrap();
         data.extend(encode_message_set(&[legacy(9, 1, 20, "c")], 1, Compression::Gzip).unwrap());
         let batches = produce_to_batches(&data, 2).unwrap();
         assert_eq!(batches.len(), 1);
         let (header, records) = decode_batch_records(&batches[0]).unwrap();
         assert_eq!(header.compression().unwrap(), Compression::Gzip);
         assert_eq!(
-            (
-                header.base_offset,
-                header.last_offset_delta,
-                header.max_timestamp
-            ),
+            (header.base_offset, header.last_offset_delta, header.max_timestamp),
             (0, 2, 30)
         );
         let seen: Vec<(i64, i64, &[u8])> = records
             .iter()
             .map(|r| (r.offset, r.timestamp, r.value.as_deref().unwrap()))
             .collect();
-        assert_eq!(
-            seen,
-            [(0, 10, &b"a"[..]), (1, 30, &b"b"[..]), (2, 20, &b"c"[..])]
-        );
+        assert_eq!(seen, [(0, 10, &b"a"[..]), (1, 30, &b"b"[..]), (2, 20, &b"c"[..])]);
     }
 
     #[test]
     fn magic_0_produce_gets_no_timestamp() {
         let data = encode_message_set(
-            &[
-                legacy(0, 0, NO_TIMESTAMP, "a"),
-                legacy(1, 0, NO_TIMESTAMP, "b"),
-            ],
+            &[legacy(0, 0, NO_TIMESTAMP, "a"), legacy(1, 0, NO_TIMESTAMP, "b")],
             0,
             Compression::None,
         )
@@ -287,9 +268,7 @@ mod tests {
             .all(|m| m.magic == 1 && m.compression == Compression::None));
         let v0 = decode_message_set(&down_convert(&stored, 0, 0).unwrap()).unwrap();
         assert_eq!(v0.len(), 5);
-        assert!(v0
-            .iter()
-            .all(|m| m.magic == 0 && m.timestamp == NO_TIMESTAMP));
+        assert!(v0.iter().all(|m| m.magic == 0 && m.timestamp == NO_TIMESTAMP));
         assert_eq!(v0[0].key.as_deref(), Some(&b"k10"[..]));
     }
 
@@ -346,14 +325,8 @@ mod tests {
         assert_eq!(messages.len(), 1);
         assert_eq!(messages[0].offset, 1);
         let zstd = stored_batch(0, 1, Compression::Zstd);
-        assert_eq!(
-            down_convert(&zstd, 1, 0),
-            Err(RecordError::UnsupportedCompression(4))
-        );
-        assert_eq!(
-            down_convert(&zstd, 2, 0),
-            Err(RecordError::UnsupportedMagic(2))
-        );
+        assert_eq!(down_convert(&zstd, 1, 0), Err(RecordError::UnsupportedCompression(4)));
+        assert_eq!(down_convert(&zstd, 2, 0), Err(RecordError::UnsupportedMagic(2)));
     }
 
     #[test]
@@ -362,9 +335,7 @@ mod tests {
         crate::records::batch::set_log_append_time(&mut stored, 4_242).unwrap();
         set_base_offset(&mut stored, 20).unwrap();
         let messages = decode_message_set(&down_convert(&stored, 1, 0).unwrap()).unwrap();
-        assert!(messages
-            .iter()
-            .all(|m| m.timestamp == 4_242 && m.log_append_time));
+        assert!(messages.iter().all(|m| m.timestamp == 4_242 && m.log_append_time));
         assert_eq!(messages[1].offset, 21);
     }
 }

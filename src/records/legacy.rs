@@ -87,11 +87,7 @@ pub(crate) fn split_entry(buf: &[u8], min_size: usize) -> Result<Option<(&[u8], 
     let size = usize::try_from(size)
         .ok()
         .filter(|&size| size >= min_size)
-        .ok_or_else(|| {
-            corrupt(format!(
-                "message size {size} is below the minimum {min_size}"
-            ))
-        })?;
+        .ok_or_else(|| corrupt(format!("message size {size} is below the minimum {min_size}")))?;
     let total = LOG_OVERHEAD + size;
     Ok(buf.get(..total).zip(buf.get(total..)))
 }
@@ -143,16 +139,8 @@ fn parse_entry(entry: &[u8]) -> Result<RawMessage<'_>> {
         )));
     }
     let attributes = reader.i8()?;
-    let timestamp = if magic == MAGIC_V1 {
-        reader.i64()?
-    } else {
-        NO_TIMESTAMP
-    };
-    let truncated = |_| {
-        corrupt(format!(
-            "key or value overruns the message at offset {offset}"
-        ))
-    };
+    let timestamp = if magic == MAGIC_V1 { reader.i64()? } else { NO_TIMESTAMP };
+    let truncated = |_| corrupt(format!("key or value overruns the message at offset {offset}"));
     let key = read_nullable(&mut reader).map_err(truncated)?;
     let value = read_nullable(&mut reader).map_err(truncated)?;
     Ok(RawMessage {
@@ -249,11 +237,7 @@ mod tests {
         LegacyMessage {
             offset,
             magic,
-            timestamp: if magic == MAGIC_V0 {
-                NO_TIMESTAMP
-            } else {
-                timestamp
-            },
+            timestamp: if magic == MAGIC_V0 { NO_TIMESTAMP } else { timestamp },
             log_append_time: false,
             compression: Compression::None,
             key: Some(Bytes::from_static(b"key")),
@@ -300,13 +284,9 @@ mod tests {
             m.timestamp = 77;
         }
         messages[0].timestamp = 3; // the wrapper's (max) timestamp must win
-        let decoded = decode_message_set(
-            &encode_message_set(&messages, MAGIC_V1, Compression::Snappy).unwrap(),
-        )
-        .unwrap();
-        assert!(decoded
-            .iter()
-            .all(|m| m.timestamp == 77 && m.log_append_time));
+        let decoded =
+            decode_message_set(&encode_message_set(&messages, MAGIC_V1, Compression::Snappy).unwrap()).unwrap();
+        assert!(decoded.iter().all(|m| m.timestamp == 77 && m.log_append_time));
     }
 
     #[test]
@@ -314,11 +294,7 @@ mod tests {
         let messages = vec![message(0, 1, 1, b"a"), message(1, 1, 1, b"b")];
         let mut set = encode_message_set(&messages, MAGIC_V1, Compression::Lz4).unwrap();
         set[..8].copy_from_slice(&0i64.to_be_bytes()); // offset is outside the CRC
-        let offsets: Vec<i64> = decode_message_set(&set)
-            .unwrap()
-            .iter()
-            .map(|m| m.offset)
-            .collect();
+        let offsets: Vec<i64> = decode_message_set(&set).unwrap().iter().map(|m| m.offset).collect();
         assert_eq!(offsets, [0, 1]);
     }
 
@@ -344,29 +320,14 @@ mod tests {
         ));
         let mut magic5 = set;
         magic5[16] = 5;
-        assert_eq!(
-            decode_message_set(&magic5),
-            Err(RecordError::UnsupportedMagic(5))
-        );
+        assert_eq!(decode_message_set(&magic5), Err(RecordError::UnsupportedMagic(5)));
     }
 
     #[test]
     fn empty_compressed_wrapper_is_invalid() {
         let mut set = Vec::new();
         let empty = compress_for_magic(Compression::Gzip, &[], 1).unwrap();
-        write_entry(
-            &mut set,
-            0,
-            1,
-            Compression::Gzip.id() as i8,
-            0,
-            None,
-            Some(&empty),
-        )
-        .unwrap();
-        assert!(matches!(
-            decode_message_set(&set),
-            Err(RecordError::InvalidRecord(_))
-        ));
+        write_entry(&mut set, 0, 1, Compression::Gzip.id() as i8, 0, None, Some(&empty)).unwrap();
+        assert!(matches!(decode_message_set(&set), Err(RecordError::InvalidRecord(_))));
     }
 }

@@ -4,8 +4,7 @@ use super::batch::NO_TIMESTAMP;
 use super::compression::{compress_for_magic, Compression};
 use super::error::{RecordError, Result};
 use super::legacy::{
-    invalid, LegacyMessage, MAGIC_V0, MAGIC_V1, MESSAGE_OVERHEAD_V0, MESSAGE_OVERHEAD_V1,
-    TIMESTAMP_TYPE_BIT,
+    invalid, LegacyMessage, MAGIC_V0, MAGIC_V1, MESSAGE_OVERHEAD_V0, MESSAGE_OVERHEAD_V1, TIMESTAMP_TYPE_BIT,
 };
 
 fn checked_i32(value: usize, what: &str) -> Result<i32> {
@@ -58,11 +57,7 @@ pub(crate) fn write_entry(
 /// one entry per message. Compressed: one wrapper whose offset is the last
 /// message's; magic 1 inner offsets are relative to the first message (Kafka's
 /// `MemoryRecordsBuilder`, so gaps survive), magic 0 inner offsets absolute.
-pub fn encode_message_set(
-    messages: &[LegacyMessage],
-    magic: i8,
-    codec: Compression,
-) -> Result<Vec<u8>> {
+pub fn encode_message_set(messages: &[LegacyMessage], magic: i8, codec: Compression) -> Result<Vec<u8>> {
     if magic != MAGIC_V0 && magic != MAGIC_V1 {
         return Err(RecordError::UnsupportedMagic(magic));
     }

@@ -93,13 +93,10 @@ pub(crate) fn decompress_frame(frame: &[u8], limit: usize) -> Result<Vec<u8>> {
             out.extend_from_slice(block);
             continue;
         }
-        let capacity =
-            max_block_len.min(block_len.saturating_mul(MAX_EXPANSION).saturating_add(16));
+        let capacity = max_block_len.min(block_len.saturating_mul(MAX_EXPANSION).saturating_add(16));
         let mut decoded = vec![0u8; capacity];
         let decoded_len = if linked {
-            let dict = out
-                .get(out.len().saturating_sub(WINDOW_LEN)..)
-                .unwrap_or_default();
+            let dict = out.get(out.len().saturating_sub(WINDOW_LEN)..).unwrap_or_default();
             lz4_flex::block::decompress_into_with_dict(block, &mut decoded, dict)
         } else {
             lz4_flex::block::decompress_into(block, &mut decoded)
@@ -112,9 +109,7 @@ pub(crate) fn decompress_frame(frame: &[u8], limit: usize) -> Result<Vec<u8>> {
 
 fn ensure_within(current: usize, adding: usize, limit: usize) -> Result<()> {
     if current.saturating_add(adding) > limit {
-        return Err(compression_error(format!(
-            "output exceeds the {limit} byte limit"
-        )));
+        return Err(compression_error(format!("output exceeds the {limit} byte limit")));
     }
     Ok(())
 }
@@ -136,11 +131,7 @@ pub(crate) fn compress_frame(data: &[u8], kafka_3160_checksum: bool) -> Vec<u8> 
     out.extend_from_slice(&FRAME_MAGIC.to_le_bytes());
     out.push(FLG_VERSION_01 | FLG_BLOCK_INDEPENDENCE);
     out.push(ENCODE_BD);
-    let checksummed = if kafka_3160_checksum {
-        &out[..]
-    } else {
-        &out[4..]
-    };
+    let checksummed = if kafka_3160_checksum { &out[..] } else { &out[4..] };
     let header_checksum = (xxh32(checksummed, 0) >> 8) as u8;
     out.push(header_checksum);
     for chunk in data.chunks(ENCODE_BLOCK_LEN) {
@@ -228,9 +219,7 @@ mod tests {
     const LIMIT: usize = 64 << 20;
 
     fn sample(len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|i| (i % 251) as u8 ^ (i / 1000) as u8)
-            .collect()
+        (0..len).map(|i| (i % 251) as u8 ^ (i / 1000) as u8).collect()
     }
 
     fn encode_with_lz4_flex(data: &[u8], info: FrameInfo) -> Vec<u8> {
@@ -261,9 +250,7 @@ mod tests {
             let data = sample(len);
             let frame = compress_frame(&data, false);
             let mut decoded = Vec::new();
-            FrameDecoder::new(&frame[..])
-                .read_to_end(&mut decoded)
-                .unwrap();
+            FrameDecoder::new(&frame[..]).read_to_end(&mut decoded).unwrap();
             assert_eq!(decoded, data);
             assert_eq!(decompress_frame(&frame, LIMIT).unwrap(), data);
         }
@@ -303,9 +290,7 @@ mod tests {
         let flavours = [
             FrameInfo::new(),
             FrameInfo::new().block_mode(BlockMode::Linked),
-            FrameInfo::new()
-                .block_checksums(true)
-                .content_checksum(true),
+            FrameInfo::new().block_checksums(true).content_checksum(true),
             FrameInfo::new().content_size(Some(data.len() as u64)),
         ];
         for info in flavours {
@@ -323,10 +308,7 @@ mod tests {
         assert!(decompress_frame(&frame, LIMIT).is_err());
         let good = compress_frame(&data, false);
         for cut in 0..good.len() {
-            assert!(
-                decompress_frame(&good[..cut], LIMIT).is_err(),
-                "cut at {cut}"
-            );
+            assert!(decompress_frame(&good[..cut], LIMIT).is_err(), "cut at {cut}");
         }
     }
 

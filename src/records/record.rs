@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 use super::batch::{
-    seal_crc, validate_batch, BatchHeader, BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_V2,
-    NO_PARTITION_LEADER_EPOCH, NO_TIMESTAMP,
+    seal_crc, validate_batch, BatchHeader, BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_V2, NO_PARTITION_LEADER_EPOCH,
+    NO_TIMESTAMP,
 };
 use super::compression::{compress, decompress, Compression};
 use super::error::{RecordError, Result};
@@ -80,8 +80,7 @@ pub fn decode_batch_records(batch: &[u8]) -> Result<(BatchHeader, Vec<Record>)> 
 
 fn read_record(reader: &mut Reader, header: &BatchHeader) -> Result<Record> {
     let length = reader.varint()?;
-    let length =
-        usize::try_from(length).map_err(|_| invalid(format!("negative record length {length}")))?;
+    let length = usize::try_from(length).map_err(|_| invalid(format!("negative record length {length}")))?;
     let mut body = Reader::new(reader.take(length)?);
     let _attributes = body.i8()?;
     let timestamp_delta = body.varlong()?;
@@ -96,8 +95,7 @@ fn read_record(reader: &mut Reader, header: &BatchHeader) -> Result<Record> {
     let mut headers = Vec::with_capacity(header_count);
     for _ in 0..header_count {
         let key_len = body.varint()?;
-        let key_len =
-            usize::try_from(key_len).map_err(|_| invalid("null or negative header key length"))?;
+        let key_len = usize::try_from(key_len).map_err(|_| invalid("null or negative header key length"))?;
         // Java decodes header keys leniently, replacing invalid UTF-8.
         let key = String::from_utf8_lossy(body.take(key_len)?).into_owned();
         headers.push((key, read_nullable(&mut body)?));
@@ -184,9 +182,7 @@ pub fn encode_batch(
     log_append_time: Option<i64>,
 ) -> Result<Vec<u8>> {
     let first_offset = records.first().map_or(0, |record| record.offset);
-    let first_timestamp = records
-        .first()
-        .map_or(NO_TIMESTAMP, |record| record.timestamp);
+    let first_timestamp = records.first().map_or(NO_TIMESTAMP, |record| record.timestamp);
     let mut raw = Vec::new();
     let mut scratch = Vec::new();
     let mut previous_offset: Option<i64> = None;
@@ -204,22 +200,11 @@ pub fn encode_batch(
             .offset
             .checked_sub(first_offset)
             .and_then(|delta| i32::try_from(delta).ok())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "offset {} is too far from {first_offset}",
-                    record.offset
-                ))
-            })?;
+            .ok_or_else(|| invalid(format!("offset {} is too far from {first_offset}", record.offset)))?;
         last_offset_delta = offset_delta;
         max_timestamp = max_timestamp.max(record.timestamp);
         let timestamp_delta = record.timestamp.wrapping_sub(first_timestamp);
-        write_record(
-            &mut raw,
-            &mut scratch,
-            record,
-            offset_delta,
-            timestamp_delta,
-        )?;
+        write_record(&mut raw, &mut scratch, record, offset_delta, timestamp_delta)?;
     }
     let body = if records.is_empty() || codec == Compression::None {
         raw
@@ -270,20 +255,13 @@ mod tests {
             timestamp,
             key: Some(Bytes::from(format!("k{offset}"))),
             value: Some(Bytes::copy_from_slice(value.as_bytes())),
-            headers: vec![
-                ("h".into(), None),
-                ("trace".into(), Some(Bytes::from_static(b"x"))),
-            ],
+            headers: vec![("h".into(), None), ("trace".into(), Some(Bytes::from_static(b"x")))],
         }
     }
 
     #[test]
     fn offsets_and_timestamps_are_rebased() {
-        let records = vec![
-            record(10, 5_000, "a"),
-            record(11, 4_000, "b"),
-            record(13, 7_000, "c"),
-        ];
+        let records = vec![record(10, 5_000, "a"), record(11, 4_000, "b"), record(13, 7_000, "c")];
         let batch = encode_batch(
             &records,
             Compression::None,
@@ -296,17 +274,10 @@ mod tests {
         .unwrap();
         let (header, decoded) = decode_batch_records(&batch).unwrap();
         assert_eq!(
-            (
-                header.base_offset,
-                header.last_offset_delta,
-                header.record_count
-            ),
+            (header.base_offset, header.last_offset_delta, header.record_count),
             (100, 3, 3)
         );
-        assert_eq!(
-            (header.first_timestamp, header.max_timestamp),
-            (5_000, 7_000)
-        );
+        assert_eq!((header.first_timestamp, header.max_timestamp), (5_000, 7_000));
         let offsets: Vec<i64> = decoded.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, [100, 101, 103]);
         assert_eq!(decoded[1].timestamp, 4_000);
@@ -355,8 +326,7 @@ mod tests {
 
     #[test]
     fn structural_lies_are_errors_not_allocations() {
-        let batch =
-            encode_batch(&[record(0, 0, "v")], Compression::None, 0, -1, -1, -1, None).unwrap();
+        let batch = encode_batch(&[record(0, 0, "v")], Compression::None, 0, -1, -1, -1, None).unwrap();
         let body = batch[BATCH_HEADER_LEN..].to_vec();
         assert!(decode_batch_records(&with_body(&batch, &body, i32::MAX)).is_err());
         assert!(decode_batch_records(&with_body(&batch, &body, 2)).is_err());
@@ -374,29 +344,24 @@ mod tests {
     }
 
     fn arb_records() -> impl Strategy<Value = Vec<Record>> {
-        let bytes = || {
-            proptest::option::of(
-                proptest::collection::vec(any::<u8>(), 0..40).prop_map(Bytes::from),
-            )
-        };
+        let bytes = || proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40).prop_map(Bytes::from));
         let headers = proptest::collection::vec((".{0,8}", bytes()), 0..3);
-        proptest::collection::vec((1..5i64, any::<i64>(), bytes(), bytes(), headers), 0..20)
-            .prop_map(|items| {
-                let mut offset = 0;
-                items
-                    .into_iter()
-                    .map(|(gap, timestamp, key, value, headers)| {
-                        offset += gap;
-                        Record {
-                            offset,
-                            timestamp,
-                            key,
-                            value,
-                            headers,
-                        }
-                    })
-                    .collect()
-            })
+        proptest::collection::vec((1..5i64, any::<i64>(), bytes(), bytes(), headers), 0..20).prop_map(|items| {
+            let mut offset = 0;
+            items
+                .into_iter()
+                .map(|(gap, timestamp, key, value, headers)| {
+                    offset += gap;
+                    Record {
+                        offset,
+                        timestamp,
+                        key,
+                        value,
+                        headers,
+                    }
+                })
+                .collect()
+        })
     }
 
     proptest! {

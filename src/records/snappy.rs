@@ -65,9 +65,7 @@ fn decompress_raw_into(block: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<
         )));
     }
     if out.len().saturating_add(claimed_len) > limit {
-        return Err(compression_error(format!(
-            "output exceeds the {limit} byte limit"
-        )));
+        return Err(compression_error(format!("output exceeds the {limit} byte limit")));
     }
     let start = out.len();
     out.resize(start + claimed_len, 0);
@@ -135,10 +133,7 @@ mod tests {
 
     #[test]
     fn reads_raw_snappy() {
-        assert_eq!(
-            decompress(&raw(b"plain raw block"), LIMIT).unwrap(),
-            b"plain raw block"
-        );
+        assert_eq!(decompress(&raw(b"plain raw block"), LIMIT).unwrap(), b"plain raw block");
     }
 
     #[test]

@@ -118,14 +118,8 @@ mod tests {
     fn overlong_and_truncated_are_errors() {
         assert_eq!(read_varint(&[]), Err(RecordError::Truncated));
         assert_eq!(read_varint(&[0x80, 0x80]), Err(RecordError::Truncated));
-        assert!(matches!(
-            read_varint(&[0x80; 6]),
-            Err(RecordError::InvalidRecord(_))
-        ));
-        assert!(matches!(
-            read_varlong(&[0xff; 11]),
-            Err(RecordError::InvalidRecord(_))
-        ));
+        assert!(matches!(read_varint(&[0x80; 6]), Err(RecordError::InvalidRecord(_))));
+        assert!(matches!(read_varlong(&[0xff; 11]), Err(RecordError::InvalidRecord(_))));
     }
 
     proptest! {

@@ -33,7 +33,10 @@ impl Client {
                 match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
                     Ok(stream) => {
                         let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-                        return Ok(Client { stream, next_correlation: 1 });
+                        return Ok(Client {
+                            stream,
+                            next_correlation: 1,
+                        });
                     }
                     Err(e) => last_error = format!("{server}: {e}"),
                 }
@@ -53,7 +56,9 @@ impl Client {
             .with_correlation_id(correlation_id)
             .with_client_id(Some(StrBytes::from_static_str("krab-tools")));
         let mut body = BytesMut::new();
-        header.encode(&mut body, api_key.request_header_version(version)).map_err(|e| e.to_string())?;
+        header
+            .encode(&mut body, api_key.request_header_version(version))
+            .map_err(|e| e.to_string())?;
         request.encode(&mut body, version).map_err(|e| e.to_string())?;
         let mut frame = BytesMut::with_capacity(4 + body.len());
         frame.put_i32(body.len() as i32);
@@ -72,7 +77,10 @@ impl Client {
         let header = ResponseHeader::decode(&mut buf, api_key.response_header_version(version))
             .map_err(|e| format!("bad response header: {e}"))?;
         if header.correlation_id != correlation_id {
-            return Err(format!("correlation id {} != {}", header.correlation_id, correlation_id));
+            return Err(format!(
+                "correlation id {} != {}",
+                header.correlation_id, correlation_id
+            ));
         }
         let response = R::Response::decode(&mut buf, version).map_err(|e| format!("bad response: {e}"))?;
         if buf.has_remaining() {

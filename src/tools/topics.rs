@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{
-    CreateTopicsRequest, DeleteTopicsRequest, MetadataRequest, TopicName,
-};
+use kafka_protocol::messages::{CreateTopicsRequest, DeleteTopicsRequest, MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use super::client::Client;
@@ -15,10 +13,21 @@ use super::client::Client;
 /// One kafka-topics action.
 #[derive(Debug, Clone)]
 pub enum TopicsAction {
-    Create { topic: String, partitions: i32, replication_factor: i16, config: BTreeMap<String, String>, if_not_exists: bool },
+    Create {
+        topic: String,
+        partitions: i32,
+        replication_factor: i16,
+        config: BTreeMap<String, String>,
+        if_not_exists: bool,
+    },
     List,
-    Describe { topic: Option<String> },
-    Delete { topic: String, if_exists: bool },
+    Describe {
+        topic: Option<String>,
+    },
+    Delete {
+        topic: String,
+        if_exists: bool,
+    },
 }
 
 fn kafka_error_name(code: i16) -> &'static str {
@@ -39,7 +48,13 @@ fn kafka_error_name(code: i16) -> &'static str {
 pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
     let mut client = Client::connect(bootstrap)?;
     match action {
-        TopicsAction::Create { topic, partitions, replication_factor, config, if_not_exists } => {
+        TopicsAction::Create {
+            topic,
+            partitions,
+            replication_factor,
+            config,
+            if_not_exists,
+        } => {
             let configs = config
                 .iter()
                 .map(|(k, v)| {
@@ -48,11 +63,14 @@ pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
                         .with_value(Some(StrBytes::from_string(v.clone())))
                 })
                 .collect();
-            let request = CreateTopicsRequest::default().with_timeout_ms(30_000).with_topics(vec![CreatableTopic::default()
-                .with_name(TopicName(StrBytes::from_string(topic.clone())))
-                .with_num_partitions(partitions)
-                .with_replication_factor(replication_factor)
-                .with_configs(configs)]);
+            let request =
+                CreateTopicsRequest::default()
+                    .with_timeout_ms(30_000)
+                    .with_topics(vec![CreatableTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(topic.clone())))
+                        .with_num_partitions(partitions)
+                        .with_replication_factor(replication_factor)
+                        .with_configs(configs)]);
             let response = client.send(&request, 4)?;
             let result = response.topics.first().ok_or("empty CreateTopics response")?;
             match result.error_code {
@@ -67,27 +85,42 @@ pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
         }
         TopicsAction::List => {
             let response = client.send(&MetadataRequest::default().with_topics(None), 1)?;
-            let mut names: Vec<String> =
-                response.topics.iter().filter_map(|t| t.name.as_ref().map(|n| n.to_string())).collect();
+            let mut names: Vec<String> = response
+                .topics
+                .iter()
+                .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
+                .collect();
             names.sort();
             Ok(names.join("\n"))
         }
         TopicsAction::Describe { topic } => {
-            let topics = topic.map(|t| {
-                vec![MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t))))]
-            });
-            let request = MetadataRequest::default().with_topics(topics).with_allow_auto_topic_creation(false);
+            let topics = topic
+                .map(|t| vec![MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t))))]);
+            let request = MetadataRequest::default()
+                .with_topics(topics)
+                .with_allow_auto_topic_creation(false);
             let response = client.send(&request, 4)?;
             let mut out = Vec::new();
             let mut topics = response.topics;
-            topics.sort_by(|a, b| a.name.as_ref().map(|n| n.to_string()).cmp(&b.name.as_ref().map(|n| n.to_string())));
+            topics.sort_by(|a, b| {
+                a.name
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .cmp(&b.name.as_ref().map(|n| n.to_string()))
+            });
             for t in topics {
                 let name = t.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
                 if t.error_code != 0 {
-                    return Err(format!("Topic '{name}' does not exist ({})", kafka_error_name(t.error_code)));
+                    return Err(format!(
+                        "Topic '{name}' does not exist ({})",
+                        kafka_error_name(t.error_code)
+                    ));
                 }
                 let rf = t.partitions.first().map(|p| p.replica_nodes.len()).unwrap_or(0);
-                out.push(format!("Topic: {name}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: ", t.partitions.len()));
+                out.push(format!(
+                    "Topic: {name}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: ",
+                    t.partitions.len()
+                ));
                 let mut parts = t.partitions;
                 parts.sort_by_key(|p| p.partition_index);
                 for p in parts {
@@ -115,7 +148,10 @@ pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
                 0 => Ok(format!("Topic {topic} is marked for deletion.")),
                 3 if if_exists => Ok(String::new()),
                 3 => Err(format!("Topic '{topic}' does not exist as expected")),
-                code => Err(format!("Error while deleting topic {topic}: {}", kafka_error_name(code))),
+                code => Err(format!(
+                    "Error while deleting topic {topic}: {}",
+                    kafka_error_name(code)
+                )),
             }
         }
     }

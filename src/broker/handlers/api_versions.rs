@@ -17,7 +17,10 @@ fn api_list() -> Vec<ApiVersion> {
     SUPPORTED_APIS
         .iter()
         .map(|(api, min, max)| {
-            ApiVersion::default().with_api_key(*api as i16).with_min_version(*min).with_max_version(*max)
+            ApiVersion::default()
+                .with_api_key(*api as i16)
+                .with_min_version(*min)
+                .with_max_version(*max)
         })
         .collect()
 }

@@ -19,15 +19,28 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let mut results = Vec::with_capacity(request.topics.len());
     for t in &request.topics {
         let name = t.name.to_string();
-        let partitions = if t.num_partitions == -1 { broker.config.num_partitions } else { t.num_partitions };
-        let rf = if t.replication_factor == -1 { broker.config.default_replication_factor } else { t.replication_factor };
+        let partitions = if t.num_partitions == -1 {
+            broker.config.num_partitions
+        } else {
+            t.num_partitions
+        };
+        let rf = if t.replication_factor == -1 {
+            broker.config.default_replication_factor
+        } else {
+            t.replication_factor
+        };
         let assignment = if t.assignments.is_empty() {
             None
         } else {
             Some(
                 t.assignments
                     .iter()
-                    .map(|a| (a.partition_index, a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>()))
+                    .map(|a| {
+                        (
+                            a.partition_index,
+                            a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>(),
+                        )
+                    })
                     .collect::<BTreeMap<_, _>>(),
             )
         };
@@ -37,7 +50,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
             .collect();
         let mut result = CreatableTopicResult::default().with_name(t.name.clone());
-        match broker.create_topic(&name, partitions, rf, assignment, config, request.validate_only).await {
+        match broker
+            .create_topic(&name, partitions, rf, assignment, config, request.validate_only)
+            .await
+        {
             Ok(_) => {}
             Err(e) => {
                 result.error_code = e.code().code();

@@ -51,7 +51,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
 /// Reads every requested partition once: the topics, the bytes found and
 /// whether any partition had an error (which ends a long poll at once).
 fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> (Vec<FetchableTopicResponse>, usize, bool) {
-    let mut budget = if version >= 3 { request.max_bytes.max(0) as usize } else { usize::MAX };
+    let mut budget = if version >= 3 {
+        request.max_bytes.max(0) as usize
+    } else {
+        usize::MAX
+    };
     let mut total = 0usize;
     let mut any_error = false;
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -98,7 +102,11 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> (Vec<Fetcha
             }
             partitions.push(out);
         }
-        topics.push(FetchableTopicResponse::default().with_topic(fetch_topic.topic.clone()).with_partitions(partitions));
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(fetch_topic.topic.clone())
+                .with_partitions(partitions),
+        );
     }
     (topics, total, any_error)
 }

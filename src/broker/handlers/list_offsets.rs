@@ -51,7 +51,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             }
             partitions.push(out);
         }
-        topics.push(ListOffsetsTopicResponse::default().with_name(t.name.clone()).with_partitions(partitions));
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name.clone())
+                .with_partitions(partitions),
+        );
     }
     respond(&frame, &ListOffsetsResponse::default().with_topics(topics))
 }
@@ -64,7 +68,9 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, E
         EARLIEST => Ok(Some((partition.log_start_offset(), -1))),
         ts if ts < 0 => Err(ErrorCode::UnsupportedVersion),
         ts => {
-            let found = partition.lookup_timestamp(ts).map_err(|_| ErrorCode::KafkaStorageError)?;
+            let found = partition
+                .lookup_timestamp(ts)
+                .map_err(|_| ErrorCode::KafkaStorageError)?;
             let Some((base_offset, batch)) = found else {
                 return Ok(None);
             };

@@ -24,7 +24,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let requested: Option<Vec<String>> = match &request.topics {
         None => None,
         Some(list) if list.is_empty() && version == 0 => None,
-        Some(list) => Some(list.iter().filter_map(|t| t.name.as_ref().map(|n| n.to_string())).collect()),
+        Some(list) => Some(
+            list.iter()
+                .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
+                .collect(),
+        ),
     };
     let may_create = broker.config.auto_create_topics_enable && (version < 4 || request.allow_auto_topic_creation);
 
@@ -65,7 +69,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 .with_node_id(BrokerId(b.id))
                 .with_host(str_bytes(&host))
                 .with_port(port)
-                .with_rack(if version >= 1 { b.rack.as_deref().map(str_bytes) } else { None }),
+                .with_rack(if version >= 1 {
+                    b.rack.as_deref().map(str_bytes)
+                } else {
+                    None
+                }),
         );
     }
     if !seen_self {
@@ -120,7 +128,11 @@ pub fn topic_metadata(topic: &Topic, version: i16) -> MetadataResponseTopic {
         .iter()
         .enumerate()
         .map(|(index, meta)| {
-            let error = if meta.leader < 0 { ErrorCode::LeaderNotAvailable } else { ErrorCode::None };
+            let error = if meta.leader < 0 {
+                ErrorCode::LeaderNotAvailable
+            } else {
+                ErrorCode::None
+            };
             MetadataResponsePartition::default()
                 .with_error_code(error.code())
                 .with_partition_index(index as i32)

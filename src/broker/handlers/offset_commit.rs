@@ -38,22 +38,48 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         for p in &t.partitions {
             let code = match request_error {
                 Some(code) => code,
-                None => match topic.as_ref().and_then(|topic| topic.meta.get(p.partition_index as usize)) {
+                None => match topic
+                    .as_ref()
+                    .and_then(|topic| topic.meta.get(p.partition_index as usize))
+                {
                     None => ErrorCode::UnknownTopicOrPartition,
                     Some(_) if p.partition_index < 0 => ErrorCode::UnknownTopicOrPartition,
-                    Some(_) => commit(broker, group, t.name.as_str(), p.partition_index, p.committed_offset, p.committed_metadata.as_deref()).await,
+                    Some(_) => {
+                        commit(
+                            broker,
+                            group,
+                            t.name.as_str(),
+                            p.partition_index,
+                            p.committed_offset,
+                            p.committed_metadata.as_deref(),
+                        )
+                        .await
+                    }
                 },
             };
             partitions.push(
-                OffsetCommitResponsePartition::default().with_partition_index(p.partition_index).with_error_code(code.code()),
+                OffsetCommitResponsePartition::default()
+                    .with_partition_index(p.partition_index)
+                    .with_error_code(code.code()),
             );
         }
-        topics.push(OffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions));
+        topics.push(
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(partitions),
+        );
     }
     respond(&frame, &OffsetCommitResponse::default().with_topics(topics))
 }
 
-async fn commit(broker: &Broker, group: &str, topic: &str, partition: i32, offset: i64, metadata: Option<&str>) -> ErrorCode {
+async fn commit(
+    broker: &Broker,
+    group: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    metadata: Option<&str>,
+) -> ErrorCode {
     match broker.layout.commit_offset(group, topic, partition, offset).await {
         Ok(()) => {
             let key = (group.to_string(), topic.to_string(), partition);

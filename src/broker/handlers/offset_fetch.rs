@@ -23,7 +23,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         return respond(&frame, &response);
     }
     let wanted: Vec<(String, Vec<i32>)> = match &request.topics {
-        Some(topics) => topics.iter().map(|t| (t.name.to_string(), t.partition_indexes.clone())).collect(),
+        Some(topics) => topics
+            .iter()
+            .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+            .collect(),
         None => match broker.layout.group_offset_partitions(&group).await {
             Ok(list) => list,
             Err(e) => {
@@ -49,7 +52,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 Ok(offset) => {
                     part.committed_offset = offset.unwrap_or(-1);
                     let key = (group.clone(), topic.clone(), p);
-                    let meta = broker.offset_metadata.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+                    let meta = broker
+                        .offset_metadata
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&key)
+                        .cloned();
                     part.metadata = Some(str_bytes(meta.as_deref().unwrap_or("")));
                 }
                 Err(e) => {
@@ -60,7 +68,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             }
             out.push(part);
         }
-        topics.push(OffsetFetchResponseTopic::default().with_name(TopicName(str_bytes(&topic))).with_partitions(out));
+        topics.push(
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(str_bytes(&topic)))
+                .with_partitions(out),
+        );
     }
     response.topics = topics;
     respond(&frame, &response)

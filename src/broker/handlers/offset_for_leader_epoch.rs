@@ -37,7 +37,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             }
             partitions.push(out);
         }
-        topics.push(OffsetForLeaderTopicResult::default().with_topic(t.topic.clone()).with_partitions(partitions));
+        topics.push(
+            OffsetForLeaderTopicResult::default()
+                .with_topic(t.topic.clone())
+                .with_partitions(partitions),
+        );
     }
     respond(&frame, &OffsetForLeaderEpochResponse::default().with_topics(topics))
 }

@@ -35,7 +35,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 match local_partition(topic.as_ref(), data.index).map(|p| (topic.as_ref(), p)) {
                     Err(code) => Err(code),
                     Ok((topic, partition)) => {
-                        let max = topic.map_or(broker.config.message_max_bytes as usize, |t| broker.max_message_bytes(t));
+                        let max = topic.map_or(broker.config.message_max_bytes as usize, |t| {
+                            broker.max_message_bytes(t)
+                        });
                         let records = data.records.as_deref().unwrap_or(&[]);
                         prepare(records, version, max).and_then(|(batches, headers)| {
                             if batches.is_empty() {
@@ -67,7 +69,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             partitions.push(response);
         }
         responses.push(
-            TopicProduceResponse::default().with_name(topic_data.name.clone()).with_partition_responses(partitions),
+            TopicProduceResponse::default()
+                .with_name(topic_data.name.clone())
+                .with_partition_responses(partitions),
         );
     }
     if appended_any {
@@ -97,7 +101,8 @@ fn prepare(records: &[u8], version: i16, max_bytes: usize) -> Result<(Vec<Vec<u8
         }
         // Kafka's LogValidator checks on producer batches: offsets dense
         // from 0, and a sequence for every idempotent batch.
-        let count_matches = header.record_count > 0 && header.record_count as i64 == header.last_offset_delta as i64 + 1;
+        let count_matches =
+            header.record_count > 0 && header.record_count as i64 == header.last_offset_delta as i64 + 1;
         if !count_matches || (header.producer_id >= 0 && header.base_sequence < 0) {
             return Err(ErrorCode::InvalidRecord);
         }

@@ -17,7 +17,9 @@ impl PartitionLog {
     /// not yet flushed, then records the new recovery point.
     pub fn flush(&mut self) -> Result<(), LogError> {
         self.ensure_writable()?;
-        let result = self.flush_segments(wall_clock_ms()).and_then(|()| self.checkpoint_recovery_point());
+        let result = self
+            .flush_segments(wall_clock_ms())
+            .and_then(|()| self.checkpoint_recovery_point());
         self.poison_on_io(result)
     }
 
@@ -38,7 +40,8 @@ impl PartitionLog {
     fn maybe_flush_inner(&mut self, now_ms: i64) -> Result<bool, LogError> {
         let mut flushed = self.flush_sealed()?;
         let interval = self.config.flush_interval_ms;
-        let due = interval != u64::MAX && now_ms.saturating_sub(self.last_flush_ms) >= i64::try_from(interval).unwrap_or(i64::MAX);
+        let due = interval != u64::MAX
+            && now_ms.saturating_sub(self.last_flush_ms) >= i64::try_from(interval).unwrap_or(i64::MAX);
         if due && self.unflushed_messages() > 0 {
             self.flush_segments(now_ms)?;
             flushed = true;
@@ -63,7 +66,11 @@ impl PartitionLog {
     fn flush_sealed(&mut self) -> Result<bool, LogError> {
         let recovery_point = self.recovery_point;
         let mut flushed = false;
-        for segment in self.sealed.values_mut().filter(|segment| segment.next_offset() > recovery_point) {
+        for segment in self
+            .sealed
+            .values_mut()
+            .filter(|segment| segment.next_offset() > recovery_point)
+        {
             segment.flush()?;
             flushed = true;
         }
@@ -98,11 +105,24 @@ impl PartitionLog {
         let mut summaries = Vec::with_capacity(self.sealed.len());
         for segment in self.sealed.values() {
             // The mtime costs a syscall, so only look when time retention is on.
-            let largest_timestamp_ms =
-                if self.config.retention_ms >= 0 { segment.largest_timestamp_or_mtime()? } else { segment.max_timestamp() };
-            summaries.push(SealedSegmentSummary { size: segment.size, largest_timestamp_ms, next_offset: segment.next_offset() });
+            let largest_timestamp_ms = if self.config.retention_ms >= 0 {
+                segment.largest_timestamp_or_mtime()?
+            } else {
+                segment.max_timestamp()
+            };
+            summaries.push(SealedSegmentSummary {
+                size: segment.size,
+                largest_timestamp_ms,
+                next_offset: segment.next_offset(),
+            });
         }
-        let count = retention::deletable_prefix(&summaries, self.size_bytes(), self.log_start_offset, now_ms, &self.config);
+        let count = retention::deletable_prefix(
+            &summaries,
+            self.size_bytes(),
+            self.log_start_offset,
+            now_ms,
+            &self.config,
+        );
         self.delete_oldest_sealed(count)?;
         Ok(count)
     }
@@ -113,13 +133,21 @@ impl PartitionLog {
     pub fn advance_log_start_offset(&mut self, new_start: i64) -> Result<bool, LogError> {
         let end = self.log_end_offset();
         if new_start > end {
-            return Err(LogError::OffsetOutOfRange { offset: new_start, start: self.log_start_offset, end });
+            return Err(LogError::OffsetOutOfRange {
+                offset: new_start,
+                start: self.log_start_offset,
+                end,
+            });
         }
         if new_start <= self.log_start_offset {
             return Ok(false);
         }
         self.set_log_start_offset(new_start)?;
-        let count = self.sealed.values().take_while(|segment| segment.next_offset() <= new_start).count();
+        let count = self
+            .sealed
+            .values()
+            .take_while(|segment| segment.next_offset() <= new_start)
+            .count();
         self.delete_oldest_sealed(count)?;
         Ok(true)
     }
@@ -128,7 +156,12 @@ impl PartitionLog {
         if count == 0 {
             return Ok(());
         }
-        let new_first_base = self.sealed.keys().nth(count).copied().unwrap_or(self.active.base_offset);
+        let new_first_base = self
+            .sealed
+            .keys()
+            .nth(count)
+            .copied()
+            .unwrap_or(self.active.base_offset);
         // Persist the new start before deleting: files a crash leaves behind are
         // then below it, invisible to readers and deleted by the next retention run.
         self.set_log_start_offset(self.log_start_offset.max(new_first_base))?;
@@ -153,7 +186,11 @@ impl PartitionLog {
             return Ok(());
         }
         if offset < 0 {
-            return Err(LogError::OffsetOutOfRange { offset, start: self.log_start_offset, end });
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end,
+            });
         }
         let result = self.truncate_inner(offset);
         self.poison_on_io(result)
@@ -221,7 +258,10 @@ mod tests {
     #[test]
     fn flushes_by_message_count() {
         let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig { flush_interval_messages: 10, ..LogConfig::default() };
+        let config = LogConfig {
+            flush_interval_messages: 10,
+            ..LogConfig::default()
+        };
         let mut log = PartitionLog::open(dir.path(), config).unwrap();
         for expected in [3, 6, 9, 0, 3] {
             append_batches(&mut log, [0]);
@@ -235,7 +275,10 @@ mod tests {
     #[test]
     fn maybe_flush_flushes_by_time() {
         let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig { flush_interval_ms: 1000, ..LogConfig::default() };
+        let config = LogConfig {
+            flush_interval_ms: 1000,
+            ..LogConfig::default()
+        };
         let mut log = PartitionLog::open(dir.path(), config).unwrap();
         append_batches(&mut log, [0, 0]);
         let last_flush = log.last_flush_ms;
@@ -262,17 +305,36 @@ mod tests {
     fn size_retention_deletes_only_sealed_segments_and_advances_the_start() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, batches) = ten_batch_log(dir.path());
-        log.set_config(LogConfig { retention_bytes: 1000, retention_ms: -1, ..small_segments() });
-        assert_eq!(log.enforce_retention(0).unwrap(), 1, "1610 bytes: only the first segment can go");
+        log.set_config(LogConfig {
+            retention_bytes: 1000,
+            retention_ms: -1,
+            ..small_segments()
+        });
+        assert_eq!(
+            log.enforce_retention(0).unwrap(),
+            1,
+            "1610 bytes: only the first segment can go"
+        );
         assert_eq!((log.log_start_offset(), log.size_bytes()), (9, 7 * BATCH_BYTES));
         assert_eq!(log.segment_base_offsets(), vec![9, 18, 27]);
         assert!(!segment_log(dir.path(), 0).exists());
-        assert!(matches!(log.read(8, 0), Err(LogError::OffsetOutOfRange { start: 9, .. })));
+        assert!(matches!(
+            log.read(8, 0),
+            Err(LogError::OffsetOutOfRange { start: 9, .. })
+        ));
         assert_eq!(log.read(9, 0).unwrap().data.as_ref(), batches[3].as_slice());
 
-        log.set_config(LogConfig { retention_bytes: 0, retention_ms: -1, ..small_segments() });
+        log.set_config(LogConfig {
+            retention_bytes: 0,
+            retention_ms: -1,
+            ..small_segments()
+        });
         assert_eq!(log.enforce_retention(0).unwrap(), 2);
-        assert_eq!(log.enforce_retention(0).unwrap(), 0, "the active segment is never deleted");
+        assert_eq!(
+            log.enforce_retention(0).unwrap(),
+            0,
+            "the active segment is never deleted"
+        );
         assert_eq!((log.log_start_offset(), log.log_end_offset()), (27, 30));
         assert_eq!(log.read(28, 0).unwrap().data.as_ref(), batches[9].as_slice());
         drop(log);
@@ -283,13 +345,19 @@ mod tests {
     #[test]
     fn time_retention_uses_the_largest_timestamp_of_each_segment() {
         let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig { retention_ms: 1500, ..small_segments() };
+        let config = LogConfig {
+            retention_ms: 1500,
+            ..small_segments()
+        };
         let mut log = PartitionLog::open(dir.path(), config).unwrap();
         append_batches(&mut log, [1000, 1001, 1002, 2000, 2001, 2002, 3000, 3001, 3002, 4000]);
         assert_eq!(log.enforce_retention(3502).unwrap(), 1, "3502 - 2002 is not over 1500");
         assert_eq!(log.enforce_retention(4000).unwrap(), 1);
         assert_eq!(log.log_start_offset(), 18);
-        log.set_config(LogConfig { retention_ms: 0, ..small_segments() });
+        log.set_config(LogConfig {
+            retention_ms: 0,
+            ..small_segments()
+        });
         assert_eq!(log.enforce_retention(1_000_000).unwrap(), 1);
         assert_eq!(log.segment_base_offsets(), vec![27]);
         assert_eq!(log.log_start_offset(), 27);
@@ -299,7 +367,14 @@ mod tests {
     fn time_retention_falls_back_to_mtime_without_timestamps() {
         let dir = tempfile::tempdir().unwrap();
         let week = 7 * 24 * 3600 * 1000;
-        let mut log = PartitionLog::open(dir.path(), LogConfig { retention_ms: week, ..small_segments() }).unwrap();
+        let mut log = PartitionLog::open(
+            dir.path(),
+            LogConfig {
+                retention_ms: week,
+                ..small_segments()
+            },
+        )
+        .unwrap();
         append_batches(&mut log, [-1; 4]);
         let now = wall_clock_ms();
         assert_eq!(log.enforce_retention(now).unwrap(), 0);
@@ -313,10 +388,21 @@ mod tests {
         let (mut log, batches) = ten_batch_log(dir.path());
         assert!(log.advance_log_start_offset(10).unwrap());
         assert!(!log.advance_log_start_offset(5).unwrap());
-        assert!(matches!(log.advance_log_start_offset(31), Err(LogError::OffsetOutOfRange { .. })));
-        assert_eq!(log.segment_base_offsets(), vec![9, 18, 27], "the segment wholly below 10 went");
+        assert!(matches!(
+            log.advance_log_start_offset(31),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        assert_eq!(
+            log.segment_base_offsets(),
+            vec![9, 18, 27],
+            "the segment wholly below 10 went"
+        );
         assert!(matches!(log.read(9, 0), Err(LogError::OffsetOutOfRange { .. })));
-        assert_eq!(log.read(10, 0).unwrap().data.as_ref(), batches[3].as_slice(), "the batch holding the start");
+        assert_eq!(
+            log.read(10, 0).unwrap().data.as_ref(),
+            batches[3].as_slice(),
+            "the batch holding the start"
+        );
         drop(log);
         let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
         assert_eq!(log.log_start_offset(), 10);
@@ -333,8 +419,15 @@ mod tests {
         assert_eq!(log.log_end_offset(), 12);
         assert_eq!(log.segment_base_offsets(), vec![0, 9]);
         assert!(!segment_log(dir.path(), 18).exists() && !segment_log(dir.path(), 27).exists());
-        assert_eq!(checkpoint_in(&log, RECOVERY_POINT_FILE), "12", "the recovery point came down with the log");
-        assert_eq!(log.read(0, usize::MAX).unwrap().data.as_ref(), batches[..4].concat().as_slice());
+        assert_eq!(
+            checkpoint_in(&log, RECOVERY_POINT_FILE),
+            "12",
+            "the recovery point came down with the log"
+        );
+        assert_eq!(
+            log.read(0, usize::MAX).unwrap().data.as_ref(),
+            batches[..4].concat().as_slice()
+        );
         assert!(log.read(12, 100).unwrap().data.is_empty());
         assert_eq!(log.lookup_timestamp(1004).unwrap(), None);
 
@@ -343,7 +436,10 @@ mod tests {
         drop(log);
         let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
         assert_eq!(log.log_end_offset(), 15);
-        assert_eq!(log.read(0, usize::MAX).unwrap().data.as_ref(), [&batches[..4], &next[..]].concat().concat().as_slice());
+        assert_eq!(
+            log.read(0, usize::MAX).unwrap().data.as_ref(),
+            [&batches[..4], &next[..]].concat().concat().as_slice()
+        );
         assert_eq!(log.lookup_timestamp(7000).unwrap().unwrap().0, 12);
     }
 
@@ -351,11 +447,18 @@ mod tests {
     fn truncation_below_the_first_segment_restarts_the_log_there() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, _) = ten_batch_log(dir.path());
-        log.set_config(LogConfig { retention_bytes: 0, retention_ms: -1, ..small_segments() });
+        log.set_config(LogConfig {
+            retention_bytes: 0,
+            retention_ms: -1,
+            ..small_segments()
+        });
         log.enforce_retention(0).unwrap();
         assert_eq!(log.segment_base_offsets(), vec![27]);
         log.truncate_to(20).unwrap();
-        assert_eq!((log.log_start_offset(), log.log_end_offset(), log.size_bytes()), (20, 20, 0));
+        assert_eq!(
+            (log.log_start_offset(), log.log_end_offset(), log.size_bytes()),
+            (20, 20, 0)
+        );
         assert_eq!(log.unflushed_messages(), 0);
         assert_eq!(log.segment_base_offsets(), vec![20]);
         assert!(!segment_log(dir.path(), 27).exists());
@@ -374,7 +477,10 @@ mod tests {
         fs::write(dir.path().join(RECOVERY_POINT_FILE), "1000\n").unwrap();
         fs::write(dir.path().join(LOG_START_OFFSET_FILE), "500\n").unwrap();
         let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
-        assert_eq!((log.log_start_offset(), log.log_end_offset(), log.recovery_point()), (30, 30, 30));
+        assert_eq!(
+            (log.log_start_offset(), log.log_end_offset(), log.recovery_point()),
+            (30, 30, 30)
+        );
         assert_eq!(checkpoint_in(&log, RECOVERY_POINT_FILE), "30");
         assert_eq!(checkpoint_in(&log, LOG_START_OFFSET_FILE), "30");
     }

@@ -14,7 +14,11 @@ pub(super) const BATCH_BYTES: u64 = 161;
 
 /// Three 161-byte batches per segment, an index entry every other batch.
 pub(super) fn small_segments() -> LogConfig {
-    LogConfig { segment_bytes: 3 * BATCH_BYTES, index_interval_bytes: 200, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes: 3 * BATCH_BYTES,
+        index_interval_bytes: 200,
+        ..LogConfig::default()
+    }
 }
 
 /// Appends one 3-offset batch per timestamp; returns the stored bytes of each.
@@ -58,7 +62,15 @@ fn append_assigns_offsets_and_reads_round_trip_across_segments() {
     let mut first = batch(3, 1000, 100);
     let now = wall_clock_ms();
     let info = log.append_at(&mut first, now).unwrap();
-    assert_eq!(info, AppendInfo { base_offset: 0, last_offset: 2, log_append_time: now, position: 0 });
+    assert_eq!(
+        info,
+        AppendInfo {
+            base_offset: 0,
+            last_offset: 2,
+            log_append_time: now,
+            position: 0
+        }
+    );
     let mut rest = append_batches(&mut log, 1001..1010);
     rest.insert(0, first);
     let batches = rest;
@@ -73,15 +85,27 @@ fn append_assigns_offsets_and_reads_round_trip_across_segments() {
         assert!(dir.path().join(format!("{base:020}.timeindex")).exists());
     }
     for (i, stored) in batches.iter().enumerate() {
-        assert_eq!(i64::from_be_bytes(stored[..8].try_into().unwrap()), 3 * i as i64, "base offset stamped in place");
+        assert_eq!(
+            i64::from_be_bytes(stored[..8].try_into().unwrap()),
+            3 * i as i64,
+            "base offset stamped in place"
+        );
         for offset in 3 * i as i64..3 * i as i64 + 3 {
             let read = log.read(offset, 1).unwrap();
-            assert_eq!(read.data.as_ref(), stored.as_slice(), "offset {offset} reads its whole batch");
+            assert_eq!(
+                read.data.as_ref(),
+                stored.as_slice(),
+                "offset {offset} reads its whole batch"
+            );
             assert_eq!((read.log_start_offset, read.log_end_offset), (0, 30));
         }
     }
     assert_eq!(read_all(&log, 0), batches.concat());
-    assert_eq!(read_all(&log, 13), batches[4..].concat(), "reads continue across segments");
+    assert_eq!(
+        read_all(&log, 13),
+        batches[4..].concat(),
+        "reads continue across segments"
+    );
 }
 
 #[test]
@@ -99,9 +123,18 @@ fn max_bytes_takes_whole_batches_but_at_least_one() {
     assert_eq!(batch_count(0, 3 * 161 - 1), 2);
     assert_eq!(batch_count(4, 4 * 161), 4, "spans segments 0 and 9");
     assert_eq!(batch_count(27, 10_000), 1, "the active segment ends the log");
-    assert_eq!(log.read(4, 4 * 161).unwrap().data.as_ref(), batches[1..5].concat().as_slice());
-    assert!(log.read_batches(4, 160, false).unwrap().data.is_empty(), "no minimum: nothing fits");
-    assert_eq!(log.read_batches(4, 161, false).unwrap().data.as_ref(), batches[1].as_slice());
+    assert_eq!(
+        log.read(4, 4 * 161).unwrap().data.as_ref(),
+        batches[1..5].concat().as_slice()
+    );
+    assert!(
+        log.read_batches(4, 160, false).unwrap().data.is_empty(),
+        "no minimum: nothing fits"
+    );
+    assert_eq!(
+        log.read_batches(4, 161, false).unwrap().data.as_ref(),
+        batches[1].as_slice()
+    );
 }
 
 #[test]
@@ -110,19 +143,29 @@ fn offsets_outside_the_log_are_out_of_range_and_the_end_reads_empty() {
     let (log, _) = ten_batch_log(dir.path());
     for offset in [-1, 31, i64::MAX] {
         match log.read(offset, 100) {
-            Err(LogError::OffsetOutOfRange { offset: reported, start: 0, end: 30 }) => assert_eq!(reported, offset),
+            Err(LogError::OffsetOutOfRange {
+                offset: reported,
+                start: 0,
+                end: 30,
+            }) => assert_eq!(reported, offset),
             other => panic!("offset {offset}: {other:?}"),
         }
     }
     let at_end = log.read(30, 100).unwrap();
     assert!(at_end.data.is_empty());
     assert_eq!(at_end.log_end_offset, 30);
-    assert!(matches!(log.batch_infos_from(31), Err(LogError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.batch_infos_from(31),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
     assert!(log.batch_infos_from(30).unwrap().is_empty());
 
     let empty_dir = tempfile::tempdir().unwrap();
     let empty = PartitionLog::open(&empty_dir.path().join("fresh"), LogConfig::default()).unwrap();
-    assert_eq!((empty.log_start_offset(), empty.log_end_offset(), empty.size_bytes()), (0, 0, 0));
+    assert_eq!(
+        (empty.log_start_offset(), empty.log_end_offset(), empty.size_bytes()),
+        (0, 0, 0)
+    );
     assert!(empty.read(0, 100).unwrap().data.is_empty());
     assert!(empty.lookup_timestamp(0).unwrap().is_none());
 }
@@ -204,7 +247,11 @@ fn flushed_sealed_segments_are_trusted_without_a_crc_scan() {
     bytes[BATCH_BYTES as usize + 80] ^= 0x01;
     fs::write(&path, &bytes).unwrap();
     let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
-    assert_eq!(log.log_end_offset(), 30, "below the recovery point only indexes are checked");
+    assert_eq!(
+        log.log_end_offset(),
+        30,
+        "below the recovery point only indexes are checked"
+    );
     assert_eq!(log.recovery_point(), 30);
 }
 
@@ -215,7 +262,11 @@ fn missing_or_garbage_indexes_are_rebuilt_and_reads_still_work() {
     log.flush().unwrap();
     drop(log);
     let index = |base: i64, suffix: &str| dir.path().join(format!("{base:020}.{suffix}"));
-    let originals: Vec<Vec<u8>> = [0, 9, 18].iter().flat_map(|&b| [index(b, "index"), index(b, "timeindex")]).map(|p| fs::read(p).unwrap()).collect();
+    let originals: Vec<Vec<u8>> = [0, 9, 18]
+        .iter()
+        .flat_map(|&b| [index(b, "index"), index(b, "timeindex")])
+        .map(|p| fs::read(p).unwrap())
+        .collect();
     assert!(originals.iter().all(|bytes| !bytes.is_empty()));
 
     fs::remove_file(index(0, "index")).unwrap();
@@ -223,10 +274,17 @@ fn missing_or_garbage_indexes_are_rebuilt_and_reads_still_work() {
     fs::write(index(9, "timeindex"), b"not a time index").unwrap();
     fs::remove_file(index(18, "timeindex")).unwrap();
     let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
-    let rebuilt: Vec<Vec<u8>> = [0, 9, 18].iter().flat_map(|&b| [index(b, "index"), index(b, "timeindex")]).map(|p| fs::read(p).unwrap()).collect();
+    let rebuilt: Vec<Vec<u8>> = [0, 9, 18]
+        .iter()
+        .flat_map(|&b| [index(b, "index"), index(b, "timeindex")])
+        .map(|p| fs::read(p).unwrap())
+        .collect();
     assert_eq!(rebuilt, originals);
     for offset in 0..30 {
-        assert_eq!(log.read(offset, 0).unwrap().data.as_ref(), batches[offset as usize / 3].as_slice());
+        assert_eq!(
+            log.read(offset, 0).unwrap().data.as_ref(),
+            batches[offset as usize / 3].as_slice()
+        );
     }
     assert_eq!(log.lookup_timestamp(1005).unwrap().unwrap().0, 15);
 }
@@ -236,13 +294,20 @@ fn stray_files_are_cleaned_and_garbage_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(segment_log(dir.path(), 0), b"").unwrap(); // empty and not last: stray
     fs::write(dir.path().join(format!("{:020}.index", 5)), b"12345678").unwrap(); // no log
-    fs::write(segment_log(dir.path(), 40), (0..3000u32).map(|i| (i * 31 % 251) as u8).collect::<Vec<_>>()).unwrap();
+    fs::write(
+        segment_log(dir.path(), 40),
+        (0..3000u32).map(|i| (i * 31 % 251) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
     fs::write(dir.path().join("leader-epoch-checkpoint"), b"0\n0\n").unwrap();
     fs::write(dir.path().join("recovery-point"), b"garbage").unwrap();
 
     let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
     assert_eq!(log.segment_base_offsets(), vec![40]);
-    assert_eq!((log.log_start_offset(), log.log_end_offset(), log.size_bytes()), (40, 40, 0));
+    assert_eq!(
+        (log.log_start_offset(), log.log_end_offset(), log.size_bytes()),
+        (40, 40, 0)
+    );
     assert!(!segment_log(dir.path(), 0).exists());
     assert!(!dir.path().join(format!("{:020}.index", 5)).exists());
     assert!(dir.path().join("leader-epoch-checkpoint").exists());
@@ -255,7 +320,11 @@ fn lookup_timestamp_finds_the_first_batch_reaching_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
     let batches = append_batches(&mut log, [10, 30, 20, 50, 40, 60, 15]);
-    let found = |log: &PartitionLog, timestamp| log.lookup_timestamp(timestamp).unwrap().map(|(offset, bytes)| (offset, bytes.to_vec()));
+    let found = |log: &PartitionLog, timestamp| {
+        log.lookup_timestamp(timestamp)
+            .unwrap()
+            .map(|(offset, bytes)| (offset, bytes.to_vec()))
+    };
     assert_eq!(found(&log, 0), Some((0, batches[0].clone())));
     assert_eq!(found(&log, 25), Some((3, batches[1].clone())));
     assert_eq!(found(&log, 30), Some((3, batches[1].clone())));
@@ -263,7 +332,11 @@ fn lookup_timestamp_finds_the_first_batch_reaching_it() {
     assert_eq!(found(&log, 60), Some((15, batches[5].clone())));
     assert_eq!(found(&log, 61), None);
     log.advance_log_start_offset(5).unwrap();
-    assert_eq!(found(&log, 25).map(|f| f.0), Some(3), "the batch holding the log start still counts");
+    assert_eq!(
+        found(&log, 25).map(|f| f.0),
+        Some(3),
+        "the batch holding the log start still counts"
+    );
     log.advance_log_start_offset(6).unwrap();
     assert_eq!(found(&log, 25).map(|f| f.0), Some(9));
 }
@@ -292,7 +365,10 @@ fn batch_infos_from_reports_headers_to_the_end() {
             attributes: 0,
         }
     );
-    assert_eq!(infos.iter().map(|info| info.producer_id).collect::<Vec<_>>(), vec![7, 8, 7, 9]);
+    assert_eq!(
+        infos.iter().map(|info| info.producer_id).collect::<Vec<_>>(),
+        vec![7, 8, 7, 9]
+    );
     assert!(!infos[0].is_transactional() && !infos[0].is_control());
     assert_eq!(log.batch_infos_from(0).unwrap().len(), 5);
 }
@@ -328,15 +404,29 @@ fn a_failed_write_poisons_the_log_until_reopened() {
     assert!(log.is_poisoned());
     assert_eq!(log.log_end_offset(), 9);
     let mut reopened = PartitionLog::open(&path, small_segments()).unwrap();
-    assert_eq!(reopened.append(&mut batch(1, 6, 10)).unwrap().base_offset, 0, "the directory was emptied");
+    assert_eq!(
+        reopened.append(&mut batch(1, 6, 10)).unwrap().base_offset,
+        0,
+        "the directory was emptied"
+    );
 }
 
 #[test]
 fn rolls_by_time_from_the_first_append() {
     let dir = tempfile::tempdir().unwrap();
-    let config = LogConfig { segment_ms: 1000, ..LogConfig::default() };
+    let config = LogConfig {
+        segment_ms: 1000,
+        ..LogConfig::default()
+    };
     let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
-    for (now, expected_segments) in [(10_000, 1), (10_900, 1), (11_000, 1), (11_001, 2), (11_500, 2), (12_002, 3)] {
+    for (now, expected_segments) in [
+        (10_000, 1),
+        (10_900, 1),
+        (11_000, 1),
+        (11_001, 2),
+        (11_500, 2),
+        (12_002, 3),
+    ] {
         log.append_at(&mut batch(1, now, 10), now).unwrap();
         assert_eq!(log.segment_base_offsets().len(), expected_segments, "at {now}");
     }
@@ -352,7 +442,14 @@ fn rolls_by_time_from_the_first_append() {
 #[test]
 fn a_batch_larger_than_a_segment_gets_its_own() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = PartitionLog::open(dir.path(), LogConfig { segment_bytes: 100, ..LogConfig::default() }).unwrap();
+    let mut log = PartitionLog::open(
+        dir.path(),
+        LogConfig {
+            segment_bytes: 100,
+            ..LogConfig::default()
+        },
+    )
+    .unwrap();
     for _ in 0..3 {
         log.append(&mut batch(1, 0, 500)).unwrap();
     }
