@@ -220,6 +220,23 @@ impl PartitionLog {
     }
 
     /// Segments that hold data at or after `offset`, oldest first.
+    /// The segments to read from `offset` on, each with the position to start
+    /// at: the batch containing `offset` in the first, the beginning in the rest.
+    fn positions_from(&self, offset: i64) -> Result<Vec<(&Segment, u64)>, LogError> {
+        let mut out = Vec::new();
+        for segment in self.segments_from(offset) {
+            if out.is_empty() {
+                match segment.locate(offset)? {
+                    Some((position, _)) => out.push((segment, position)),
+                    None => continue,
+                }
+            } else {
+                out.push((segment, 0));
+            }
+        }
+        Ok(out)
+    }
+
     fn segments_from(&self, offset: i64) -> impl Iterator<Item = &Segment> {
         let from = self
             .sealed
@@ -345,17 +362,7 @@ impl PartitionLog {
         let mut spans: Vec<(&Segment, u64, u64)> = Vec::new();
         let mut total: u64 = 0;
         let mut budget_exhausted = false;
-        let mut located = false;
-        for segment in self.segments_from(offset) {
-            let start = if located {
-                0
-            } else {
-                match segment.locate(offset)? {
-                    Some((position, _)) => position,
-                    None => continue,
-                }
-            };
-            located = true;
+        for (segment, start) in self.positions_from(offset)? {
             let mut end = start;
             let mut scanner = segment.scanner(start, READ_CHUNK_BYTES);
             loop {
@@ -411,17 +418,7 @@ impl PartitionLog {
     pub fn batch_infos_from(&self, offset: i64) -> Result<Vec<BatchInfo>, LogError> {
         self.check_in_range(offset)?;
         let mut infos = Vec::new();
-        let mut located = false;
-        for segment in self.segments_from(offset) {
-            let start = if located {
-                0
-            } else {
-                match segment.locate(offset)? {
-                    Some((position, _)) => position,
-                    None => continue,
-                }
-            };
-            located = true;
+        for (segment, start) in self.positions_from(offset)? {
             let mut scanner = segment.scanner(start, READ_CHUNK_BYTES);
             loop {
                 match scanner.next_batch(ScanDepth::Header)? {
