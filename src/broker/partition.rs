@@ -46,7 +46,17 @@ impl Partition {
     /// Wraps an opened log, rebuilding idempotent-producer state from it.
     pub fn new(topic: &str, index: i32, log: PartitionLog, leader_epoch: i32) -> Result<Partition, LogError> {
         let mut producers = ProducerStates::default();
-        for info in log.batch_infos_from(log.log_start_offset())? {
+        // Only the active segment is scanned, so start-up work stays bounded
+        // by log.segment.bytes; a producer last seen before it is treated as
+        // new (its next batch is accepted whatever its sequence).
+        let active_base = log.segment_base_offsets().last().copied().unwrap_or(0);
+        let scan_from = active_base.max(log.log_start_offset());
+        let infos = if scan_from < log.log_end_offset() {
+            log.batch_infos_from(scan_from)?
+        } else {
+            Vec::new()
+        };
+        for info in infos {
             if info.producer_id >= 0 {
                 producers.record(
                     info.producer_id,
