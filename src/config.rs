@@ -75,6 +75,13 @@ pub struct BrokerConfig {
     pub message_max_bytes: i32,
     pub socket_request_max_bytes: i32,
     pub max_connections: usize,
+    /// Bounds on a consumer's requested session timeout (Kafka's defaults: 6 s, 30 min).
+    pub group_min_session_timeout_ms: u64,
+    pub group_max_session_timeout_ms: u64,
+    /// How long the first rebalance of an empty group waits for more members.
+    pub group_initial_rebalance_delay_ms: u64,
+    /// Longest commit metadata string accepted (offset.metadata.max.bytes).
+    pub offset_metadata_max_bytes: usize,
 }
 
 impl Default for BrokerConfig {
@@ -104,6 +111,10 @@ impl Default for BrokerConfig {
             message_max_bytes: 1_048_588,
             socket_request_max_bytes: 104_857_600,
             max_connections: i32::MAX as usize,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 3_000,
+            offset_metadata_max_bytes: 4096,
         }
     }
 }
@@ -120,7 +131,6 @@ const KNOWN_IGNORED: &[&str] = &[
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
     "log.segment.delete.delay.ms",
-    "group.initial.rebalance.delay.ms",
     "zookeeper.connection.timeout.ms",
     "log.cleaner.enable",
     "host.name",
@@ -278,6 +288,18 @@ impl BrokerConfig {
                     c.socket_request_max_bytes = parse_num(key, v, 1, i32::MAX as i64)? as i32
                 }
                 "max.connections" => c.max_connections = parse_num(key, v, 1, i32::MAX as i64)? as usize,
+                "group.min.session.timeout.ms" => {
+                    c.group_min_session_timeout_ms = parse_num(key, v, 1, i32::MAX as i64)? as u64
+                }
+                "group.max.session.timeout.ms" => {
+                    c.group_max_session_timeout_ms = parse_num(key, v, 1, i32::MAX as i64)? as u64
+                }
+                "group.initial.rebalance.delay.ms" => {
+                    c.group_initial_rebalance_delay_ms = parse_num(key, v, 0, i32::MAX as i64)? as u64
+                }
+                "offset.metadata.max.bytes" => {
+                    c.offset_metadata_max_bytes = parse_num(key, v, 0, i32::MAX as i64)? as usize
+                }
                 k if KNOWN_IGNORED.contains(&k) => warnings.ignored_keys.push(key.clone()),
                 _ => warnings.unknown_keys.push(key.clone()),
             }
@@ -290,6 +312,13 @@ impl BrokerConfig {
         }
         if c.listeners.is_empty() {
             return Err(invalid("listeners", "", "at least one listener is required"));
+        }
+        if c.group_min_session_timeout_ms > c.group_max_session_timeout_ms {
+            return Err(invalid(
+                "group.min.session.timeout.ms",
+                &c.group_min_session_timeout_ms.to_string(),
+                "must not exceed group.max.session.timeout.ms",
+            ));
         }
         Ok((c, warnings))
     }

@@ -41,6 +41,55 @@ fn records_for(version: i16) -> Bytes {
     }
 }
 
+fn gid(s: &str) -> GroupId {
+    GroupId(StrBytes::from_string(s.to_string()))
+}
+
+/// Joins `group` as its only member at `v` (answering MEMBER_ID_REQUIRED on v4+):
+/// (member id, generation).
+fn join(client: &mut Client, group: &str, v: i16) -> Result<(StrBytes, i32), String> {
+    let mut req = JoinGroupRequest::default()
+        .with_group_id(gid(group))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_protocol_type(StrBytes::from_static_str("consumer"))
+        .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default()
+            .with_name(StrBytes::from_static_str("range"))
+            .with_metadata(Bytes::from_static(b"subscription"))]);
+    let mut r = client.send(&req, v)?;
+    if v >= 4 {
+        assert_eq!(r.error_code, 79, "MEMBER_ID_REQUIRED v{v}");
+        req.member_id = r.member_id.clone();
+        r = client.send(&req, v)?;
+    }
+    assert_eq!(r.error_code, 0, "join v{v}");
+    assert_eq!(r.leader, r.member_id, "sole member leads v{v}");
+    assert_eq!(r.members.len(), 1);
+    assert_eq!(r.members[0].metadata, Bytes::from_static(b"subscription"));
+    Ok((r.member_id, r.generation_id))
+}
+
+fn sync(
+    client: &mut Client,
+    group: &str,
+    member: &StrBytes,
+    generation: i32,
+    v: i16,
+) -> Result<SyncGroupResponse, String> {
+    let mut req = SyncGroupRequest::default()
+        .with_group_id(gid(group))
+        .with_member_id(member.clone())
+        .with_generation_id(generation)
+        .with_assignments(vec![sync_group_request::SyncGroupRequestAssignment::default()
+            .with_member_id(member.clone())
+            .with_assignment(Bytes::from_static(b"assigned"))]);
+    if v >= 5 {
+        req.protocol_type = Some(StrBytes::from_static_str("consumer"));
+        req.protocol_name = Some(StrBytes::from_static_str("range"));
+    }
+    client.send(&req, v)
+}
+
 fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
     let topic = "every-api";
     match api {
@@ -206,6 +255,100 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             assert_eq!(p.error_code, 0);
             assert!(p.end_offset > 0);
         }
+        ApiKey::JoinGroup => {
+            let group = format!("join-v{v}");
+            let (member, generation) = join(client, &group, v)?;
+            assert_eq!(generation, 1);
+            let leave = LeaveGroupRequest::default()
+                .with_group_id(gid(&group))
+                .with_member_id(member);
+            assert_eq!(client.send(&leave, 0)?.error_code, 0);
+        }
+        ApiKey::SyncGroup => {
+            let group = format!("sync-v{v}");
+            let (member, generation) = join(client, &group, 0)?;
+            let r = sync(client, &group, &member, generation, v)?;
+            assert_eq!(r.error_code, 0, "sync v{v}");
+            assert_eq!(r.assignment, Bytes::from_static(b"assigned"));
+            if v >= 5 {
+                assert_eq!(r.protocol_name.as_deref(), Some("range"));
+            }
+        }
+        ApiKey::Heartbeat => {
+            let group = format!("heartbeat-v{v}");
+            let (member, generation) = join(client, &group, 0)?;
+            sync(client, &group, &member, generation, 0)?;
+            let req = HeartbeatRequest::default()
+                .with_group_id(gid(&group))
+                .with_member_id(member.clone())
+                .with_generation_id(generation);
+            assert_eq!(client.send(&req, v)?.error_code, 0, "heartbeat v{v}");
+            let stale = req.with_generation_id(generation + 5);
+            assert_eq!(client.send(&stale, v)?.error_code, 22, "ILLEGAL_GENERATION v{v}");
+        }
+        ApiKey::LeaveGroup => {
+            let group = format!("leave-v{v}");
+            let (member, _) = join(client, &group, 0)?;
+            let mut req = LeaveGroupRequest::default().with_group_id(gid(&group));
+            if v >= 3 {
+                req.members = vec![leave_group_request::MemberIdentity::default().with_member_id(member)];
+            } else {
+                req.member_id = member;
+            }
+            let r = client.send(&req, v)?;
+            assert_eq!(r.error_code, 0, "leave v{v}");
+            if v >= 3 {
+                assert_eq!(r.members[0].error_code, 0);
+            }
+        }
+        ApiKey::DescribeGroups => {
+            let group = format!("describe-v{v}");
+            let (member, generation) = join(client, &group, 0)?;
+            sync(client, &group, &member, generation, 0)?;
+            let req = DescribeGroupsRequest::default().with_groups(vec![gid(&group), gid("never-seen")]);
+            let r = client.send(&req, v)?;
+            let g = &r.groups[0];
+            assert_eq!((g.error_code, g.group_state.as_str()), (0, "Stable"), "describe v{v}");
+            assert_eq!(g.protocol_data.as_str(), "range");
+            assert_eq!(g.members[0].member_assignment, Bytes::from_static(b"assigned"));
+            assert_eq!(r.groups[1].group_state.as_str(), "Dead");
+        }
+        ApiKey::ListGroups => {
+            let r = client.send(&ListGroupsRequest::default(), v)?;
+            assert_eq!(r.error_code, 0);
+            let g = r.groups.iter().find(|g| g.group_id.as_str() == "describe-v0");
+            let g = g.ok_or("a group with a member is listed")?;
+            assert_eq!(g.protocol_type.as_str(), "consumer");
+            if v >= 4 {
+                assert_eq!(g.group_state.as_str(), "Stable");
+            }
+            assert!(
+                r.groups.iter().any(|g| g.group_id.as_str() == "g"),
+                "a group with only offsets is listed"
+            );
+        }
+        ApiKey::DeleteGroups => {
+            let group = format!("delete-v{v}");
+            let commit = OffsetCommitRequest::default()
+                .with_group_id(gid(&group))
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(name(topic))
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default().with_committed_offset(1),
+                    ])]);
+            assert_eq!(client.send(&commit, 2)?.topics[0].partitions[0].error_code, 0);
+            let req = DeleteGroupsRequest::default().with_groups_names(vec![gid(&group)]);
+            assert_eq!(client.send(&req, v)?.results[0].error_code, 0, "delete v{v}");
+            assert_eq!(
+                client.send(&req, v)?.results[0].error_code,
+                69,
+                "GROUP_ID_NOT_FOUND v{v}"
+            );
+            let (_, _) = join(client, &format!("busy-v{v}"), 0)?;
+            let busy = DeleteGroupsRequest::default().with_groups_names(vec![gid(&format!("busy-v{v}"))]);
+            assert_eq!(client.send(&busy, v)?.results[0].error_code, 68, "NON_EMPTY_GROUP v{v}");
+        }
         other => panic!("no exercise for {other:?}"),
     }
     Ok(())
@@ -217,6 +360,7 @@ async fn every_api_and_version_answers() {
     let mut raw = RawConfig::new();
     raw.insert("listeners".into(), "PLAINTEXT://127.0.0.1:0".into());
     raw.insert("log.dirs".into(), dir.path().display().to_string());
+    raw.insert("group.initial.rebalance.delay.ms".into(), "0".into());
     let (config, _) = BrokerConfig::from_raw(&raw).unwrap();
     let running = krab::broker::run(config).await.unwrap();
     let addr = running.local_addr.to_string();
@@ -236,6 +380,13 @@ async fn every_api_and_version_answers() {
             ApiKey::DeleteTopics,
             ApiKey::InitProducerId,
             ApiKey::OffsetForLeaderEpoch,
+            ApiKey::JoinGroup,
+            ApiKey::SyncGroup,
+            ApiKey::Heartbeat,
+            ApiKey::LeaveGroup,
+            ApiKey::DescribeGroups,
+            ApiKey::ListGroups,
+            ApiKey::DeleteGroups,
         ];
         let ranges: BTreeMap<i16, (i16, i16)> = SUPPORTED_APIS
             .iter()

@@ -49,7 +49,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut
                 break;
             }
         };
-        match handle(&broker, body).await {
+        match handle(&broker, body, peer).await {
             Ok(Some(response)) => {
                 if let Err(e) = writer.write_all(&response).await {
                     tracing::debug!(%peer, error = %e, "write failed");
@@ -70,8 +70,9 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut
     let _ = writer.shutdown().await;
 }
 
-async fn handle(broker: &Broker, body: Bytes) -> Result<Option<Bytes>, ConnectionError> {
-    let frame = parse_request_header(body)?;
+async fn handle(broker: &Broker, body: Bytes, peer: SocketAddr) -> Result<Option<Bytes>, ConnectionError> {
+    let mut frame = parse_request_header(body)?;
+    frame.client_host = format!("/{}", peer.ip());
     dispatch::dispatch(broker, frame)
         .await
         .map_err(ConnectionError::Request)

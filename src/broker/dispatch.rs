@@ -32,6 +32,13 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         ApiKey::DeleteTopics => delete_topics::handle(broker, frame).await,
         ApiKey::InitProducerId => init_producer_id::handle(broker, frame).await,
         ApiKey::OffsetForLeaderEpoch => offset_for_leader_epoch::handle(broker, frame).await,
+        ApiKey::JoinGroup => join_group::handle(broker, frame).await,
+        ApiKey::SyncGroup => sync_group::handle(broker, frame).await,
+        ApiKey::Heartbeat => heartbeat::handle(broker, frame).await,
+        ApiKey::LeaveGroup => leave_group::handle(broker, frame).await,
+        ApiKey::ListGroups => list_groups::handle(broker, frame).await,
+        ApiKey::DescribeGroups => describe_groups::handle(broker, frame).await,
+        ApiKey::DeleteGroups => delete_groups::handle(broker, frame).await,
         other => Err(format!("{other:?} is registered but has no handler")),
     }
 }

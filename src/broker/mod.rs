@@ -13,12 +13,13 @@ pub mod topics;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::config::BrokerConfig;
+use crate::group::{GroupCoordinator, GroupLimits, OffsetStore};
 use crate::metadata::{open_store, BrokerInfo, KafkaLayout, MetadataStore};
 
 pub use server::{run, RunningBroker};
@@ -48,8 +49,10 @@ pub struct Broker {
     /// Live brokers and the controller as last read from the store: Metadata
     /// answers from this, so it keeps working while the store is away.
     cluster_view: RwLock<ClusterView>,
-    /// Commit metadata strings; the offsets themselves live in the store.
-    pub offset_metadata: Mutex<HashMap<(String, String, i32), String>>,
+    /// Consumer groups this broker coordinates.
+    pub groups: GroupCoordinator,
+    /// Committed offsets (in the store's /consumers layout).
+    pub offsets: Arc<OffsetStore>,
 }
 
 impl Broker {
@@ -73,6 +76,12 @@ impl Broker {
         advertised: (String, u16),
     ) -> Broker {
         let (appended, _) = watch::channel(0);
+        let groups = GroupCoordinator::new(GroupLimits {
+            min_session_timeout_ms: config.group_min_session_timeout_ms,
+            max_session_timeout_ms: config.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        });
+        let offsets = OffsetStore::new(layout.clone());
         Broker {
             config,
             layout,
@@ -84,7 +93,8 @@ impl Broker {
             controller_epoch: AtomicI32::new(0),
             appended,
             producer_ids: tokio::sync::Mutex::new((0, -1)),
-            offset_metadata: Mutex::new(HashMap::new()),
+            groups,
+            offsets,
             cluster_view: RwLock::new(ClusterView::default()),
         }
     }
@@ -106,6 +116,23 @@ impl Broker {
         };
         let controller = self.layout.controller_id().await.ok().flatten();
         *self.cluster_view.write().unwrap_or_else(|e| e.into_inner()) = ClusterView { brokers, controller };
+    }
+
+    /// The broker coordinating `group`: one of the live brokers, picked by a
+    /// hash of the group id so every broker agrees.
+    pub fn coordinator_for(&self, group: &str) -> (i32, String, u16) {
+        let view = self.cluster_view();
+        let mut brokers: Vec<&BrokerInfo> = view.brokers.iter().collect();
+        brokers.sort_by_key(|b| b.id);
+        if brokers.len() <= 1 || !brokers.iter().any(|b| b.id == self.config.broker_id) {
+            return (self.config.broker_id, self.advertised.0.clone(), self.advertised.1);
+        }
+        let pick = brokers[crc32fast::hash(group.as_bytes()) as usize % brokers.len()];
+        (pick.id, pick.host.clone(), pick.port)
+    }
+
+    pub fn is_coordinator_for(&self, group: &str) -> bool {
+        self.coordinator_for(group).0 == self.config.broker_id
     }
 
     pub fn is_controller(&self) -> bool {

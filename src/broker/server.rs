@@ -101,6 +101,11 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
     let mut tasks = vec![
         tokio::spawn(metadata_sync_loop(broker.clone(), shutdown_rx.clone())),
         tokio::spawn(log_maintenance_loop(broker.clone(), shutdown_rx.clone())),
+        tokio::spawn({
+            let broker = broker.clone();
+            let shutdown = shutdown_rx.clone();
+            async move { broker.groups.run_ticker(shutdown).await }
+        }),
     ];
     tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
     Ok(RunningBroker {

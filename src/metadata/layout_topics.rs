@@ -225,6 +225,35 @@ impl KafkaLayout {
         Ok(out)
     }
 
+    /// Deletes a group's committed offsets and, if nothing else is left in
+    /// them, its empty `ids`/`owners` directories and the group znode. Live
+    /// consumers' ephemerals are never touched. Returns whether the group existed.
+    pub async fn delete_group(&self, group: &str) -> Result<bool, LayoutError> {
+        validate_group_name(group)?;
+        let base = format!("{}/{group}", paths::CONSUMERS);
+        if self.store().get(&base).await?.is_none() {
+            return Ok(false);
+        }
+        self.store().delete(&format!("{base}/offsets"), true).await?;
+        let owners = format!("{base}/owners");
+        for topic in self.children_or_empty(&owners).await? {
+            // Per-topic owner directories (persistent): removed only when empty.
+            if let Err(e) = self.store().delete(&format!("{owners}/{topic}"), false).await {
+                tracing::debug!(path = %owners, error = %e, "kept");
+            }
+        }
+        for dir in ["owners", "ids"] {
+            let path = format!("{base}/{dir}");
+            if let Err(e) = self.store().delete(&path, false).await {
+                tracing::debug!(path = %path, error = %e, "kept");
+            }
+        }
+        if let Err(e) = self.store().delete(&base, false).await {
+            tracing::debug!(path = %base, error = %e, "kept");
+        }
+        Ok(true)
+    }
+
     /// Children of /consumers, sorted.
     pub async fn list_groups(&self) -> Result<Vec<String>, LayoutError> {
         self.children_or_empty(paths::CONSUMERS).await

@@ -41,6 +41,15 @@ pub enum ErrorCode {
     TopicDeletionDisabled = 73,
     UnsupportedCompressionType = 76,
     InvalidGroupId = 24,
+    CoordinatorLoadInProgress = 14,
+    InconsistentGroupProtocol = 23,
+    InvalidSessionTimeout = 26,
+    RebalanceInProgress = 27,
+    NonEmptyGroup = 68,
+    GroupIdNotFound = 69,
+    MemberIdRequired = 79,
+    GroupMaxSizeReached = 81,
+    FencedInstanceId = 82,
     KafkaStorageError = 56,
 }
 

@@ -34,6 +34,9 @@ pub struct RequestFrame {
     /// Whether krab implements this version (see the registry).
     pub version_supported: bool,
     pub body: Bytes,
+    /// The client's address as Kafka shows it ("/127.0.0.1"); set by the
+    /// network layer, empty when unknown.
+    pub client_host: String,
 }
 
 /// Splits a request body (the bytes after the size prefix).
@@ -57,6 +60,7 @@ pub fn parse_request_header(mut body: Bytes) -> Result<RequestFrame, FrameError>
             client_id: None,
             version_supported,
             body: Bytes::new(),
+            client_host: String::new(),
         });
     }
     let header_version = api_key.request_header_version(api_version);
@@ -72,6 +76,7 @@ pub fn parse_request_header(mut body: Bytes) -> Result<RequestFrame, FrameError>
         client_id: header.client_id.map(|s| s.to_string()),
         version_supported,
         body,
+        client_host: String::new(),
     })
 }
 

@@ -11,12 +11,19 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Metadata, 0, 9),
     (ApiKey::OffsetCommit, 0, 7),
     (ApiKey::OffsetFetch, 0, 7),
-    (ApiKey::FindCoordinator, 0, 2),
+    (ApiKey::FindCoordinator, 0, 3),
+    (ApiKey::JoinGroup, 0, 7),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 4),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
     (ApiKey::ApiVersions, 0, 3),
     (ApiKey::CreateTopics, 0, 4),
     (ApiKey::DeleteTopics, 0, 3),
     (ApiKey::InitProducerId, 0, 2),
     (ApiKey::OffsetForLeaderEpoch, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
 ];
 
 /// The supported (min, max) versions of an API key, if any.
@@ -45,6 +52,7 @@ mod tests {
     #[test]
     fn lookup() {
         assert_eq!(supported_range(18), Some((0, 3)));
-        assert_eq!(supported_range(11), None);
+        assert_eq!(supported_range(11), Some((0, 7)));
+        assert_eq!(supported_range(1000), None);
     }
 }

@@ -1,12 +1,14 @@
-//! FindCoordinator (key 10), v0–2. Every broker answers that it is the
-//! coordinator itself: group state lives in the shared metadata store, so
-//! any broker can serve a group's offsets. Not implemented: batched keys
-//! (v4+), transaction coordinators (key_type 1 gets COORDINATOR_NOT_AVAILABLE).
+//! FindCoordinator (key 10), v0–3. Groups: the coordinator is one of the
+//! live brokers, picked by a hash of the group id (every broker computes the
+//! same answer; with one broker it is always itself). Not implemented:
+//! batched keys (v4+), transaction coordinators (key_type 1 gets
+//! COORDINATOR_NOT_AVAILABLE: transactions are refused).
 
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
+use crate::group::valid_group_id;
 use crate::protocol::{ErrorCode, RequestFrame};
 
 use super::{decode, respond, str_bytes};
@@ -14,14 +16,22 @@ use super::{decode, respond, str_bytes};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: FindCoordinatorRequest = decode(&frame)?;
     let mut response = FindCoordinatorResponse::default();
-    if request.key_type != 0 {
-        response.error_code = ErrorCode::CoordinatorNotAvailable.code();
+    let error = if request.key_type != 0 {
+        Some(ErrorCode::CoordinatorNotAvailable)
+    } else if !valid_group_id(request.key.as_str()) {
+        Some(ErrorCode::InvalidGroupId)
+    } else {
+        None
+    };
+    if let Some(error) = error {
+        response.error_code = error.code();
         response.node_id = BrokerId(-1);
         response.port = -1;
         return respond(&frame, &response);
     }
-    response.node_id = BrokerId(broker.config.broker_id);
-    response.host = str_bytes(&broker.advertised.0);
-    response.port = broker.advertised.1 as i32;
+    let (id, host, port) = broker.coordinator_for(request.key.as_str());
+    response.node_id = BrokerId(id);
+    response.host = str_bytes(&host);
+    response.port = port as i32;
     respond(&frame, &response)
 }

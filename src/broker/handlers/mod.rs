@@ -3,22 +3,43 @@
 
 pub mod api_versions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
+pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sync_group;
 
 use bytes::Bytes;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+use crate::broker::Broker;
+use crate::group::valid_group_id;
 use crate::protocol::frame::decode_body;
-use crate::protocol::{encode_response, RequestFrame};
+use crate::protocol::{encode_response, ErrorCode, RequestFrame};
+
+/// INVALID_GROUP_ID for an id that cannot be one znode name, NOT_COORDINATOR
+/// when another broker coordinates the group.
+pub(crate) fn group_error(broker: &Broker, group: &str) -> Option<ErrorCode> {
+    if !valid_group_id(group) {
+        Some(ErrorCode::InvalidGroupId)
+    } else if !broker.is_coordinator_for(group) {
+        Some(ErrorCode::NotCoordinator)
+    } else {
+        None
+    }
+}
 
 /// Decodes the request body; failure closes the connection (the protocol
 /// has no way to answer a request it cannot read).

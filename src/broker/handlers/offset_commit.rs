@@ -1,68 +1,93 @@
-//! OffsetCommit (key 8), v0–7, for simple commits: generation -1 (or v0,
-//! which has none), as pykafka's SimpleConsumer, kcat and assign()-based
-//! consumers send them. Every version stores at
-//! `/consumers/<group>/offsets/<topic>/<partition>` as a plain decimal, the
-//! layout zkCli, Burrow and offset monitors read; the answer comes only once
-//! the store has it. Commit metadata is kept in memory beside it.
-//! Not implemented yet: group membership (a generation ≥ 0 gets
-//! ILLEGAL_GENERATION), retention of commits.
+//! OffsetCommit (key 8), v0–7. Every commit, whatever the version, is stored
+//! at `/consumers/<group>/offsets/<topic>/<partition>` as a plain decimal
+//! (the layout zkCli, Burrow and offset monitors read), and answered only once
+//! stored; concurrent commits are coalesced (see `group::offsets`).
+//! Members of broker-coordinated groups are checked as Kafka checks them
+//! (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
+//! FENCED_INSTANCE_ID); simple commits (v0, or generation -1) are taken while
+//! the group has no broker-managed members. Commit metadata is kept beside
+//! the offset in memory (the znode holds only the offset), so it does not
+//! survive a broker restart. Not implemented: retention_time (v2–4) is
+//! ignored; offsets never expire.
 
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
+use crate::group::CommitCheck;
 use crate::protocol::{ErrorCode, RequestFrame};
 
-use super::{decode, respond};
-
-/// A group id must be usable as one znode name.
-pub fn valid_group_id(group: &str) -> bool {
-    !group.is_empty() && group != "." && group != ".." && !group.contains('/') && !group.contains('\0')
-}
+use super::{decode, group_error, respond};
 
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: OffsetCommitRequest = decode(&frame)?;
     let group = request.group_id.as_str();
-    let request_error = if !valid_group_id(group) {
-        Some(ErrorCode::InvalidGroupId)
-    } else if frame.api_version >= 1 && request.generation_id_or_member_epoch >= 0 {
-        Some(ErrorCode::IllegalGeneration)
-    } else {
-        None
-    };
-    let mut topics = Vec::with_capacity(request.topics.len());
+    let request_error = group_error(broker, group).or_else(|| {
+        if frame.api_version == 0 {
+            return None; // v0 has no generation: always a simple commit
+        }
+        let instance = request.group_instance_id.as_ref().map(|s| &**s);
+        match broker.groups.check_commit(
+            group,
+            request.member_id.as_str(),
+            instance,
+            request.generation_id_or_member_epoch,
+        ) {
+            CommitCheck::Allowed => None,
+            CommitCheck::Refused(error) => Some(error),
+        }
+    });
+    // Per partition: an error now, or an index into the commits to store.
+    let mut outcomes: Vec<Vec<Result<usize, ErrorCode>>> = Vec::with_capacity(request.topics.len());
+    let mut commits = Vec::new();
     for t in &request.topics {
         let topic = broker.topic(t.name.as_str());
-        let mut partitions = Vec::with_capacity(t.partitions.len());
+        let mut row = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
-            let code = match request_error {
-                Some(code) => code,
-                None => match topic
+            let exists = p.partition_index >= 0
+                && topic
                     .as_ref()
-                    .and_then(|topic| topic.meta.get(p.partition_index as usize))
-                {
-                    None => ErrorCode::UnknownTopicOrPartition,
-                    Some(_) if p.partition_index < 0 => ErrorCode::UnknownTopicOrPartition,
-                    Some(_) => {
-                        commit(
-                            broker,
-                            group,
-                            t.name.as_str(),
-                            p.partition_index,
-                            p.committed_offset,
-                            p.committed_metadata.as_deref(),
-                        )
-                        .await
-                    }
-                },
-            };
-            partitions.push(
+                    .is_some_and(|topic| (p.partition_index as usize) < topic.meta.len());
+            let metadata_len = p.committed_metadata.as_ref().map_or(0, |m| m.len());
+            row.push(if let Some(error) = request_error {
+                Err(error)
+            } else if !exists {
+                Err(ErrorCode::UnknownTopicOrPartition)
+            } else if metadata_len > broker.config.offset_metadata_max_bytes {
+                Err(ErrorCode::OffsetMetadataTooLarge)
+            } else {
+                commits.push((
+                    (group.to_string(), t.name.to_string(), p.partition_index),
+                    p.committed_offset,
+                    p.committed_metadata.as_ref().map(|m| m.to_string()),
+                ));
+                Ok(commits.len() - 1)
+            });
+        }
+        outcomes.push(row);
+    }
+    let stored = broker.offsets.commit_many(commits).await;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for (t, row) in request.topics.iter().zip(outcomes) {
+        let partitions = t
+            .partitions
+            .iter()
+            .zip(row)
+            .map(|(p, outcome)| {
+                let code = match outcome {
+                    Err(error) => error,
+                    Ok(i) => match &stored[i] {
+                        Ok(()) => ErrorCode::None,
+                        // Retriable: the client commits again rather than believing it stored.
+                        Err(_) => ErrorCode::CoordinatorNotAvailable,
+                    },
+                };
                 OffsetCommitResponsePartition::default()
                     .with_partition_index(p.partition_index)
-                    .with_error_code(code.code()),
-            );
-        }
+                    .with_error_code(code.code())
+            })
+            .collect();
         topics.push(
             OffsetCommitResponseTopic::default()
                 .with_name(t.name.clone())
@@ -70,33 +95,4 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         );
     }
     respond(&frame, &OffsetCommitResponse::default().with_topics(topics))
-}
-
-async fn commit(
-    broker: &Broker,
-    group: &str,
-    topic: &str,
-    partition: i32,
-    offset: i64,
-    metadata: Option<&str>,
-) -> ErrorCode {
-    match broker.layout.commit_offset(group, topic, partition, offset).await {
-        Ok(()) => {
-            let key = (group.to_string(), topic.to_string(), partition);
-            let mut map = broker.offset_metadata.lock().unwrap_or_else(|e| e.into_inner());
-            match metadata {
-                Some(m) if !m.is_empty() => {
-                    map.insert(key, m.to_string());
-                }
-                _ => {
-                    map.remove(&key);
-                }
-            }
-            ErrorCode::None
-        }
-        Err(e) => {
-            tracing::warn!(group, topic, partition, error = %e, "offset commit failed");
-            ErrorCode::CoordinatorNotAvailable
-        }
-    }
 }

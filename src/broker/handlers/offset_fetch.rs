@@ -1,6 +1,8 @@
 //! OffsetFetch (key 9), v0–7: reads `/consumers/<group>/offsets/<t>/<p>`
 //! (a missing or non-decimal znode is "no offset", -1). v2+ with a null
 //! topic list returns every partition the group has an offset for.
+//! Reads go to the store every time, so an offset a person sets with zkCli
+//! is what the next consumer starts from.
 //! Not implemented: the multi-group form (v8+), require_stable (nothing is
 //! ever pending: commits are answered only once stored).
 
@@ -11,15 +13,22 @@ use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
 
-use super::offset_commit::valid_group_id;
 use super::{decode, respond, str_bytes};
+use crate::group::valid_group_id;
 
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: OffsetFetchRequest = decode(&frame)?;
     let group = request.group_id.to_string();
     let mut response = OffsetFetchResponse::default();
-    if !valid_group_id(&group) && frame.api_version >= 2 {
-        response.error_code = ErrorCode::InvalidGroupId.code();
+    let group_error = if !valid_group_id(&group) {
+        Some(ErrorCode::InvalidGroupId)
+    } else if !broker.is_coordinator_for(&group) {
+        Some(ErrorCode::NotCoordinator)
+    } else {
+        None
+    };
+    if let (Some(error), true) = (group_error, frame.api_version >= 2) {
+        response.error_code = error.code();
         return respond(&frame, &response);
     }
     let wanted: Vec<(String, Vec<i32>)> = match &request.topics {
@@ -42,23 +51,16 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let mut out = Vec::with_capacity(partitions.len());
         for p in partitions {
             let mut part = OffsetFetchResponsePartition::default().with_partition_index(p);
-            if !valid_group_id(&group) {
+            if let Some(error) = group_error {
                 part.committed_offset = -1;
-                part.error_code = ErrorCode::InvalidGroupId.code();
+                part.error_code = error.code();
                 out.push(part);
                 continue;
             }
-            match broker.layout.fetch_offset(&group, &topic, p).await {
-                Ok(offset) => {
+            match broker.offsets.fetch(&group, &topic, p).await {
+                Ok((offset, metadata)) => {
                     part.committed_offset = offset.unwrap_or(-1);
-                    let key = (group.clone(), topic.clone(), p);
-                    let meta = broker
-                        .offset_metadata
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get(&key)
-                        .cloned();
-                    part.metadata = Some(str_bytes(meta.as_deref().unwrap_or("")));
+                    part.metadata = Some(str_bytes(&metadata));
                 }
                 Err(e) => {
                     tracing::warn!(group, topic, partition = p, error = %e, "offset fetch failed");
