@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use krab::config::{apply_overrides, read_config_file, BrokerConfig, RawConfig};
+use krab::tools::consumer_groups::{GroupsAction, ResetTo};
 use krab::tools::topics::{self, TopicsAction};
 
 /// A Kafka-wire-protocol compatible message broker.
@@ -25,6 +26,50 @@ enum Command {
     Serve(ServeArgs),
     /// Create, list, describe and delete topics, like kafka-topics.sh.
     Topics(TopicsArgs),
+    /// List, describe, reset and delete consumer groups, like kafka-consumer-groups.sh.
+    ConsumerGroups(ConsumerGroupsArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["bootstrap_server", "zookeeper"])))]
+#[command(group(clap::ArgGroup::new("groups_action").required(true).args(["list", "describe", "reset_offsets", "delete"])))]
+struct ConsumerGroupsArgs {
+    /// The broker to talk to: HOST:PORT[,HOST:PORT...].
+    #[arg(long, value_name = "HOST:PORT")]
+    bootstrap_server: Option<String>,
+    /// Read and write the /consumers znodes in ZooKeeper directly: HOST:PORT[/chroot].
+    #[arg(long, value_name = "HOST:PORT")]
+    zookeeper: Option<String>,
+    /// List all consumer groups.
+    #[arg(long)]
+    list: bool,
+    /// Show each partition's committed offset, log end offset, lag and owner.
+    #[arg(long)]
+    describe: bool,
+    /// Set the group's committed offsets for --topic (the group must have no active members).
+    #[arg(long)]
+    reset_offsets: bool,
+    /// Delete the group and its committed offsets (it must have no active members).
+    #[arg(long)]
+    delete: bool,
+    /// The consumer group to act on.
+    #[arg(long)]
+    group: Option<String>,
+    /// The topic whose offsets --reset-offsets sets.
+    #[arg(long)]
+    topic: Option<String>,
+    /// Reset to the log start offset.
+    #[arg(long, group = "reset_to")]
+    to_earliest: bool,
+    /// Reset to the log end offset.
+    #[arg(long, group = "reset_to")]
+    to_latest: bool,
+    /// Reset to this offset (clamped to the log's range).
+    #[arg(long, group = "reset_to", value_name = "OFFSET")]
+    to_offset: Option<i64>,
+    /// Perform the reset; without it the new offsets are only shown.
+    #[arg(long)]
+    execute: bool,
 }
 
 #[derive(Args, Debug)]
@@ -89,6 +134,13 @@ fn normalise_single_dash(args: impl Iterator<Item = String>) -> Vec<String> {
         "if-exists",
         "if-not-exists",
         "override",
+        "zookeeper",
+        "group",
+        "reset-offsets",
+        "to-earliest",
+        "to-latest",
+        "to-offset",
+        "execute",
     ];
     args.map(|a| match a.strip_prefix('-') {
         Some(rest) if !rest.starts_with('-') && LONG.contains(&rest.split('=').next().unwrap_or("")) => format!("-{a}"),
@@ -110,6 +162,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Topics(args) => run_topics(args),
+        Command::ConsumerGroups(args) => run_consumer_groups(args),
     }
 }
 
@@ -212,6 +265,56 @@ fn run_topics(args: TopicsArgs) -> ExitCode {
         }
     })();
     let result = action.and_then(|a| topics::run(&args.bootstrap_server, a));
+    match result {
+        Ok(out) => {
+            if !out.is_empty() {
+                println!("{out}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_consumer_groups(args: ConsumerGroupsArgs) -> ExitCode {
+    let group = || {
+        args.group
+            .clone()
+            .ok_or_else(|| "Error: --group is required".to_string())
+    };
+    let action = (|| -> Result<GroupsAction, String> {
+        if args.list {
+            Ok(GroupsAction::List)
+        } else if args.describe {
+            Ok(GroupsAction::Describe { group: group()? })
+        } else if args.reset_offsets {
+            let to = if args.to_earliest {
+                ResetTo::Earliest
+            } else if args.to_latest {
+                ResetTo::Latest
+            } else if let Some(n) = args.to_offset {
+                ResetTo::Offset(n)
+            } else {
+                return Err("Error: --reset-offsets needs one of --to-earliest, --to-latest, --to-offset".into());
+            };
+            Ok(GroupsAction::ResetOffsets {
+                group: group()?,
+                topic: args.topic.clone().ok_or("Error: --reset-offsets requires --topic")?,
+                to,
+                execute: args.execute,
+            })
+        } else {
+            Ok(GroupsAction::Delete { group: group()? })
+        }
+    })();
+    let result = action.and_then(|action| match (&args.bootstrap_server, &args.zookeeper) {
+        (Some(bootstrap), _) => krab::tools::consumer_groups::run(bootstrap, action),
+        (None, Some(zookeeper)) => krab::tools::consumer_groups_zk::run(zookeeper, action),
+        (None, None) => Err("Error: one of --bootstrap-server, --zookeeper is required".into()),
+    });
     match result {
         Ok(out) => {
             if !out.is_empty() {

@@ -53,21 +53,22 @@ pub async fn members(layout: &KafkaLayout, group: &str) -> Result<Vec<ZkMember>,
     if members.is_empty() {
         return Ok(members);
     }
-    for topic in store.children(&format!("{base}/owners")).await?.unwrap_or_default() {
+    for dir in store.children(&format!("{base}/owners")).await?.unwrap_or_default() {
+        let topic = owner_topic(&dir);
         for node in store
-            .children(&format!("{base}/owners/{topic}"))
+            .children(&format!("{base}/owners/{dir}"))
             .await?
             .unwrap_or_default()
         {
             let Some(partition) = owner_partition(&node) else {
                 continue;
             };
-            let Some((owner, _)) = store.get(&format!("{base}/owners/{topic}/{node}")).await? else {
+            let Some((owner, _)) = store.get(&format!("{base}/owners/{dir}/{node}")).await? else {
                 continue;
             };
             let owner = String::from_utf8_lossy(&owner).into_owned();
             if let Some(m) = members.iter_mut().find(|m| owns(&m.id, &owner)) {
-                m.owned.push((topic.clone(), partition));
+                m.owned.push((topic.to_string(), partition));
             }
         }
     }
@@ -118,6 +119,12 @@ fn owns(member_id: &str, owner: &str) -> bool {
             .strip_prefix(member_id)
             .and_then(|rest| rest.strip_prefix('-'))
             .is_some_and(|thread| thread.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// pykafka 2.8 on Python 3 formats the topic's bytes into the path, so its
+/// owner directories are named `b'<topic>'`.
+fn owner_topic(dir: &str) -> &str {
+    dir.strip_prefix("b'").and_then(|d| d.strip_suffix('\'')).unwrap_or(dir)
 }
 
 /// `<partition>` (Kafka) or `<leader>-<partition>` (pykafka).
@@ -198,6 +205,8 @@ mod tests {
             subscribed_topics(br#"{"version":1,"subscription":{"a":1},"pattern":"static","timestamp":"1"}"#),
             vec!["a"]
         );
+        assert_eq!(owner_topic("b'tt'"), "tt");
+        assert_eq!(owner_topic("tt"), "tt");
         assert_eq!(owner_partition("3"), Some(3));
         assert_eq!(owner_partition("1-7"), Some(7));
         assert_eq!(owner_partition("x"), None);

@@ -16,7 +16,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         broker.groups.heartbeat(
             group,
             request.member_id.as_str(),
-            request.group_instance_id.as_ref().map(|s| &**s),
+            request.group_instance_id.as_deref(),
             request.generation_id,
         )
     });

@@ -27,7 +27,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         if frame.api_version == 0 {
             return None; // v0 has no generation: always a simple commit
         }
-        let instance = request.group_instance_id.as_ref().map(|s| &**s);
+        let instance = request.group_instance_id.as_deref();
         match broker.groups.check_commit(
             group,
             request.member_id.as_str(),
