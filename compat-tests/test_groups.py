@@ -221,3 +221,42 @@ def test_kcat_balanced_consumer(krab):
                          capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert sorted(out.stdout.split()) == values
+
+
+def test_pykafka_managed_balanced_consumers(krab):
+    """pykafka's broker-coordinated consumer (managed=True): GroupCoordinator, JoinGroup,
+    SyncGroup, Heartbeat and LeaveGroup v0, with pykafka's own assignment encoding."""
+    from pykafka import KafkaClient
+    from pykafka.utils import VERSIONS_CACHE
+    VERSIONS_CACHE.clear()
+    broker = krab(overrides=GROUP_BROKER)
+    topic, group = unique_topic(), unique_topic("g")
+    values = [b"pm-%03d" % i for i in range(40)]
+    produce(broker.bootstrap, topic, values)
+
+    def managed():
+        client = KafkaClient(hosts=broker.bootstrap)
+        return client.topics[topic.encode()].get_balanced_consumer(
+            consumer_group=group.encode(), managed=True, consumer_timeout_ms=200,
+            auto_commit_enable=True, auto_commit_interval_ms=100, heartbeat_interval_ms=300)
+
+    def owned(c):
+        return sorted(p if isinstance(p, int) else p.id for p in (c.partitions or ()))
+
+    a, b = managed(), managed()
+    try:
+        got = set()
+
+        def split_and_read():
+            for c in (a, b):
+                m = c.consume(block=False)
+                if m is not None:
+                    got.add(m.value)
+            return len(owned(a)) == 2 and len(owned(b)) == 2 and got >= set(values)
+
+        wait_until(split_and_read, timeout=60, interval=0.01, msg="a 2+2 split and every message")
+        assert sorted(owned(a) + owned(b)) == [0, 1, 2, 3]
+    finally:
+        a.stop()
+        b.stop()
+    VERSIONS_CACHE.clear()

@@ -5,6 +5,7 @@
 
 pub mod coordinator;
 pub mod offsets;
+mod rebalance;
 pub mod state;
 pub mod types;
 pub mod zk_consumers;
