@@ -5,11 +5,13 @@ test_groups_zookeeper.py.
 
 Brokers here allow short sessions (group.min.session.timeout.ms=1000) and skip the initial
 rebalance delay so that rebalances take a second, not the defaults' tens of seconds."""
+import random
 import subprocess
 import sys
 import textwrap
 import time
 
+import pytest
 from confluent_kafka import Consumer, Producer
 
 from krabtest import unique_topic, wait_until
@@ -260,3 +262,45 @@ def test_pykafka_managed_balanced_consumers(krab):
         a.stop()
         b.stop()
     VERSIONS_CACHE.clear()
+
+
+@pytest.mark.parametrize("strategy", ["roundrobin", "cooperative-sticky"])
+def test_membership_churn_settles_with_every_partition_owned_once(krab, strategy):
+    """Members joining and leaving while others consume (where peers' coordinators lose
+    members to UNKNOWN_MEMBER_ID): the group always settles, each partition owned once, and
+    every message is read."""
+    broker = krab(overrides={**GROUP_BROKER, "num.partitions": 8})
+    topic, group = unique_topic(), unique_topic("g")
+    values = {b"ch-%03d" % i for i in range(400)}
+    produce(broker.bootstrap, topic, sorted(values), partitions=8)
+    rng = random.Random(7)
+    live, seen, made = {}, set(), 0
+
+    def poll_all(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for c in list(live.values()):
+                m = c.poll(0.02)
+                if m is not None and not m.error():
+                    seen.add(m.value())
+
+    for _ in range(10):
+        if len(live) < 2 or rng.random() < 0.6:
+            c = consumer(broker.bootstrap, group, f"churn-{made}",
+                         **{"partition.assignment.strategy": strategy})
+            c.subscribe([topic])
+            live[made] = c
+            made += 1
+        else:
+            live.pop(rng.choice(sorted(live))).close()
+        poll_all(rng.uniform(0.2, 1.0))
+
+    def settled():
+        poll_all(0.2)
+        owned = sorted(p for c in live.values() for p in parts(c))
+        return owned == list(range(8)) and seen >= values
+
+    wait_until(settled, timeout=60, interval=0, msg="the group to settle and read everything")
+    assert all(parts(c) for c in live.values()), "every live member got partitions"
+    for c in live.values():
+        c.close()
