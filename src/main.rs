@@ -264,19 +264,7 @@ fn run_topics(args: TopicsArgs) -> ExitCode {
             Err("one of --create, --list, --describe, --delete is required".into())
         }
     })();
-    let result = action.and_then(|a| topics::run(&args.bootstrap_server, a));
-    match result {
-        Ok(out) => {
-            if !out.is_empty() {
-                println!("{out}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    finish(action.and_then(|a| topics::run(&args.bootstrap_server, a)))
 }
 
 fn run_consumer_groups(args: ConsumerGroupsArgs) -> ExitCode {
@@ -315,6 +303,11 @@ fn run_consumer_groups(args: ConsumerGroupsArgs) -> ExitCode {
         (None, Some(zookeeper)) => krab::tools::consumer_groups_zk::run(zookeeper, action),
         (None, None) => Err("Error: one of --bootstrap-server, --zookeeper is required".into()),
     });
+    finish(result)
+}
+
+/// A tool's outcome: what to print on stdout (exit 0), or a one-line error on stderr (exit 1).
+fn finish(result: Result<String, String>) -> ExitCode {
     match result {
         Ok(out) => {
             if !out.is_empty() {
