@@ -32,6 +32,11 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         ApiKey::DeleteTopics => delete_topics::handle(broker, frame).await,
         ApiKey::InitProducerId => init_producer_id::handle(broker, frame).await,
         ApiKey::OffsetForLeaderEpoch => offset_for_leader_epoch::handle(broker, frame).await,
+        ApiKey::CreatePartitions => create_partitions::handle(broker, frame).await,
+        ApiKey::DescribeConfigs => describe_configs::handle(broker, frame).await,
+        ApiKey::AlterConfigs => alter_configs::handle(broker, frame).await,
+        ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(broker, frame).await,
+        ApiKey::DeleteRecords => delete_records::handle(broker, frame).await,
         other => Err(format!("{other:?} is registered but has no handler")),
     }
 }

@@ -196,6 +196,8 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
         1000
     });
     let mut failing_since: Option<std::time::Instant> = None;
+    // Config notifications already applied; None: replay what is there.
+    let mut config_seen: Option<u64> = None;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -205,7 +207,11 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
             become_controller_if_free(&broker).await;
         }
         broker.refresh_cluster_view().await;
-        match broker.sync_topics().await {
+        let synced = match broker.sync_topics().await {
+            Ok(()) => broker.follow_topic_changes(&mut config_seen).await,
+            Err(e) => Err(e),
+        };
+        match synced {
             Ok(()) => failing_since = None,
             // While the store is away, say so once, then every half minute.
             Err(e) => {
