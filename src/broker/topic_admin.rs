@@ -56,7 +56,10 @@ impl Broker {
                     let mut distinct = replicas.clone();
                     distinct.sort_unstable();
                     distinct.dedup();
-                    if replicas.is_empty() || distinct.len() != replicas.len() || replicas.iter().any(|r| !live.contains(r)) {
+                    if replicas.is_empty()
+                        || distinct.len() != replicas.len()
+                        || replicas.iter().any(|r| !live.contains(r))
+                    {
                         return Err(TopicError::InvalidAssignment(format!(
                             "partition {}: replicas {replicas:?} must be distinct live brokers {live:?}",
                             current + i
@@ -82,7 +85,10 @@ impl Broker {
         }
         let mut full = existing;
         full.extend(new.clone());
-        self.layout.set_topic_assignment(name, &full).await.map_err(store_error)?;
+        self.layout
+            .set_topic_assignment(name, &full)
+            .await
+            .map_err(store_error)?;
         for (p, replicas) in &new {
             let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
             let state = PartitionState {

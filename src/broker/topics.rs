@@ -264,7 +264,12 @@ impl Broker {
 
     /// A topic written by another tool has no state znodes yet: as the
     /// controller would, make the first live replica the leader.
-    pub(super) async fn elect_initial_state(&self, name: &str, p: i32, replicas: &[i32]) -> Result<PartitionState, TopicError> {
+    pub(super) async fn elect_initial_state(
+        &self,
+        name: &str,
+        p: i32,
+        replicas: &[i32],
+    ) -> Result<PartitionState, TopicError> {
         let live = self.live_broker_ids().await;
         let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
         let state = PartitionState {

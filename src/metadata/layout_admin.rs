@@ -126,7 +126,13 @@ impl KafkaLayout {
 
     /// Claims EPHEMERAL /consumers/<g>/owners/<t>/<p> for `owner`; false if
     /// another consumer owns it.
-    pub async fn claim_partition(&self, group: &str, topic: &str, partition: i32, owner: &str) -> Result<bool, LayoutError> {
+    pub async fn claim_partition(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        owner: &str,
+    ) -> Result<bool, LayoutError> {
         validate_group_name(group)?;
         validate_topic_name(topic)?;
         let path = format!("{}/{group}/owners/{topic}/{partition}", paths::CONSUMERS);
@@ -168,7 +174,11 @@ impl KafkaLayout {
         };
         let mut out = BTreeMap::new();
         for p in assignment.keys() {
-            let leader = self.partition_state(topic, *p).await?.map(|(s, _)| s.leader).unwrap_or(-1);
+            let leader = self
+                .partition_state(topic, *p)
+                .await?
+                .map(|(s, _)| s.leader)
+                .unwrap_or(-1);
             out.insert(*p, leader);
         }
         Ok(out)
@@ -182,7 +192,10 @@ mod tests {
 
     #[test]
     fn both_notification_formats_name_the_topic() {
-        assert_eq!(changed_topic(br#"{"version":2,"entity_path":"topics/t1"}"#).as_deref(), Some("t1"));
+        assert_eq!(
+            changed_topic(br#"{"version":2,"entity_path":"topics/t1"}"#).as_deref(),
+            Some("t1")
+        );
         assert_eq!(
             changed_topic(br#"{"version":1,"entity_type":"topics","entity_name":"t2"}"#).as_deref(),
             Some("t2")
@@ -194,6 +207,9 @@ mod tests {
     #[test]
     fn codec_round_trip_of_topic_config() {
         let config: BTreeMap<String, String> = [("retention.ms".to_string(), "10".to_string())].into();
-        assert_eq!(codec::parse_entity_config(&codec::entity_config(&config)).unwrap(), config);
+        assert_eq!(
+            codec::parse_entity_config(&codec::entity_config(&config)).unwrap(),
+            config
+        );
     }
 }

@@ -24,7 +24,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             let mut result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            match local_partition(topic.as_ref(), p.partition_index).and_then(|part| part.delete_records_before(p.offset)) {
+            match local_partition(topic.as_ref(), p.partition_index)
+                .and_then(|part| part.delete_records_before(p.offset))
+            {
                 Ok(low) => result.low_watermark = low,
                 Err(code) => result.error_code = code.code(),
             }

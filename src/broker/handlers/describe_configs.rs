@@ -34,9 +34,19 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
     out.insert("log.roll.ms", c.log_roll_ms.to_string());
     out.insert("log.retention.ms", c.log_retention_ms.to_string());
     out.insert("log.retention.bytes", c.log_retention_bytes.to_string());
-    out.insert("log.retention.check.interval.ms", c.log_retention_check_interval_ms.to_string());
+    out.insert(
+        "log.retention.check.interval.ms",
+        c.log_retention_check_interval_ms.to_string(),
+    );
     out.insert("message.max.bytes", c.message_max_bytes.to_string());
-    out.insert("log.dirs", c.log_dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(","));
+    out.insert(
+        "log.dirs",
+        c.log_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     if let Some(zk) = &c.zookeeper_connect {
         out.insert("zookeeper.connect", zk.clone());
     }
@@ -83,7 +93,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                             .into_iter()
                             .filter(|(k, _, _)| wanted(k))
                             .map(|(k, v, is_override)| {
-                                let source = if is_override { SOURCE_DYNAMIC_TOPIC } else { SOURCE_DEFAULT };
+                                let source = if is_override {
+                                    SOURCE_DYNAMIC_TOPIC
+                                } else {
+                                    SOURCE_DEFAULT
+                                };
                                 entry(version, &k, &v, is_override, source)
                             })
                             .collect();

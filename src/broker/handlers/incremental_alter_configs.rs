@@ -24,7 +24,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .with_resource_name(resource.resource_name.clone());
         let name = resource.resource_name.as_str();
         let outcome = if resource.resource_type != RESOURCE_TOPIC {
-            Err((ErrorCode::InvalidRequest, "only topic configs can be altered".to_string()))
+            Err((
+                ErrorCode::InvalidRequest,
+                "only topic configs can be altered".to_string(),
+            ))
         } else {
             let mut config = match broker.topic(name) {
                 Some(t) => Ok(t.config.clone()),
@@ -80,5 +83,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         }
         responses.push(response);
     }
-    respond(&frame, &IncrementalAlterConfigsResponse::default().with_responses(responses))
+    respond(
+        &frame,
+        &IncrementalAlterConfigsResponse::default().with_responses(responses),
+    )
 }
