@@ -87,6 +87,9 @@ pub(super) fn consume(
     let mut last_message = Instant::now();
     let mut last_commit = Instant::now();
     let mut dirty = false;
+    // The starting positions are committed at once, so a group's offsets
+    // (and, for the old consumer, /consumers/<g>/offsets) show where it begins.
+    commit(&consumed)?;
     'outer: while !stop.load(Ordering::Acquire) && limits.max_messages.is_none_or(|m| printed < m) {
         let records = fetcher.poll(500)?;
         if !records.is_empty() {

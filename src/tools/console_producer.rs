@@ -19,6 +19,9 @@ use super::client::Client;
 use super::cluster::{leaders_via_metadata, topic_name};
 use super::fetcher::Fetcher;
 
+/// Produce v7: record batches, and zstd (which needs v7+).
+const PRODUCE_VERSION: i16 = 7;
+
 /// kafka-console-producer.sh's flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ProducerArgs {
@@ -266,11 +269,11 @@ fn send(
                 .with_partition_data(data)]);
         let client: &mut Client = connections.client(leader)?;
         if s.acks == 0 {
-            client.send_oneway(&request, 3)?;
+            client.send_oneway(&request, PRODUCE_VERSION)?;
             ok += counts.values().sum::<u64>();
             continue;
         }
-        let response = client.send(&request, 3)?;
+        let response = client.send(&request, PRODUCE_VERSION)?;
         for t in &response.responses {
             for p in &t.partition_responses {
                 let n = counts.get(&p.index).copied().unwrap_or(0);
