@@ -22,6 +22,11 @@ use super::fetcher::Fetcher;
 /// Produce v7: record batches, and zstd (which needs v7+).
 const PRODUCE_VERSION: i16 = 7;
 
+/// Error codes worth another attempt: UNKNOWN_TOPIC_OR_PARTITION,
+/// LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS.
+const RETRIABLE: [i16; 5] = [3, 5, 6, 7, 19];
+const MAX_RETRIES: usize = 10;
+
 /// kafka-console-producer.sh's flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ProducerArgs {
@@ -156,7 +161,7 @@ pub fn run(args: &ProducerArgs, input: Box<dyn BufRead + Send>) -> Result<u64, S
         .or(args.broker_list.as_deref())
         .ok_or("one of --broker-list or --bootstrap-server is required")?;
     let s = settings(args)?;
-    let leaders = leaders_via_metadata(bootstrap, &args.topic, true)?.leaders;
+    let mut leaders = leaders_via_metadata(bootstrap, &args.topic, true)?.leaders;
     let partitions: Vec<i32> = leaders.keys().copied().collect();
     let mut connections = Fetcher::new(&args.topic);
     let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<u8>>>(10_000);
@@ -225,9 +230,29 @@ pub fn run(args: &ProducerArgs, input: Box<dyn BufRead + Send>) -> Result<u64, S
             });
         }
         sticky = sticky.wrapping_add(1);
-        let (ok, bad) = send(&mut connections, &args.topic, &leaders, per_partition, &s)?;
-        sent += ok;
-        failed += bad;
+        // Retriable errors (a leader that has not heard of the topic yet, a
+        // moved leader) are retried with fresh metadata, as Kafka's producer does.
+        let mut pending = per_partition;
+        for attempt in 0.. {
+            let (ok, failures) = send(&mut connections, &args.topic, &leaders, &pending, &s)?;
+            sent += ok;
+            let retry = attempt < MAX_RETRIES && failures.values().all(|code| RETRIABLE.contains(code));
+            if failures.is_empty() || !retry {
+                for (p, code) in &failures {
+                    let n = pending.get(p).map_or(0, Vec::len);
+                    failed += n as u64;
+                    eprintln!(
+                        "ERROR Error when sending {n} message(s) to topic {} partition {p}: {} (error code {code})",
+                        args.topic,
+                        super::topics::kafka_error_name(*code)
+                    );
+                }
+                break;
+            }
+            pending.retain(|p, _| failures.contains_key(p));
+            std::thread::sleep(std::time::Duration::from_millis(100 * (attempt as u64 + 1)));
+            leaders = leaders_via_metadata(bootstrap, &args.topic, true)?.leaders;
+        }
     }
     if failed > 0 {
         return Err(format!("{failed} of {} messages were not acknowledged", sent + failed));
@@ -235,26 +260,27 @@ pub fn run(args: &ProducerArgs, input: Box<dyn BufRead + Send>) -> Result<u64, S
     Ok(sent)
 }
 
-/// One Produce request per leader; returns (acknowledged, failed) records.
+/// One Produce request per leader; returns the records acknowledged and the
+/// error code of each partition that failed.
 fn send(
     connections: &mut Fetcher,
     topic: &str,
     leaders: &BTreeMap<i32, String>,
-    per_partition: BTreeMap<i32, Vec<Record>>,
+    per_partition: &BTreeMap<i32, Vec<Record>>,
     s: &Settings,
-) -> Result<(u64, u64), String> {
-    let mut by_leader: BTreeMap<&str, Vec<(i32, Vec<Record>)>> = BTreeMap::new();
+) -> Result<(u64, BTreeMap<i32, i16>), String> {
+    let mut by_leader: BTreeMap<&str, Vec<(i32, &Vec<Record>)>> = BTreeMap::new();
     for (p, records) in per_partition {
         let leader = leaders.get(&p).ok_or_else(|| format!("no leader for {topic}-{p}"))?;
-        by_leader.entry(leader.as_str()).or_default().push((p, records));
+        by_leader.entry(leader.as_str()).or_default().push((*p, records));
     }
-    let (mut ok, mut bad) = (0, 0);
+    let (mut ok, mut failures) = (0, BTreeMap::new());
     for (leader, batches) in by_leader {
         let mut counts = BTreeMap::new();
         let mut data = Vec::with_capacity(batches.len());
         for (p, records) in batches {
             counts.insert(p, records.len() as u64);
-            let batch = encode_batch(&records, s.codec, 0, -1, -1, -1, None).map_err(|e| e.to_string())?;
+            let batch = encode_batch(records, s.codec, 0, -1, -1, -1, None).map_err(|e| e.to_string())?;
             data.push(
                 PartitionProduceData::default()
                     .with_index(p)
@@ -280,16 +306,12 @@ fn send(
                 if p.error_code == 0 {
                     ok += n;
                 } else {
-                    bad += n;
-                    eprintln!(
-                        "ERROR Error when sending {n} message(s) to topic {topic} partition {}: error code {}",
-                        p.index, p.error_code
-                    );
+                    failures.insert(p.index, p.error_code);
                 }
             }
         }
     }
-    Ok((ok, bad))
+    Ok((ok, failures))
 }
 
 #[cfg(test)]

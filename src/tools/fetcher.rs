@@ -25,6 +25,8 @@ pub struct Consumed {
 /// Bytes asked for per partition and per request.
 const PARTITION_MAX_BYTES: i32 = 1 << 20;
 const ERROR_OFFSET_OUT_OF_RANGE: i16 = 1;
+/// UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER.
+const RETRIABLE: [i16; 3] = [3, 5, 6];
 
 pub struct Fetcher {
     topic: String,
@@ -104,6 +106,11 @@ impl Fetcher {
                         // Retention moved the start past us: begin again at it.
                         let earliest = self.offset_at(&leader, p, EARLIEST)?;
                         self.set_position(p, &leader, earliest);
+                        continue;
+                    }
+                    if RETRIABLE.contains(&data.error_code) {
+                        // A leader that has not loaded the topic yet: try again next round.
+                        std::thread::sleep(std::time::Duration::from_millis(100));
                         continue;
                     }
                     if data.error_code != 0 {

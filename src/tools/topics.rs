@@ -47,7 +47,14 @@ pub enum TopicsAction {
 
 pub(super) fn kafka_error_name(code: i16) -> &'static str {
     match code {
+        1 => "OFFSET_OUT_OF_RANGE",
         3 => "UNKNOWN_TOPIC_OR_PARTITION",
+        5 => "LEADER_NOT_AVAILABLE",
+        6 => "NOT_LEADER_OR_FOLLOWER",
+        7 => "REQUEST_TIMED_OUT",
+        10 => "MESSAGE_TOO_LARGE",
+        19 => "NOT_ENOUGH_REPLICAS",
+        76 => "UNSUPPORTED_COMPRESSION_TYPE",
         17 => "INVALID_TOPIC_EXCEPTION",
         36 => "TOPIC_ALREADY_EXISTS",
         37 => "INVALID_PARTITIONS",
