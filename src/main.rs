@@ -69,10 +69,10 @@ struct TopicsArgs {
     #[arg(long)]
     topic: Option<String>,
     /// Number of partitions for --create (default: the broker's num.partitions).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     partitions: Option<i32>,
     /// Replication factor for --create (default: the broker's default.replication.factor).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     replication_factor: Option<i16>,
     /// A topic config for --create: --config retention.ms=60000.
     #[arg(long = "config", value_name = "KEY=VALUE")]
