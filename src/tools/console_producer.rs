@@ -271,7 +271,7 @@ fn send(
 ) -> Result<(u64, BTreeMap<i32, i16>), String> {
     let mut by_leader: BTreeMap<&str, Vec<(i32, &Vec<Record>)>> = BTreeMap::new();
     for (p, records) in per_partition {
-        let leader = leaders.get(&p).ok_or_else(|| format!("no leader for {topic}-{p}"))?;
+        let leader = leaders.get(p).ok_or_else(|| format!("no leader for {topic}-{p}"))?;
         by_leader.entry(leader.as_str()).or_default().push((*p, records));
     }
     let (mut ok, mut failures) = (0, BTreeMap::new());
