@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from admintools import failed, ok, topics, wrapper
-from krabtest import unique_topic, wait_until
+from krabtest import confluent_watermarks, unique_topic, wait_until
 
 ZKCLI = Path("/usr/share/zookeeper/bin/zkCli.sh")
 
@@ -107,3 +107,26 @@ def test_zkcli_removal_drops_the_topic(krab, zk, zookeeper):
     wait_until(lambda: not (b.log_dir / f"{t}-0").exists() and not (b.log_dir / f"{t}-1").exists(),
                msg="the broker dropped the topic's directories")
     failed(topics("--bootstrap-server", b.bootstrap, "--describe", "--topic", t), "does not exist")
+
+
+def test_recreated_behind_a_brokers_back_starts_empty(krab, zk, zookeeper):
+    """Deleted and created again in ZooKeeper faster than a broker's sync round: the broker
+    notices the new znode (its creation id) and serves the new, empty topic."""
+    b = krab(mode="zookeeper", broker_id=0)
+    t = unique_topic("again")
+    ok(topics("--zookeeper", zookeeper.hosts, "--create", "--topic", t, "--partitions", "1",
+              "--replication-factor", "1"))
+    produce(b.bootstrap, t, ["old1", "old2", "old3"])
+    assert consume_all(b.bootstrap, t, 3) == ["old1", "old2", "old3"]
+    tx = zk.transaction()
+    tx.delete(f"/brokers/topics/{t}/partitions/0/state")
+    tx.delete(f"/brokers/topics/{t}/partitions/0")
+    tx.delete(f"/brokers/topics/{t}/partitions")
+    tx.delete(f"/brokers/topics/{t}")
+    tx.create(f"/brokers/topics/{t}", b'{"version":1,"partitions":{"0":[0]}}')
+    assert all(r is True or isinstance(r, str) for r in tx.commit())
+    wait_until(lambda: zk.exists(f"/brokers/topics/{t}/partitions/0/state"),
+               msg="the new topic's state znode")
+    wait_until(lambda: confluent_watermarks(b.bootstrap, t) == (0, 0), msg="the new topic is empty")
+    produce(b.bootstrap, t, ["new"])
+    assert consume_all(b.bootstrap, t, 1) == ["new"]

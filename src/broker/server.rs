@@ -196,8 +196,8 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
         1000
     });
     let mut failing_since: Option<std::time::Instant> = None;
-    // Config notifications already applied; None: replay what is there.
-    let mut config_seen: Option<u64> = None;
+    // Config notifications applied and topic incarnations seen so far.
+    let mut watch = super::topic_admin::TopicWatch::default();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -208,7 +208,7 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
         }
         broker.refresh_cluster_view().await;
         let synced = match broker.sync_topics().await {
-            Ok(()) => broker.follow_topic_changes(&mut config_seen).await,
+            Ok(()) => broker.follow_topic_changes(&mut watch).await,
             Err(e) => Err(e),
         };
         match synced {

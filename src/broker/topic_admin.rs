@@ -3,8 +3,8 @@
 //! config overrides (AlterConfigs, or a /config/changes notification from
 //! another broker or tool), and the values DescribeConfigs reports.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Weak};
 
 use crate::log::PartitionLog;
 use crate::metadata::{LayoutError, PartitionState};
@@ -19,6 +19,17 @@ fn store_error(e: LayoutError) -> TopicError {
         LayoutError::UnknownTopic(t) => TopicError::Unknown(t),
         other => TopicError::Store(other.to_string()),
     }
+}
+
+/// What the metadata sync loop remembers between rounds.
+#[derive(Debug, Default)]
+pub struct TopicWatch {
+    /// The last /config/changes notification applied (None: replay all).
+    pub config_seen: Option<u64>,
+    /// czxid of each served topic's /brokers/topics/<t> and the local topic
+    /// it was seen with, to notice a topic deleted and created again by
+    /// someone else between two rounds.
+    pub creations: HashMap<String, (i64, Weak<Topic>)>,
 }
 
 impl Broker {
@@ -204,7 +215,8 @@ impl Broker {
     /// notifications after `seen` (updated), and partitions added by a tool
     /// writing /brokers/topics/<t> directly. The controller also purges
     /// notifications older than 15 minutes, as Kafka does.
-    pub async fn follow_topic_changes(&self, seen: &mut Option<u64>) -> Result<(), TopicError> {
+    pub async fn follow_topic_changes(&self, watch: &mut TopicWatch) -> Result<(), TopicError> {
+        let seen = &mut watch.config_seen;
         let changes = self.layout.config_changes_after(*seen).await.map_err(store_error)?;
         for change in changes {
             if let Some(topic) = change.topic.as_deref().filter(|t| self.topic(t).is_some()) {
@@ -218,18 +230,39 @@ impl Broker {
                 let _ = self.layout.delete_config_change(change.sequence).await;
             }
         }
-        for name in self.topic_names() {
-            let Some(known) = self.topic(&name).map(|t| t.meta.len()) else {
+        let names = self.topic_names();
+        watch.creations.retain(|name, _| names.contains(name));
+        for name in names {
+            let Some(current) = self.topic(&name) else {
                 continue;
             };
-            match self.layout.topic_assignment(&name).await {
-                Ok(Some(assignment)) if assignment.len() > known => {
-                    let _guard = self.topic_lock.lock().await;
-                    tracing::info!(topic = %name, partitions = assignment.len(), "partitions added in the metadata store");
-                    self.extend_local_topic(&name, &assignment).await?;
-                }
-                Ok(_) => {}
-                Err(e) => return Err(store_error(e)),
+            let known = current.meta.len();
+            let Some((assignment, czxid)) = self
+                .layout
+                .topic_assignment_and_creation(&name)
+                .await
+                .map_err(store_error)?
+            else {
+                continue; // gone: sync_topics drops it
+            };
+            let seen = watch.creations.insert(name.clone(), (czxid, Arc::downgrade(&current)));
+            // Only the same local topic under a new znode is stale: one this
+            // broker reopened itself (or changed) is taken as it is now.
+            let stale =
+                seen.is_some_and(|(old, topic)| old != czxid && Weak::ptr_eq(&topic, &Arc::downgrade(&current)));
+            if stale {
+                // Deleted and created again before this broker noticed: the
+                // old data must not show under the new topic.
+                let _guard = self.topic_lock.lock().await;
+                tracing::info!(topic = %name, "topic was re-created in the metadata store; reopening it");
+                self.drop_local_topic(&name);
+                watch.creations.remove(&name);
+                continue; // the next sync_topics opens the new one
+            }
+            if assignment.len() > known {
+                let _guard = self.topic_lock.lock().await;
+                tracing::info!(topic = %name, partitions = assignment.len(), "partitions added in the metadata store");
+                self.extend_local_topic(&name, &assignment).await?;
             }
         }
         Ok(())

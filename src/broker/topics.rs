@@ -342,7 +342,7 @@ impl Broker {
         Ok(())
     }
 
-    fn drop_local_topic(&self, name: &str) {
+    pub(super) fn drop_local_topic(&self, name: &str) {
         let removed = self.topics.write().unwrap_or_else(|e| e.into_inner()).remove(name);
         if let Some(topic) = removed {
             for partition in topic.partitions.iter().flatten() {

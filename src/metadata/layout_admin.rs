@@ -99,6 +99,22 @@ impl KafkaLayout {
             .max())
     }
 
+    /// The assignment and the creation id (czxid) of /brokers/topics/<t>; a
+    /// topic deleted and created again under the same name has a new one.
+    pub async fn topic_assignment_and_creation(
+        &self,
+        name: &str,
+    ) -> Result<Option<(BTreeMap<i32, Vec<i32>>, i64)>, LayoutError> {
+        validate_topic_name(name)?;
+        let path = paths::topic(name);
+        match self.store().get(&path).await? {
+            None => Ok(None),
+            Some((data, stat)) => super::kafka_json::parse_topic_assignment(&data)
+                .map(|a| Some((a, stat.czxid)))
+                .map_err(|r| super::layout::malformed(&path, r)),
+        }
+    }
+
     /// Whether /admin/delete_topics/<t> exists.
     pub async fn is_marked_for_deletion(&self, name: &str) -> Result<bool, LayoutError> {
         validate_topic_name(name)?;
