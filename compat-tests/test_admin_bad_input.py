@@ -20,6 +20,8 @@ CREATE_CASES = [
      ["partitions", "got 0"], "INVALID_PARTITIONS"),
     ("negative-partitions", None, ["--partitions", "-3", "--replication-factor", "1"],
      ["partitions", "got -3"], "INVALID_PARTITIONS"),
+    ("too-many-partitions", None, ["--partitions", "100001", "--replication-factor", "1"],
+     ["100001", "limit"], "INVALID_PARTITIONS"),
     ("replication", None, ["--partitions", "1", "--replication-factor", "3"],
      ["replication factor 3", "1 live broker"], "INVALID_REPLICATION_FACTOR"),
     ("unknown-config", None, ["--partitions", "1", "--replication-factor", "1",

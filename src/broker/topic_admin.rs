@@ -51,6 +51,9 @@ impl Broker {
         if total <= current as i32 {
             return Err(TopicError::PartitionsNotIncreased(name.to_string(), current, total));
         }
+        if total > super::topic_rules::MAX_PARTITIONS {
+            return Err(TopicError::TooManyPartitions(total));
+        }
         let adding = total - current as i32;
         let rf = existing.values().next().map_or(1, Vec::len);
         let live = self.live_broker_ids().await;

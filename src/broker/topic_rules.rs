@@ -8,6 +8,11 @@ use rand::Rng;
 
 use crate::protocol::ErrorCode;
 
+/// The most partitions a topic may have (librdkafka's limit too): every
+/// partition is a directory and a map entry, so an absurd count from a
+/// request must not be honoured.
+pub const MAX_PARTITIONS: i32 = 100_000;
+
 /// A topic-level failure, mapped to a Kafka error code at the handler edge.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
@@ -17,6 +22,8 @@ pub enum TopicError {
     Exists(String),
     #[error("number of partitions must be at least 1, got {0}")]
     InvalidPartitions(i32),
+    #[error("number of partitions {0} is above the limit of {MAX_PARTITIONS}")]
+    TooManyPartitions(i32),
     #[error("topic {0} has {1} partitions; the partition count can only be increased (requested {2})")]
     PartitionsNotIncreased(String, usize, i32),
     #[error("replication factor {0} is invalid with {1} live broker(s)")]
@@ -40,7 +47,9 @@ impl TopicError {
         match self {
             TopicError::InvalidName(..) => ErrorCode::InvalidTopicException,
             TopicError::Exists(_) => ErrorCode::TopicAlreadyExists,
-            TopicError::InvalidPartitions(_) | TopicError::PartitionsNotIncreased(..) => ErrorCode::InvalidPartitions,
+            TopicError::InvalidPartitions(_)
+            | TopicError::TooManyPartitions(_)
+            | TopicError::PartitionsNotIncreased(..) => ErrorCode::InvalidPartitions,
             TopicError::InvalidReplicationFactor(..) => ErrorCode::InvalidReplicationFactor,
             TopicError::InvalidAssignment(_) => ErrorCode::InvalidReplicaAssignment,
             TopicError::InvalidConfig(..) => ErrorCode::InvalidConfig,

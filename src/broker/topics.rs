@@ -175,6 +175,9 @@ impl Broker {
                 if partitions < 1 {
                     return Err(TopicError::InvalidPartitions(partitions));
                 }
+                if partitions > super::topic_rules::MAX_PARTITIONS {
+                    return Err(TopicError::TooManyPartitions(partitions));
+                }
                 if replication_factor < 1 || replication_factor as usize > live.len() {
                     return Err(TopicError::InvalidReplicationFactor(replication_factor, live.len()));
                 }

@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::broker::topic_rules::{assign_replicas_from, validate_topic_config, validate_topic_name, TopicError};
+use crate::broker::topic_rules::{
+    assign_replicas_from, validate_topic_config, validate_topic_name, TopicError, MAX_PARTITIONS,
+};
 use crate::metadata::{KafkaLayout, LayoutError};
 
 use super::cluster::{connect_zookeeper, runtime};
@@ -66,6 +68,9 @@ async fn run_async(layout: &KafkaLayout, action: TopicsAction) -> Result<String,
                 None => {
                     if partitions < 1 {
                         return Err(command_error(TopicError::InvalidPartitions(partitions)));
+                    }
+                    if partitions > MAX_PARTITIONS {
+                        return Err(command_error(TopicError::TooManyPartitions(partitions)));
                     }
                     if replication_factor < 1 || replication_factor as usize > live.len() {
                         return Err(command_error(TopicError::InvalidReplicationFactor(
@@ -154,6 +159,9 @@ async fn run_async(layout: &KafkaLayout, action: TopicsAction) -> Result<String,
                 let current = existing.len();
                 if count <= current as i32 {
                     return Err(command_error(TopicError::PartitionsNotIncreased(topic, current, count)));
+                }
+                if count > MAX_PARTITIONS {
+                    return Err(command_error(TopicError::TooManyPartitions(count)));
                 }
                 let adding = count - current as i32;
                 let live = live_ids(layout).await?;
