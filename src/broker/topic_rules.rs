@@ -249,6 +249,34 @@ mod tests {
     }
 
     #[test]
+    fn replica_assignment_text() {
+        assert_eq!(
+            parse_replica_assignment("0:1,1:2").unwrap(),
+            vec![vec![0, 1], vec![1, 2]]
+        );
+        assert_eq!(parse_replica_assignment("3").unwrap(), vec![vec![3]]);
+        assert!(parse_replica_assignment("0:0").is_err(), "a broker twice");
+        assert!(parse_replica_assignment("0:1,2").is_err(), "uneven replica counts");
+        assert!(parse_replica_assignment("a:b").is_err());
+        assert!(parse_replica_assignment("").is_err());
+    }
+
+    #[test]
+    fn config_ranges_and_compaction() {
+        let one = |k: &str, v: &str| -> BTreeMap<String, String> { [(k.to_string(), v.to_string())].into() };
+        assert!(validate_topic_config(&one("retention.ms", "-1")).is_ok());
+        assert!(validate_topic_config(&one("retention.ms", "-2")).is_err());
+        assert!(validate_topic_config(&one("segment.bytes", "13")).is_err());
+        assert!(validate_topic_config(&one("segment.bytes", "14")).is_ok());
+        assert!(validate_topic_config(&one("segment.bytes", "4294967296")).is_err());
+        assert!(validate_topic_config(&one("flush.messages", "0")).is_err());
+        assert!(validate_topic_config(&one("cleanup.policy", "delete")).is_ok());
+        let compact = validate_topic_config(&one("cleanup.policy", "compact,delete")).unwrap_err();
+        assert!(compact.to_string().contains("compact"), "{compact}");
+        assert!(validate_topic_config(&one("cleanup.policy", "shred")).is_err());
+    }
+
+    #[test]
     fn topic_config_validation() {
         let ok: BTreeMap<String, String> = [("retention.ms".to_string(), "1000".to_string())].into();
         assert!(validate_topic_config(&ok).is_ok());
