@@ -1,7 +1,7 @@
 //! The `krab` command: `krab serve` runs a broker; `krab topics` is
 //! kafka-topics.sh; `krab console-producer` / `console-consumer` are
-//! kafka-console-producer.sh / kafka-console-consumer.sh. This file only turns argv into validated config structs
-//! and calls the library.
+//! kafka-console-producer.sh / kafka-console-consumer.sh. This file only
+//! turns argv into validated config structs and calls the library.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
