@@ -1,6 +1,7 @@
 //! The `krab` command: `krab serve` runs a broker; `krab topics` is
-//! kafka-topics.sh. This file only turns argv into validated config structs
-//! and calls the library.
+//! kafka-topics.sh; `krab console-producer` / `console-consumer` are
+//! kafka-console-producer.sh / kafka-console-consumer.sh. This file only
+//! turns argv into validated config structs and calls the library.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -11,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use krab::config::{apply_overrides, read_config_file, BrokerConfig, RawConfig};
 use krab::tools::consumer_groups::{GroupsAction, ResetTo};
 use krab::tools::topics::{self, TopicsAction};
+use krab::tools::{console_consumer, console_producer, topics_zk};
 
 /// A Kafka-wire-protocol compatible message broker.
 #[derive(Parser, Debug)]
@@ -24,10 +26,14 @@ struct Cli {
 enum Command {
     /// Run a broker, like kafka-server-start.sh.
     Serve(ServeArgs),
-    /// Create, list, describe and delete topics, like kafka-topics.sh.
+    /// Create, list, describe, alter and delete topics, like kafka-topics.sh.
     Topics(TopicsArgs),
     /// List, describe, reset and delete consumer groups, like kafka-consumer-groups.sh.
     ConsumerGroups(ConsumerGroupsArgs),
+    /// Produce lines from stdin, like kafka-console-producer.sh.
+    ConsoleProducer(console_producer::ProducerArgs),
+    /// Print a topic's messages, like kafka-console-consumer.sh.
+    ConsoleConsumer(console_consumer::ConsumerArgs),
 }
 
 #[derive(Args, Debug)]
@@ -84,8 +90,11 @@ struct ServeArgs {
 #[derive(Args, Debug)]
 struct TopicsArgs {
     /// The broker to talk to: HOST:PORT[,HOST:PORT...].
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "zookeeper")]
+    bootstrap_server: Option<String>,
+    /// Work on ZooKeeper's znodes directly, as Kafka's tool did: HOST:PORT[,HOST:PORT...][/chroot].
     #[arg(long, value_name = "HOST:PORT")]
-    bootstrap_server: String,
+    zookeeper: Option<String>,
     /// Create a topic.
     #[arg(long, group = "action")]
     create: bool,
@@ -98,19 +107,28 @@ struct TopicsArgs {
     /// Delete a topic.
     #[arg(long, group = "action")]
     delete: bool,
+    /// Add partitions (--partitions) or change configs (--config, --delete-config).
+    #[arg(long, group = "action")]
+    alter: bool,
     /// The topic to act on.
     #[arg(long)]
     topic: Option<String>,
     /// Number of partitions for --create (default: the broker's num.partitions).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     partitions: Option<i32>,
     /// Replication factor for --create (default: the broker's default.replication.factor).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     replication_factor: Option<i16>,
     /// A topic config for --create: --config retention.ms=60000.
     #[arg(long = "config", value_name = "KEY=VALUE")]
     configs: Vec<String>,
-    /// With --delete: succeed quietly if the topic does not exist.
+    /// Replicas per partition for --create (all partitions) or --alter (the new ones): 0:1,1:2.
+    #[arg(long, value_name = "B:B,B:B")]
+    replica_assignment: Option<String>,
+    /// With --alter: remove a topic config override.
+    #[arg(long = "delete-config", value_name = "KEY")]
+    delete_configs: Vec<String>,
+    /// With --delete or --alter: succeed quietly if the topic does not exist.
     #[arg(long)]
     if_exists: bool,
     /// With --create: succeed quietly if the topic already exists.
@@ -119,32 +137,30 @@ struct TopicsArgs {
 }
 
 /// Kafka's tools accept single-dash long options (`-topic test`), and the
-/// user's scripts use them; clap wants two dashes.
+/// user's scripts use them; clap wants two dashes. Copied from documents,
+/// a dash may also be an en dash (`–list`). Every krab flag is a long one,
+/// so any `-word` (two or more letters) is taken as `--word`.
 fn normalise_single_dash(args: impl Iterator<Item = String>) -> Vec<String> {
-    const LONG: &[&str] = &[
-        "bootstrap-server",
-        "create",
-        "list",
-        "describe",
-        "delete",
-        "topic",
-        "partitions",
-        "replication-factor",
-        "config",
-        "if-exists",
-        "if-not-exists",
-        "override",
-        "zookeeper",
-        "group",
-        "reset-offsets",
-        "to-earliest",
-        "to-latest",
-        "to-offset",
-        "execute",
-    ];
-    args.map(|a| match a.strip_prefix('-') {
-        Some(rest) if !rest.starts_with('-') && LONG.contains(&rest.split('=').next().unwrap_or("")) => format!("-{a}"),
-        _ => a,
+    args.map(|a| {
+        let a = match a.strip_prefix('\u{2013}') {
+            Some(rest) => format!("--{}", rest.trim_start_matches('-')),
+            None => a,
+        };
+        match a.strip_prefix('-') {
+            Some(rest)
+                if rest.len() >= 2
+                    && rest
+                        .split('=')
+                        .next()
+                        .unwrap_or("")
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'.')
+                    && rest.as_bytes()[0].is_ascii_lowercase() =>
+            {
+                format!("-{a}")
+            }
+            _ => a,
+        }
     })
     .collect()
 }
@@ -156,13 +172,29 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_level(&cli.command))),
         )
         .init();
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Topics(args) => run_topics(args),
         Command::ConsumerGroups(args) => run_consumer_groups(args),
+        Command::ConsoleProducer(args) => report(
+            console_producer::run(&args, Box::new(std::io::BufReader::new(std::io::stdin()))).map(|_| String::new()),
+        ),
+        Command::ConsoleConsumer(args) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            report(console_consumer::run(&args, &mut out).map(|_| String::new()))
+        }
+    }
+}
+
+/// The broker logs at info; the tools only warn, so their output stays theirs.
+fn default_log_level(command: &Command) -> &'static str {
+    match command {
+        Command::Serve(_) => "info",
+        _ => "warn",
     }
 }
 
@@ -233,6 +265,13 @@ fn run_topics(args: TopicsArgs) -> ExitCode {
     let need_topic = |what: &str| -> Result<String, String> {
         args.topic.clone().ok_or_else(|| format!("--{what} requires --topic"))
     };
+    let replica_assignment = || -> Result<Option<Vec<Vec<i32>>>, String> {
+        args.replica_assignment
+            .as_deref()
+            .map(krab::broker::topic_rules::parse_replica_assignment)
+            .transpose()
+            .map_err(|e| format!("Error while executing topic command : {e}"))
+    };
     let action = (|| -> Result<TopicsAction, String> {
         if args.create {
             let mut config = BTreeMap::new();
@@ -247,6 +286,7 @@ fn run_topics(args: TopicsArgs) -> ExitCode {
                 partitions: args.partitions.unwrap_or(-1),
                 replication_factor: args.replication_factor.unwrap_or(-1),
                 config,
+                replica_assignment: replica_assignment()?,
                 if_not_exists: args.if_not_exists,
             })
         } else if args.list {
@@ -255,16 +295,37 @@ fn run_topics(args: TopicsArgs) -> ExitCode {
             Ok(TopicsAction::Describe {
                 topic: args.topic.clone(),
             })
+        } else if args.alter {
+            let mut set_config = BTreeMap::new();
+            for c in &args.configs {
+                let (k, v) = c
+                    .split_once('=')
+                    .ok_or_else(|| format!("--config expects key=value, got {c:?}"))?;
+                set_config.insert(k.to_string(), v.to_string());
+            }
+            Ok(TopicsAction::Alter {
+                topic: need_topic("alter")?,
+                partitions: args.partitions,
+                replica_assignment: replica_assignment()?,
+                set_config,
+                delete_config: args.delete_configs.clone(),
+                if_exists: args.if_exists,
+            })
         } else if args.delete {
             Ok(TopicsAction::Delete {
                 topic: need_topic("delete")?,
                 if_exists: args.if_exists,
             })
         } else {
-            Err("one of --create, --list, --describe, --delete is required".into())
+            Err("one of --create, --list, --describe, --alter, --delete is required".into())
         }
     })();
-    finish(action.and_then(|a| topics::run(&args.bootstrap_server, a)))
+    let result = action.and_then(|a| match (&args.bootstrap_server, &args.zookeeper) {
+        (Some(bootstrap), None) => topics::run(bootstrap, a),
+        (None, Some(zk)) => topics_zk::run(zk, a),
+        _ => Err("exactly one of --bootstrap-server or --zookeeper is required".into()),
+    });
+    report(result)
 }
 
 fn run_consumer_groups(args: ConsumerGroupsArgs) -> ExitCode {
@@ -303,11 +364,11 @@ fn run_consumer_groups(args: ConsumerGroupsArgs) -> ExitCode {
         (None, Some(zookeeper)) => krab::tools::consumer_groups_zk::run(zookeeper, action),
         (None, None) => Err("Error: one of --bootstrap-server, --zookeeper is required".into()),
     });
-    finish(result)
+    report(result)
 }
 
-/// A tool's outcome: what to print on stdout (exit 0), or a one-line error on stderr (exit 1).
-fn finish(result: Result<String, String>) -> ExitCode {
+/// Prints a tool's output, or its one-line error with a non-zero exit.
+fn report(result: Result<String, String>) -> ExitCode {
     match result {
         Ok(out) => {
             if !out.is_empty() {

@@ -90,8 +90,22 @@ fn sync(
     client.send(&req, v)
 }
 
+const TOPIC: &str = "every-api";
+
+fn create(client: &mut Client, topic: &str, partitions: i32) -> Result<(), String> {
+    let req = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![
+        create_topics_request::CreatableTopic::default()
+            .with_name(name(topic))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1),
+    ]);
+    let r = client.send(&req, 0)?;
+    assert_eq!(r.topics[0].error_code, 0, "create {topic}");
+    Ok(())
+}
+
 fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
-    let topic = "every-api";
+    let topic = TOPIC;
     match api {
         ApiKey::ApiVersions => {
             let r = client.send(&ApiVersionsRequest::default(), v)?;
@@ -349,6 +363,75 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             let busy = DeleteGroupsRequest::default().with_groups_names(vec![gid(&format!("busy-v{v}"))]);
             assert_eq!(client.send(&busy, v)?.results[0].error_code, 68, "NON_EMPTY_GROUP v{v}");
         }
+
+        ApiKey::CreatePartitions => {
+            let t = format!("grown-v{v}");
+            create(client, &t, 1)?;
+            let req = CreatePartitionsRequest::default()
+                .with_timeout_ms(1000)
+                .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default()
+                    .with_name(name(&t))
+                    .with_count(3)
+                    .with_assignments(None)]);
+            let r = client.send(&req, v)?;
+            assert_eq!(r.results[0].error_code, 0, "create partitions v{v}");
+            let again = client.send(&req, v)?;
+            assert_eq!(again.results[0].error_code, 37, "not an increase v{v}");
+        }
+        ApiKey::DescribeConfigs => {
+            let req = DescribeConfigsRequest::default().with_resources(vec![
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_static_str(TOPIC))
+                    .with_configuration_keys(None),
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(4)
+                    .with_resource_name(StrBytes::from_static_str("0"))
+                    .with_configuration_keys(None),
+            ]);
+            let r = client.send(&req, v)?;
+            assert_eq!(r.results[0].error_code, 0, "describe topic v{v}");
+            assert!(r.results[0].configs.iter().any(|c| c.name.as_str() == "retention.ms"));
+            assert_eq!(r.results[1].error_code, 0, "describe broker v{v}");
+        }
+        ApiKey::AlterConfigs => {
+            let req = AlterConfigsRequest::default().with_resources(vec![
+                alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_static_str(TOPIC))
+                    .with_configs(vec![alter_configs_request::AlterableConfig::default()
+                        .with_name(StrBytes::from_static_str("retention.ms"))
+                        .with_value(Some(StrBytes::from_static_str("86400000")))]),
+            ]);
+            let r = client.send(&req, v)?;
+            assert_eq!(r.responses[0].error_code, 0, "alter configs v{v}");
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
+                incremental_alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_static_str(TOPIC))
+                    .with_configs(vec![incremental_alter_configs_request::AlterableConfig::default()
+                        .with_name(StrBytes::from_static_str("cleanup.policy"))
+                        .with_config_operation(0)
+                        .with_value(Some(StrBytes::from_static_str("compact")))]),
+            ]);
+            let r = client.send(&req, v)?;
+            assert_eq!(r.responses[0].error_code, 40, "compact is refused v{v}");
+        }
+        ApiKey::DeleteRecords => {
+            let req = DeleteRecordsRequest::default().with_timeout_ms(1000).with_topics(vec![
+                delete_records_request::DeleteRecordsTopic::default()
+                    .with_name(name(TOPIC))
+                    .with_partitions(vec![delete_records_request::DeleteRecordsPartition::default()
+                        .with_partition_index(0)
+                        .with_offset(0)]),
+            ]);
+            let r = client.send(&req, v)?;
+            let p = &r.topics[0].partitions[0];
+            assert_eq!(p.error_code, 0, "delete records v{v}");
+            assert!(p.low_watermark >= 0);
+        }
         other => panic!("no exercise for {other:?}"),
     }
     Ok(())
@@ -387,6 +470,11 @@ async fn every_api_and_version_answers() {
             ApiKey::DescribeGroups,
             ApiKey::ListGroups,
             ApiKey::DeleteGroups,
+            ApiKey::CreatePartitions,
+            ApiKey::DescribeConfigs,
+            ApiKey::AlterConfigs,
+            ApiKey::IncrementalAlterConfigs,
+            ApiKey::DeleteRecords,
         ];
         let ranges: BTreeMap<i16, (i16, i16)> = SUPPORTED_APIS
             .iter()

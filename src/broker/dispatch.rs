@@ -39,6 +39,11 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         ApiKey::ListGroups => list_groups::handle(broker, frame).await,
         ApiKey::DescribeGroups => describe_groups::handle(broker, frame).await,
         ApiKey::DeleteGroups => delete_groups::handle(broker, frame).await,
+        ApiKey::CreatePartitions => create_partitions::handle(broker, frame).await,
+        ApiKey::DescribeConfigs => describe_configs::handle(broker, frame).await,
+        ApiKey::AlterConfigs => alter_configs::handle(broker, frame).await,
+        ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(broker, frame).await,
+        ApiKey::DeleteRecords => delete_records::handle(broker, frame).await,
         other => Err(format!("{other:?} is registered but has no handler")),
     }
 }

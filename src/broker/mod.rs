@@ -8,6 +8,7 @@ pub mod handlers;
 pub mod partition;
 pub mod producer_state;
 pub mod server;
+pub mod topic_admin;
 pub mod topic_rules;
 pub mod topics;
 

@@ -175,6 +175,25 @@ impl Partition {
         write_lock(&self.log).enforce_retention(now_ms)
     }
 
+    /// DeleteRecords: hides everything below `offset` (-1: the high
+    /// watermark) and returns the new log start offset.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, ErrorCode> {
+        let mut log = write_lock(&self.log);
+        if self.is_deleted() {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        }
+        let high_watermark = self.high_watermark();
+        let target = if offset == -1 { high_watermark } else { offset };
+        if target < 0 || target > high_watermark {
+            return Err(ErrorCode::OffsetOutOfRange);
+        }
+        log.advance_log_start_offset(target).map_err(|e| {
+            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "delete records failed");
+            ErrorCode::KafkaStorageError
+        })?;
+        Ok(log.log_start_offset())
+    }
+
     pub fn set_log_config(&self, config: LogConfig) {
         write_lock(&self.log).set_config(config)
     }

@@ -201,6 +201,8 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
         1000
     });
     let mut failing_since: Option<std::time::Instant> = None;
+    // Config notifications applied and topic incarnations seen so far.
+    let mut watch = super::topic_admin::TopicWatch::default();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -210,7 +212,11 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
             become_controller_if_free(&broker).await;
         }
         broker.refresh_cluster_view().await;
-        match broker.sync_topics().await {
+        let synced = match broker.sync_topics().await {
+            Ok(()) => broker.follow_topic_changes(&mut watch).await,
+            Err(e) => Err(e),
+        };
+        match synced {
             Ok(()) => failing_since = None,
             // While the store is away, say so once, then every half minute.
             Err(e) => {

@@ -8,6 +8,11 @@ use rand::Rng;
 
 use crate::protocol::ErrorCode;
 
+/// The most partitions a topic may have (librdkafka's limit too): every
+/// partition is a directory and a map entry, so an absurd count from a
+/// request must not be honoured.
+pub const MAX_PARTITIONS: i32 = 100_000;
+
 /// A topic-level failure, mapped to a Kafka error code at the handler edge.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
@@ -17,6 +22,10 @@ pub enum TopicError {
     Exists(String),
     #[error("number of partitions must be at least 1, got {0}")]
     InvalidPartitions(i32),
+    #[error("number of partitions {0} is above the limit of {MAX_PARTITIONS}")]
+    TooManyPartitions(i32),
+    #[error("topic {0} has {1} partitions; the partition count can only be increased (requested {2})")]
+    PartitionsNotIncreased(String, usize, i32),
     #[error("replication factor {0} is invalid with {1} live broker(s)")]
     InvalidReplicationFactor(i16, usize),
     #[error("invalid replica assignment: {0}")]
@@ -38,7 +47,9 @@ impl TopicError {
         match self {
             TopicError::InvalidName(..) => ErrorCode::InvalidTopicException,
             TopicError::Exists(_) => ErrorCode::TopicAlreadyExists,
-            TopicError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
+            TopicError::InvalidPartitions(_)
+            | TopicError::TooManyPartitions(_)
+            | TopicError::PartitionsNotIncreased(..) => ErrorCode::InvalidPartitions,
             TopicError::InvalidReplicationFactor(..) => ErrorCode::InvalidReplicationFactor,
             TopicError::InvalidAssignment(_) => ErrorCode::InvalidReplicaAssignment,
             TopicError::InvalidConfig(..) => ErrorCode::InvalidConfig,
@@ -62,6 +73,20 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 /// from a random start, the followers shifted so that leadership and
 /// replicas spread evenly.
 pub fn assign_replicas(brokers: &[i32], partitions: i32, replication_factor: i16) -> BTreeMap<i32, Vec<i32>> {
+    assign_replicas_from(brokers, 0, partitions, replication_factor, None)
+}
+
+/// Kafka's `AdminUtils.assignReplicasToBrokers`: `count` partitions numbered
+/// from `first_partition`. `fixed_start` (the index of the existing partition
+/// 0's leader among the sorted brokers, when adding partitions) replaces the
+/// random start and shift, so new partitions continue the existing pattern.
+pub fn assign_replicas_from(
+    brokers: &[i32],
+    first_partition: i32,
+    count: i32,
+    replication_factor: i16,
+    fixed_start: Option<usize>,
+) -> BTreeMap<i32, Vec<i32>> {
     let mut sorted = brokers.to_vec();
     sorted.sort_unstable();
     let n = sorted.len();
@@ -70,9 +95,10 @@ pub fn assign_replicas(brokers: &[i32], partitions: i32, replication_factor: i16
         return out;
     }
     let mut rng = rand::thread_rng();
-    let start = rng.gen_range(0..n);
-    let mut shift = rng.gen_range(0..n);
-    for p in 0..partitions.max(0) as usize {
+    let start = fixed_start.map(|s| s % n).unwrap_or_else(|| rng.gen_range(0..n));
+    let mut shift = fixed_start.unwrap_or_else(|| rng.gen_range(0..n));
+    let first_partition = first_partition.max(0) as usize;
+    for p in first_partition..first_partition + count.max(0) as usize {
         if p > 0 && p % n == 0 {
             shift += 1;
         }
@@ -87,6 +113,36 @@ pub fn assign_replicas(brokers: &[i32], partitions: i32, replication_factor: i16
     out
 }
 
+/// Parses kafka-topics' `--replica-assignment`: partitions separated by
+/// commas, the replicas of one partition by colons (`0:1,1:2`).
+pub fn parse_replica_assignment(text: &str) -> Result<Vec<Vec<i32>>, TopicError> {
+    let mut out = Vec::new();
+    for (p, part) in text.split(',').enumerate() {
+        let mut replicas = Vec::new();
+        for r in part.split(':') {
+            let id = r.trim().parse::<i32>().map_err(|_| {
+                TopicError::InvalidAssignment(format!("partition {p}: {r:?} is not a broker id in {text:?}"))
+            })?;
+            if replicas.contains(&id) {
+                return Err(TopicError::InvalidAssignment(format!(
+                    "partition {p}: broker {id} appears twice"
+                )));
+            }
+            replicas.push(id);
+        }
+        if let Some(first) = out.first().map(Vec::len) {
+            if first != replicas.len() {
+                return Err(TopicError::InvalidAssignment(format!(
+                    "partition {p} has {} replicas, partition 0 has {first}",
+                    replicas.len()
+                )));
+            }
+        }
+        out.push(replicas);
+    }
+    Ok(out)
+}
+
 /// Topic-level overrides that the log honours.
 pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "retention.ms",
@@ -99,24 +155,62 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "cleanup.policy",
 ];
 
+/// The smallest value each numeric topic config accepts (Kafka's
+/// `LogConfig` validators).
+fn config_minimum(key: &str) -> i64 {
+    match key {
+        "segment.bytes" => 14,
+        "segment.ms" | "flush.messages" => 1,
+        "max.message.bytes" | "flush.ms" => 0,
+        // retention.ms and retention.bytes: -1 means unlimited.
+        _ => -1,
+    }
+}
+
+/// Checks keys, types and ranges; `cleanup.policy=compact` is refused until
+/// log compaction exists.
 pub fn validate_topic_config(config: &BTreeMap<String, String>) -> Result<(), TopicError> {
     for (key, value) in config {
         if !TOPIC_CONFIG_KEYS.contains(&key.as_str()) {
-            return Err(TopicError::InvalidConfig(key.clone(), "unknown topic config".into()));
+            return Err(TopicError::InvalidConfig(
+                key.clone(),
+                format!("unknown topic config (known: {})", TOPIC_CONFIG_KEYS.join(", ")),
+            ));
         }
         if key == "cleanup.policy" {
-            if value != "delete" {
-                return Err(TopicError::InvalidConfig(
-                    key.clone(),
-                    "only 'delete' is supported".into(),
-                ));
+            match value.as_str() {
+                "delete" => {}
+                v if v.split(',').any(|p| p.trim() == "compact") => {
+                    return Err(TopicError::InvalidConfig(
+                        key.clone(),
+                        "'compact' is not supported yet (krab has no log compaction); use 'delete'".into(),
+                    ))
+                }
+                _ => {
+                    return Err(TopicError::InvalidConfig(
+                        key.clone(),
+                        format!("{value:?} is not a valid policy (expected 'delete')"),
+                    ))
+                }
             }
             continue;
         }
-        if value.parse::<i64>().is_err() {
+        let Ok(n) = value.trim().parse::<i64>() else {
             return Err(TopicError::InvalidConfig(
                 key.clone(),
                 format!("{value:?} is not an integer"),
+            ));
+        };
+        let max = if key == "segment.bytes" || key == "max.message.bytes" {
+            i32::MAX as i64
+        } else {
+            i64::MAX
+        };
+        let min = config_minimum(key);
+        if n < min || n > max {
+            return Err(TopicError::InvalidConfig(
+                key.clone(),
+                format!("{n} is out of range [{min}, {max}]"),
             ));
         }
     }
@@ -152,6 +246,34 @@ mod tests {
         assert!(leaders.values().all(|n| *n == 2), "{leaders:?}");
         let single = assign_replicas(&[0], 3, 1);
         assert!(single.values().all(|r| r == &vec![0]));
+    }
+
+    #[test]
+    fn replica_assignment_text() {
+        assert_eq!(
+            parse_replica_assignment("0:1,1:2").unwrap(),
+            vec![vec![0, 1], vec![1, 2]]
+        );
+        assert_eq!(parse_replica_assignment("3").unwrap(), vec![vec![3]]);
+        assert!(parse_replica_assignment("0:0").is_err(), "a broker twice");
+        assert!(parse_replica_assignment("0:1,2").is_err(), "uneven replica counts");
+        assert!(parse_replica_assignment("a:b").is_err());
+        assert!(parse_replica_assignment("").is_err());
+    }
+
+    #[test]
+    fn config_ranges_and_compaction() {
+        let one = |k: &str, v: &str| -> BTreeMap<String, String> { [(k.to_string(), v.to_string())].into() };
+        assert!(validate_topic_config(&one("retention.ms", "-1")).is_ok());
+        assert!(validate_topic_config(&one("retention.ms", "-2")).is_err());
+        assert!(validate_topic_config(&one("segment.bytes", "13")).is_err());
+        assert!(validate_topic_config(&one("segment.bytes", "14")).is_ok());
+        assert!(validate_topic_config(&one("segment.bytes", "4294967296")).is_err());
+        assert!(validate_topic_config(&one("flush.messages", "0")).is_err());
+        assert!(validate_topic_config(&one("cleanup.policy", "delete")).is_ok());
+        let compact = validate_topic_config(&one("cleanup.policy", "compact,delete")).unwrap_err();
+        assert!(compact.to_string().contains("compact"), "{compact}");
+        assert!(validate_topic_config(&one("cleanup.policy", "shred")).is_err());
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl Broker {
 
     /// Where a partition's directory lives: an existing one in any log dir,
     /// else the log dir holding the fewest partitions.
-    fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
+    pub(super) fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
         let name = format!("{topic}-{partition}");
         for dir in &self.config.log_dirs {
             let candidate = dir.join(&name);
@@ -175,6 +175,9 @@ impl Broker {
                 if partitions < 1 {
                     return Err(TopicError::InvalidPartitions(partitions));
                 }
+                if partitions > super::topic_rules::MAX_PARTITIONS {
+                    return Err(TopicError::TooManyPartitions(partitions));
+                }
                 if replication_factor < 1 || replication_factor as usize > live.len() {
                     return Err(TopicError::InvalidReplicationFactor(replication_factor, live.len()));
                 }
@@ -217,7 +220,7 @@ impl Broker {
 
     /// Opens the local replicas of a topic described by the store and puts
     /// it in the registry.
-    async fn open_topic(
+    pub(super) async fn open_topic(
         &self,
         name: &str,
         assignment: &BTreeMap<i32, Vec<i32>>,
@@ -264,7 +267,12 @@ impl Broker {
 
     /// A topic written by another tool has no state znodes yet: as the
     /// controller would, make the first live replica the leader.
-    async fn elect_initial_state(&self, name: &str, p: i32, replicas: &[i32]) -> Result<PartitionState, TopicError> {
+    pub(super) async fn elect_initial_state(
+        &self,
+        name: &str,
+        p: i32,
+        replicas: &[i32],
+    ) -> Result<PartitionState, TopicError> {
         let live = self.live_broker_ids().await;
         let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
         let state = PartitionState {
@@ -337,7 +345,7 @@ impl Broker {
         Ok(())
     }
 
-    fn drop_local_topic(&self, name: &str) {
+    pub(super) fn drop_local_topic(&self, name: &str) {
         let removed = self.topics.write().unwrap_or_else(|e| e.into_inner()).remove(name);
         if let Some(topic) = removed {
             for partition in topic.partitions.iter().flatten() {

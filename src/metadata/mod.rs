@@ -9,6 +9,7 @@ pub mod bounded;
 pub mod embedded;
 pub mod kafka_json;
 pub mod layout;
+pub mod layout_admin;
 mod layout_topics;
 pub mod store;
 pub mod zookeeper;

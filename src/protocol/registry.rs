@@ -24,6 +24,11 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 2),
     (ApiKey::OffsetForLeaderEpoch, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::CreatePartitions, 0, 1),
+    (ApiKey::DescribeConfigs, 0, 2),
+    (ApiKey::AlterConfigs, 0, 1),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DeleteRecords, 0, 1),
 ];
 
 /// The supported (min, max) versions of an API key, if any.

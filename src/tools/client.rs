@@ -45,8 +45,20 @@ impl Client {
         Err(format!("cannot connect to {bootstrap}: {last_error}"))
     }
 
+    /// Sends `request` without waiting for an answer (Produce with acks=0,
+    /// which the broker does not answer).
+    pub fn send_oneway<R: Request>(&mut self, request: &R, version: i16) -> Result<(), String> {
+        self.write_request(request, version).map(drop)
+    }
+
     /// Sends `request` at `version` and returns the decoded response.
     pub fn send<R: Request>(&mut self, request: &R, version: i16) -> Result<R::Response, String> {
+        let api_key = ApiKey::try_from(R::KEY).map_err(|_| "unknown api key".to_string())?;
+        let correlation_id = self.write_request(request, version)?;
+        self.read_response::<R>(api_key, version, correlation_id)
+    }
+
+    fn write_request<R: Request>(&mut self, request: &R, version: i16) -> Result<i32, String> {
         let api_key = ApiKey::try_from(R::KEY).map_err(|_| "unknown api key".to_string())?;
         let correlation_id = self.next_correlation;
         self.next_correlation += 1;
@@ -64,7 +76,15 @@ impl Client {
         frame.put_i32(body.len() as i32);
         frame.extend_from_slice(&body);
         self.stream.write_all(&frame).map_err(|e| format!("send: {e}"))?;
+        Ok(correlation_id)
+    }
 
+    fn read_response<R: Request>(
+        &mut self,
+        api_key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+    ) -> Result<R::Response, String> {
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size).map_err(|e| format!("receive: {e}"))?;
         let size = i32::from_be_bytes(size);

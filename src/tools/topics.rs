@@ -1,11 +1,14 @@
 //! `krab topics`: kafka-topics.sh through the Kafka protocol
-//! (`--bootstrap-server`): create, list, describe, delete.
+//! (`--bootstrap-server`): create, list, describe, alter, delete. The
+//! `--zookeeper` mode is in `topics_zk.rs`.
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{CreateTopicsRequest, DeleteTopicsRequest, MetadataRequest, TopicName};
+use kafka_protocol::messages::{BrokerId, CreateTopicsRequest, DeleteTopicsRequest, MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use super::client::Client;
@@ -18,9 +21,21 @@ pub enum TopicsAction {
         partitions: i32,
         replication_factor: i16,
         config: BTreeMap<String, String>,
+        /// `--replica-assignment`: the replicas of partitions 0, 1, ...
+        replica_assignment: Option<Vec<Vec<i32>>>,
         if_not_exists: bool,
     },
     List,
+    /// More partitions and/or config changes.
+    Alter {
+        topic: String,
+        partitions: Option<i32>,
+        /// Replicas of the partitions being added.
+        replica_assignment: Option<Vec<Vec<i32>>>,
+        set_config: BTreeMap<String, String>,
+        delete_config: Vec<String>,
+        if_exists: bool,
+    },
     Describe {
         topic: Option<String>,
     },
@@ -30,9 +45,16 @@ pub enum TopicsAction {
     },
 }
 
-fn kafka_error_name(code: i16) -> &'static str {
+pub(super) fn kafka_error_name(code: i16) -> &'static str {
     match code {
+        1 => "OFFSET_OUT_OF_RANGE",
         3 => "UNKNOWN_TOPIC_OR_PARTITION",
+        5 => "LEADER_NOT_AVAILABLE",
+        6 => "NOT_LEADER_OR_FOLLOWER",
+        7 => "REQUEST_TIMED_OUT",
+        10 => "MESSAGE_TOO_LARGE",
+        19 => "NOT_ENOUGH_REPLICAS",
+        76 => "UNSUPPORTED_COMPRESSION_TYPE",
         17 => "INVALID_TOPIC_EXCEPTION",
         36 => "TOPIC_ALREADY_EXISTS",
         37 => "INVALID_PARTITIONS",
@@ -44,6 +66,26 @@ fn kafka_error_name(code: i16) -> &'static str {
     }
 }
 
+/// kafka-topics' first `--describe` line for a topic.
+pub(super) fn describe_header(name: &str, partitions: usize, rf: usize, configs: &BTreeMap<String, String>) -> String {
+    let configs = configs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    format!("Topic: {name}\tPartitionCount: {partitions}\tReplicationFactor: {rf}\tConfigs: {configs}")
+}
+
+/// kafka-topics' `--describe` line for one partition.
+pub(super) fn describe_partition(name: &str, p: i32, leader: i32, replicas: &[i32], isr: &[i32]) -> String {
+    let join = |v: &[i32]| v.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
+    format!(
+        "\tTopic: {name}\tPartition: {p}\tLeader: {leader}\tReplicas: {}\tIsr: {}",
+        join(replicas),
+        join(isr)
+    )
+}
+
 /// Runs the action; `Ok` holds what to print, `Err` a one-line error.
 pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
     let mut client = Client::connect(bootstrap)?;
@@ -53,8 +95,24 @@ pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
             partitions,
             replication_factor,
             config,
+            replica_assignment,
             if_not_exists,
         } => {
+            let assignments = replica_assignment
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(p, replicas)| {
+                    CreatableReplicaAssignment::default()
+                        .with_partition_index(p as i32)
+                        .with_broker_ids(replicas.into_iter().map(BrokerId).collect())
+                })
+                .collect::<Vec<_>>();
+            let (partitions, replication_factor) = if assignments.is_empty() {
+                (partitions, replication_factor)
+            } else {
+                (-1, -1)
+            };
             let configs = config
                 .iter()
                 .map(|(k, v)| {
@@ -70,6 +128,7 @@ pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
                         .with_name(TopicName(StrBytes::from_string(topic.clone())))
                         .with_num_partitions(partitions)
                         .with_replication_factor(replication_factor)
+                        .with_assignments(assignments)
                         .with_configs(configs)]);
             let response = client.send(&request, 4)?;
             let result = response.topics.first().ok_or("empty CreateTopics response")?;
@@ -117,27 +176,39 @@ pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
                     ));
                 }
                 let rf = t.partitions.first().map(|p| p.replica_nodes.len()).unwrap_or(0);
-                out.push(format!(
-                    "Topic: {name}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: ",
-                    t.partitions.len()
-                ));
+                let configs = super::topics_alter::describe_overrides(&mut client, &name)?;
+                out.push(describe_header(&name, t.partitions.len(), rf, &configs));
                 let mut parts = t.partitions;
                 parts.sort_by_key(|p| p.partition_index);
                 for p in parts {
-                    let join = |v: &[kafka_protocol::messages::BrokerId]| {
-                        v.iter().map(|b| b.0.to_string()).collect::<Vec<_>>().join(",")
-                    };
-                    out.push(format!(
-                        "\tTopic: {name}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
+                    let ids = |v: &[BrokerId]| v.iter().map(|b| b.0).collect::<Vec<i32>>();
+                    out.push(describe_partition(
+                        &name,
                         p.partition_index,
                         p.leader_id.0,
-                        join(&p.replica_nodes),
-                        join(&p.isr_nodes)
+                        &ids(&p.replica_nodes),
+                        &ids(&p.isr_nodes),
                     ));
                 }
             }
             Ok(out.join("\n"))
         }
+        TopicsAction::Alter {
+            topic,
+            partitions,
+            replica_assignment,
+            set_config,
+            delete_config,
+            if_exists,
+        } => super::topics_alter::alter(
+            &mut client,
+            &topic,
+            partitions,
+            replica_assignment,
+            &set_config,
+            &delete_config,
+            if_exists,
+        ),
         TopicsAction::Delete { topic, if_exists } => {
             let request = DeleteTopicsRequest::default()
                 .with_timeout_ms(30_000)

@@ -1,0 +1,318 @@
+//! Changes to existing topics: more partitions (CreatePartitions, or
+//! kafka-topics --alter writing /brokers/topics/<t> directly), per-topic
+//! config overrides (AlterConfigs, or a /config/changes notification from
+//! another broker or tool), and the values DescribeConfigs reports.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Weak};
+
+use crate::log::PartitionLog;
+use crate::metadata::{LayoutError, PartitionState};
+
+use super::partition::Partition;
+use super::topic_rules::{assign_replicas_from, validate_topic_config, TopicError, TOPIC_CONFIG_KEYS};
+use super::topics::{PartitionMeta, Topic};
+use super::Broker;
+
+fn store_error(e: LayoutError) -> TopicError {
+    match e {
+        LayoutError::UnknownTopic(t) => TopicError::Unknown(t),
+        other => TopicError::Store(other.to_string()),
+    }
+}
+
+/// What the metadata sync loop remembers between rounds.
+#[derive(Debug, Default)]
+pub struct TopicWatch {
+    /// The last /config/changes notification applied (None: replay all).
+    pub config_seen: Option<u64>,
+    /// czxid of each served topic's /brokers/topics/<t> and the local topic
+    /// it was seen with, to notice a topic deleted and created again by
+    /// someone else between two rounds.
+    pub creations: HashMap<String, (i64, Weak<Topic>)>,
+}
+
+impl Broker {
+    /// CreatePartitions: grows `name` to `total` partitions, with the given
+    /// replicas for the new ones or Kafka's assignment continuing the
+    /// existing pattern. Nothing is written unless every check passes.
+    pub async fn add_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        manual: Option<Vec<Vec<i32>>>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _guard = self.topic_lock.lock().await;
+        let Some(existing) = self.layout.topic_assignment(name).await.map_err(store_error)? else {
+            return Err(TopicError::Unknown(name.to_string()));
+        };
+        let current = existing.len();
+        if total <= current as i32 {
+            return Err(TopicError::PartitionsNotIncreased(name.to_string(), current, total));
+        }
+        if total > super::topic_rules::MAX_PARTITIONS {
+            return Err(TopicError::TooManyPartitions(total));
+        }
+        let adding = total - current as i32;
+        let rf = existing.values().next().map_or(1, Vec::len);
+        let live = self.live_broker_ids().await;
+        let new = match manual {
+            Some(lists) => {
+                if lists.len() != adding as usize {
+                    return Err(TopicError::InvalidAssignment(format!(
+                        "{} replica lists for {adding} new partitions",
+                        lists.len()
+                    )));
+                }
+                let mut out = BTreeMap::new();
+                for (i, replicas) in lists.into_iter().enumerate() {
+                    let mut distinct = replicas.clone();
+                    distinct.sort_unstable();
+                    distinct.dedup();
+                    if replicas.is_empty()
+                        || distinct.len() != replicas.len()
+                        || replicas.iter().any(|r| !live.contains(r))
+                    {
+                        return Err(TopicError::InvalidAssignment(format!(
+                            "partition {}: replicas {replicas:?} must be distinct live brokers {live:?}",
+                            current + i
+                        )));
+                    }
+                    out.insert((current + i) as i32, replicas);
+                }
+                out
+            }
+            None => {
+                if rf > live.len() {
+                    return Err(TopicError::InvalidReplicationFactor(rf as i16, live.len()));
+                }
+                let start = existing
+                    .get(&0)
+                    .and_then(|r| r.first())
+                    .and_then(|leader| live.iter().position(|b| b == leader));
+                assign_replicas_from(&live, current as i32, adding, rf as i16, start)
+            }
+        };
+        if validate_only {
+            return Ok(());
+        }
+        let mut full = existing;
+        full.extend(new.clone());
+        self.layout
+            .set_topic_assignment(name, &full)
+            .await
+            .map_err(store_error)?;
+        for (p, replicas) in &new {
+            let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
+            let state = PartitionState {
+                leader: isr.first().copied().unwrap_or(-1),
+                leader_epoch: 0,
+                isr,
+                controller_epoch: self.controller_epoch(),
+            };
+            self.layout
+                .write_partition_state(name, *p, &state, None)
+                .await
+                .map_err(store_error)?;
+        }
+        tracing::info!(topic = name, from = current, to = total, "added partitions");
+        self.extend_local_topic(name, &full).await
+    }
+
+    /// Opens the partitions of `assignment` this broker does not know yet,
+    /// keeping the open ones, and swaps the topic in the registry.
+    async fn extend_local_topic(&self, name: &str, assignment: &BTreeMap<i32, Vec<i32>>) -> Result<(), TopicError> {
+        let Some(old) = self.topic(name) else {
+            return Ok(()); // not loaded yet: the next sync opens it whole
+        };
+        let log_config = self.log_config_for(&old.config);
+        let mut meta = old.meta.clone();
+        let mut partitions = old.partitions.clone();
+        for (p, replicas) in assignment.range(old.meta.len() as i32..) {
+            let state = match self.layout.partition_state(name, *p).await {
+                Ok(Some((state, _))) => state,
+                Ok(None) => self.elect_initial_state(name, *p, replicas).await?,
+                Err(e) => return Err(store_error(e)),
+            };
+            let local = if replicas.contains(&self.config.broker_id) {
+                let dir = self.partition_dir(name, *p);
+                let log = PartitionLog::open(&dir, log_config.clone()).map_err(|e| TopicError::Log(e.to_string()))?;
+                let partition =
+                    Partition::new(name, *p, log, state.leader_epoch).map_err(|e| TopicError::Log(e.to_string()))?;
+                Some(Arc::new(partition))
+            } else {
+                None
+            };
+            meta.push(PartitionMeta {
+                replicas: replicas.clone(),
+                leader: state.leader,
+                leader_epoch: state.leader_epoch,
+                isr: state.isr,
+            });
+            partitions.push(local);
+        }
+        self.put_topic(Topic {
+            name: name.to_string(),
+            meta,
+            partitions,
+            config: old.config.clone(),
+        });
+        Ok(())
+    }
+
+    fn put_topic(&self, topic: Topic) {
+        self.topics
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(topic.name.clone(), Arc::new(topic));
+    }
+
+    /// AlterConfigs: replaces the topic's overrides in the store (with a
+    /// change notification for the other brokers) and applies them here.
+    pub async fn alter_topic_config(
+        &self,
+        name: &str,
+        config: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        validate_topic_config(&config)?;
+        if self.topic(name).is_none() && self.layout.topic_assignment(name).await.map_err(store_error)?.is_none() {
+            return Err(TopicError::Unknown(name.to_string()));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        self.layout
+            .change_topic_config(name, &config)
+            .await
+            .map_err(store_error)?;
+        self.apply_topic_config(name, config);
+        Ok(())
+    }
+
+    /// The topic's current overrides (empty for an unknown topic).
+    pub fn topic_overrides(&self, name: &str) -> BTreeMap<String, String> {
+        self.topic(name).map(|t| t.config.clone()).unwrap_or_default()
+    }
+
+    fn apply_topic_config(&self, name: &str, config: BTreeMap<String, String>) {
+        let Some(old) = self.topic(name) else { return };
+        if old.config == config {
+            return;
+        }
+        let log_config = self.log_config_for(&config);
+        for p in old.partitions.iter().flatten() {
+            p.set_log_config(log_config.clone());
+        }
+        tracing::info!(topic = name, ?config, "topic config changed");
+        self.put_topic(Topic {
+            name: old.name.clone(),
+            meta: old.meta.clone(),
+            partitions: old.partitions.clone(),
+            config,
+        });
+    }
+
+    /// Follows changes made elsewhere to topics this broker serves: config
+    /// notifications after `seen` (updated), and partitions added by a tool
+    /// writing /brokers/topics/<t> directly. The controller also purges
+    /// notifications older than 15 minutes, as Kafka does.
+    pub async fn follow_topic_changes(&self, watch: &mut TopicWatch) -> Result<(), TopicError> {
+        let seen = &mut watch.config_seen;
+        let changes = self.layout.config_changes_after(*seen).await.map_err(store_error)?;
+        for change in changes {
+            if let Some(topic) = change.topic.as_deref().filter(|t| self.topic(t).is_some()) {
+                match self.layout.topic_config(topic).await {
+                    Ok(config) => self.apply_topic_config(topic, config.unwrap_or_default()),
+                    Err(e) => tracing::warn!(topic, error = %e, "cannot read changed topic config"),
+                }
+            }
+            *seen = Some(change.sequence);
+            if self.is_controller() && super::now_ms() - change.ctime_ms > 15 * 60 * 1000 {
+                let _ = self.layout.delete_config_change(change.sequence).await;
+            }
+        }
+        let names = self.topic_names();
+        watch.creations.retain(|name, _| names.contains(name));
+        for name in names {
+            let Some(current) = self.topic(&name) else {
+                continue;
+            };
+            let known = current.meta.len();
+            let Some((assignment, czxid)) = self
+                .layout
+                .topic_assignment_and_creation(&name)
+                .await
+                .map_err(store_error)?
+            else {
+                continue; // gone: sync_topics drops it
+            };
+            let seen = watch.creations.insert(name.clone(), (czxid, Arc::downgrade(&current)));
+            // Only the same local topic under a new znode is stale: one this
+            // broker reopened itself (or changed) is taken as it is now.
+            let stale =
+                seen.is_some_and(|(old, topic)| old != czxid && Weak::ptr_eq(&topic, &Arc::downgrade(&current)));
+            if stale {
+                // Deleted and created again before this broker noticed: the
+                // old data must not show under the new topic.
+                let _guard = self.topic_lock.lock().await;
+                tracing::info!(topic = %name, "topic was re-created in the metadata store; reopening it");
+                self.drop_local_topic(&name);
+                watch.creations.remove(&name);
+                continue; // the next sync_topics opens the new one
+            }
+            if assignment.len() > known {
+                let _guard = self.topic_lock.lock().await;
+                tracing::info!(topic = %name, partitions = assignment.len(), "partitions added in the metadata store");
+                self.extend_local_topic(&name, &assignment).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The value a topic config has for `topic` and whether it is an
+    /// override (else the broker default applies).
+    pub fn topic_config_entries(&self, overrides: &BTreeMap<String, String>) -> Vec<(String, String, bool)> {
+        TOPIC_CONFIG_KEYS
+            .iter()
+            .map(|key| match overrides.get(*key) {
+                Some(v) => (key.to_string(), v.clone(), true),
+                None => (key.to_string(), self.topic_config_default(key), false),
+            })
+            .collect()
+    }
+
+    /// The broker-level default of a topic config, as a string.
+    pub fn topic_config_default(&self, key: &str) -> String {
+        let c = &self.config;
+        match key {
+            "retention.ms" => c.log_retention_ms.to_string(),
+            "retention.bytes" => c.log_retention_bytes.to_string(),
+            "segment.bytes" => c.log_segment_bytes.to_string(),
+            "segment.ms" => c.log_roll_ms.to_string(),
+            "max.message.bytes" => c.message_max_bytes.to_string(),
+            "flush.messages" => c.log_flush_interval_messages.min(i64::MAX as u64).to_string(),
+            "flush.ms" => c.log_flush_interval_ms.unwrap_or(i64::MAX as u64).to_string(),
+            "cleanup.policy" => "delete".to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_partitions_continue_the_existing_pattern() {
+        let brokers = [1, 2, 3];
+        let first = assign_replicas_from(&brokers, 0, 3, 2, Some(1));
+        let more = assign_replicas_from(&brokers, 3, 3, 2, Some(1));
+        assert_eq!(more.keys().copied().collect::<Vec<_>>(), vec![3, 4, 5]);
+        // Leaders keep rotating from where partition 0 started.
+        assert_eq!(first[&0][0], 2);
+        assert_eq!(more[&3][0], 2);
+        assert!(more.values().all(|r| r.len() == 2 && r[0] != r[1]));
+    }
+}
