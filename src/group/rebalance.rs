@@ -150,7 +150,6 @@ impl Group {
         if self.leader.as_deref() == Some(old_id.as_str()) {
             self.leader = Some(new_id.clone());
         }
-        let unchanged = member.same_protocols(&req.protocols);
         member.id = new_id.clone();
         member.client_id = req.client_id.clone();
         member.client_host = req.client_host.clone();
@@ -162,7 +161,11 @@ impl Group {
             self.statics.insert(instance.clone(), new_id.clone());
         }
         self.members.insert(new_id.clone(), member);
-        if self.state == GroupState::Stable && unchanged {
+        // As Kafka: no rebalance unless the protocol the group would choose
+        // changes (clients' metadata often differs after a restart anyway,
+        // e.g. owned partitions or generation in the subscription).
+        let same_protocol = self.protocol_name.as_deref() == Some(self.select_protocol().as_str());
+        if self.state == GroupState::Stable && same_protocol {
             // The old leader id is returned so the new member does not think it
             // leads and reassign a group that is not rebalancing.
             let mut result = self.join_result(&new_id, false);
@@ -234,6 +237,13 @@ impl Group {
         for id in gone {
             tracing::info!(member = %id, "group member did not rejoin in time");
             replies.extend(self.remove_member(&id, ErrorCode::UnknownMemberId));
+        }
+        if !self.members.is_empty() && self.members.values().all(|m| m.awaiting_join.is_none()) {
+            // Only static members that have not rejoined are left: wait another
+            // rebalance timeout (their sessions may expire meanwhile), as Kafka does.
+            let timeout = self.members.values().map(|m| m.rebalance_timeout_ms).max().unwrap_or(0);
+            self.join_deadline = Some(now + timeout);
+            return replies;
         }
         let leader_joined = self
             .leader

@@ -216,6 +216,9 @@ impl Group {
                     for id in ids {
                         let member = self.members.get_mut(&id).expect("listed");
                         if let Some(w) = member.awaiting_sync.take() {
+                            // Its session counts from now, not from its SyncGroup:
+                            // the leader may have taken longer than a session.
+                            member.heartbeat_deadline = now + member.session_timeout_ms;
                             let assignment = member.assignment.clone();
                             replies.push((w, Reply::Sync(self.sync_result(ErrorCode::None, assignment))));
                         }

@@ -353,3 +353,67 @@ fn describe_shows_metadata_and_assignment_only_when_stable() {
     assert_eq!(d.members[1].assignment, Bytes::from("y"));
     assert_eq!(d.members[1].metadata, Bytes::from("meta-range"));
 }
+
+#[test]
+fn a_slow_leader_sync_does_not_expire_the_followers() {
+    let mut g = Group::new(limits(0));
+    stable_pair(&mut g);
+    assert!(
+        g.sync(40, sync_req("b", 2, &[]), 5).is_empty(),
+        "b waits for the leader"
+    );
+    for t in (1_000..=12_000).step_by(1_000) {
+        assert_eq!(g.heartbeat(t, "a", None, 2), ErrorCode::None, "the leader is assigning");
+        g.tick(t);
+    }
+    let r = g.sync(12_000, sync_req("a", 2, &[("a", "x"), ("b", "y")]), 6);
+    assert_eq!(sync_of(&r, 5).unwrap().assignment, Bytes::from("y"));
+    g.tick(12_100);
+    assert_eq!(
+        g.member_count(),
+        2,
+        "b's session counts from its assignment, not its SyncGroup"
+    );
+    assert_eq!(g.state(), GroupState::Stable);
+}
+
+#[test]
+fn static_rejoin_with_new_metadata_but_same_protocol_does_not_rebalance() {
+    let mut g = Group::new(limits(0));
+    let mut a = join_req("", &["range"]);
+    a.group_instance_id = Some("inst-a".into());
+    let r = g.join(0, a.clone(), 1, "a1".into());
+    g.sync(1, sync_req("a1", join_of(&r, 1).unwrap().generation, &[("a1", "P")]), 2);
+    let generation = g.generation();
+    // After a restart the subscription bytes differ (owned partitions, generation...).
+    a.protocols = vec![("range".into(), Bytes::from_static(b"different"))];
+    let r = g.join(100, a.clone(), 3, "a2".into());
+    assert_eq!(join_of(&r, 3).unwrap().generation, generation);
+    assert_eq!(g.state(), GroupState::Stable);
+    // A change of the protocol the group would choose does rebalance.
+    a.protocols = vec![("roundrobin".into(), Bytes::new()), ("range".into(), Bytes::new())];
+    let r = g.join(200, a, 4, "a3".into());
+    assert_eq!(g.state(), GroupState::CompletingRebalance, "{r:?}");
+    assert_eq!(join_of(&r, 4).unwrap().protocol_name.as_deref(), Some("roundrobin"));
+}
+
+#[test]
+fn a_rebalance_nobody_rejoins_waits_instead_of_bumping_the_generation() {
+    let mut g = Group::new(limits(0));
+    let mut a = join_req("", &["range"]);
+    a.group_instance_id = Some("inst-a".into());
+    a.session_timeout_ms = 40_000;
+    let r = g.join(0, a.clone(), 1, "a1".into());
+    g.sync(1, sync_req("a1", join_of(&r, 1).unwrap().generation, &[]), 2);
+    let mut b = join_req("", &["range"]);
+    b.session_timeout_ms = 40_000;
+    g.join(10, b, 3, "b".into()); // a rebalance a1 (static, gone quiet) never rejoins
+    g.leave(20, &[("b".into(), None)]);
+    let generation = g.generation();
+    assert!(g.tick(30_100).is_empty());
+    assert_eq!(g.state(), GroupState::PreparingRebalance, "still waiting for a1");
+    assert_eq!(g.generation(), generation);
+    g.tick(40_001);
+    assert_eq!(g.member_count(), 0, "a1's session expired");
+    assert_eq!(g.state(), GroupState::Empty);
+}

@@ -10,7 +10,7 @@ use bytes::Buf;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::{
     ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
-    ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest, TopicName,
+    ListGroupsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
@@ -64,17 +64,19 @@ pub struct GroupView {
 pub fn run(bootstrap: &str, action: GroupsAction) -> Result<String, String> {
     match action {
         GroupsAction::List => {
-            let mut client = Client::connect(bootstrap)?;
-            let response = client.send(&ListGroupsRequest::default(), 2)?;
-            if response.error_code != 0 {
-                return Err(format!(
-                    "Error: ListGroups failed with error code {}",
-                    response.error_code
-                ));
+            // Each broker lists the groups it coordinates: ask them all.
+            let mut groups = BTreeSet::new();
+            for address in broker_addresses(bootstrap)? {
+                let response = Client::connect(&address)?.send(&ListGroupsRequest::default(), 2)?;
+                if response.error_code != 0 {
+                    return Err(format!(
+                        "Error: ListGroups to {address} failed with error code {}",
+                        response.error_code
+                    ));
+                }
+                groups.extend(response.groups.iter().map(|g| g.group_id.to_string()));
             }
-            let mut groups: Vec<String> = response.groups.iter().map(|g| g.group_id.to_string()).collect();
-            groups.sort();
-            Ok(groups.join("\n"))
+            Ok(groups.into_iter().collect::<Vec<_>>().join("\n"))
         }
         GroupsAction::Describe { group } => {
             let view = describe_via_broker(bootstrap, &group)?;
@@ -102,6 +104,20 @@ pub fn run(bootstrap: &str, action: GroupsAction) -> Result<String, String> {
             deletion_message(&group, code)
         }
     }
+}
+
+/// HOST:PORT of every broker in the cluster (from Metadata).
+fn broker_addresses(bootstrap: &str) -> Result<Vec<String>, String> {
+    let metadata = Client::connect(bootstrap)?.send(&MetadataRequest::default().with_topics(Some(vec![])), 1)?;
+    let mut out: Vec<String> = metadata
+        .brokers
+        .iter()
+        .map(|b| format!("{}:{}", b.host, b.port))
+        .collect();
+    if out.is_empty() {
+        out.push(bootstrap.to_string());
+    }
+    Ok(out)
 }
 
 pub fn deletion_message(group: &str, code: i16) -> Result<String, String> {

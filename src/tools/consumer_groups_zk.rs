@@ -62,8 +62,11 @@ pub fn run(connect: &str, action: GroupsAction) -> Result<String, String> {
                 Ok(reset_table(&group, &topic, &plan, execute))
             }
             GroupsAction::Delete { group } => {
-                let members = zk_consumers::members(&layout, &group).await.map_err(failed)?;
-                if !members.is_empty() {
+                let mut view = read_group(&layout, &group).await.map_err(failed)?;
+                if let Ok(bootstrap) = some_broker(&layout).await {
+                    tokio::task::block_in_place(|| add_broker_members(&bootstrap, &group, &mut view));
+                }
+                if !view.members.is_empty() {
                     return deletion_message(&group, 68);
                 }
                 let existed = layout.delete_group(&group).await.map_err(failed)?;

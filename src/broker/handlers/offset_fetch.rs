@@ -64,6 +64,13 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 }
                 Err(e) => {
                     tracing::warn!(group, topic, partition = p, error = %e, "offset fetch failed");
+                    if frame.api_version >= 2 {
+                        // A group-level error clients retry (a partition-level one
+                        // is fatal to some, e.g. the Java consumer).
+                        let failed =
+                            OffsetFetchResponse::default().with_error_code(ErrorCode::CoordinatorNotAvailable.code());
+                        return respond(&frame, &failed);
+                    }
                     part.committed_offset = -1;
                     part.error_code = ErrorCode::CoordinatorNotAvailable.code();
                 }
