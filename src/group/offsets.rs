@@ -138,6 +138,8 @@ impl OffsetStore {
                 }
                 w.stats.writes += w.pending.len() as u64;
                 let round: Vec<_> = w.pending.drain().collect();
+                // Entries past the window no longer save anything.
+                w.written.retain(|_, (_, at)| at.elapsed() < UNCHANGED_WINDOW);
                 // In flight: until stored, no value counts as already written.
                 for (key, _) in &round {
                     w.written.remove(key);

@@ -28,8 +28,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         };
         match described {
             Err(error) => {
+                // Kafka leaves the state empty when it cannot describe the group.
                 out.error_code = error.code();
-                out.group_state = str_bytes(GroupState::Dead.name());
             }
             Ok(d) => {
                 out.group_state = str_bytes(d.state.name());
