@@ -6,12 +6,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 
-use crate::log::PartitionLog;
 use crate::metadata::{LayoutError, PartitionState};
 
-use super::partition::Partition;
 use super::topic_rules::{assign_replicas_from, validate_topic_config, TopicError, TOPIC_CONFIG_KEYS};
-use super::topics::{PartitionMeta, Topic};
+use super::topics::Topic;
 use super::Broker;
 
 fn store_error(e: LayoutError) -> TopicError {
@@ -130,26 +128,8 @@ impl Broker {
         let mut meta = old.meta.clone();
         let mut partitions = old.partitions.clone();
         for (p, replicas) in assignment.range(old.meta.len() as i32..) {
-            let state = match self.layout.partition_state(name, *p).await {
-                Ok(Some((state, _))) => state,
-                Ok(None) => self.elect_initial_state(name, *p, replicas).await?,
-                Err(e) => return Err(store_error(e)),
-            };
-            let local = if replicas.contains(&self.config.broker_id) {
-                let dir = self.partition_dir(name, *p);
-                let log = PartitionLog::open(&dir, log_config.clone()).map_err(|e| TopicError::Log(e.to_string()))?;
-                let partition =
-                    Partition::new(name, *p, log, state.leader_epoch).map_err(|e| TopicError::Log(e.to_string()))?;
-                Some(Arc::new(partition))
-            } else {
-                None
-            };
-            meta.push(PartitionMeta {
-                replicas: replicas.clone(),
-                leader: state.leader,
-                leader_epoch: state.leader_epoch,
-                isr: state.isr,
-            });
+            let (partition_meta, local) = self.open_partition(name, *p, replicas, &log_config).await?;
+            meta.push(partition_meta);
             partitions.push(local);
         }
         self.put_topic(Topic {

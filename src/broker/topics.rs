@@ -230,26 +230,8 @@ impl Broker {
         let mut meta = Vec::with_capacity(assignment.len());
         let mut partitions = Vec::with_capacity(assignment.len());
         for (p, replicas) in assignment {
-            let state = match self.layout.partition_state(name, *p).await {
-                Ok(Some((state, _))) => state,
-                Ok(None) => self.elect_initial_state(name, *p, replicas).await?,
-                Err(e) => return Err(TopicError::Store(e.to_string())),
-            };
-            let local = if replicas.contains(&self.config.broker_id) {
-                let dir = self.partition_dir(name, *p);
-                let log = PartitionLog::open(&dir, log_config.clone()).map_err(|e| TopicError::Log(e.to_string()))?;
-                let partition =
-                    Partition::new(name, *p, log, state.leader_epoch).map_err(|e| TopicError::Log(e.to_string()))?;
-                Some(Arc::new(partition))
-            } else {
-                None
-            };
-            meta.push(PartitionMeta {
-                replicas: replicas.clone(),
-                leader: state.leader,
-                leader_epoch: state.leader_epoch,
-                isr: state.isr.clone(),
-            });
+            let (partition_meta, local) = self.open_partition(name, *p, replicas, &log_config).await?;
+            meta.push(partition_meta);
             partitions.push(local);
         }
         let topic = Arc::new(Topic {
@@ -263,6 +245,39 @@ impl Broker {
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_string(), topic.clone());
         Ok(topic)
+    }
+
+    /// One partition's state from the store (elected if it has none yet)
+    /// and, if this broker holds a replica, its log opened.
+    pub(super) async fn open_partition(
+        &self,
+        name: &str,
+        p: i32,
+        replicas: &[i32],
+        log_config: &LogConfig,
+    ) -> Result<(PartitionMeta, Option<Arc<Partition>>), TopicError> {
+        let state = match self.layout.partition_state(name, p).await {
+            Ok(Some((state, _))) => state,
+            Ok(None) => self.elect_initial_state(name, p, replicas).await?,
+            Err(crate::metadata::LayoutError::UnknownTopic(t)) => return Err(TopicError::Unknown(t)),
+            Err(e) => return Err(TopicError::Store(e.to_string())),
+        };
+        let local = if replicas.contains(&self.config.broker_id) {
+            let dir = self.partition_dir(name, p);
+            let log = PartitionLog::open(&dir, log_config.clone()).map_err(|e| TopicError::Log(e.to_string()))?;
+            let partition =
+                Partition::new(name, p, log, state.leader_epoch).map_err(|e| TopicError::Log(e.to_string()))?;
+            Some(Arc::new(partition))
+        } else {
+            None
+        };
+        let meta = PartitionMeta {
+            replicas: replicas.to_vec(),
+            leader: state.leader,
+            leader_epoch: state.leader_epoch,
+            isr: state.isr,
+        };
+        Ok((meta, local))
     }
 
     /// A topic written by another tool has no state znodes yet: as the

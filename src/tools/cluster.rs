@@ -125,8 +125,31 @@ pub fn leaders_via_zookeeper(
     })
 }
 
-/// The earliest or latest offset of one partition, from its leader.
+/// The earliest or latest offset of one partition, from its leader. A
+/// leader that has not loaded the topic yet (it learns of new topics from
+/// the metadata store within a second) is asked again for up to 5 s.
 pub fn list_offset(client: &mut Client, topic: &str, partition: i32, timestamp: i64) -> Result<i64, String> {
+    const RETRIABLE: [i16; 3] = [3, 5, 6]; // UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER
+    let mut attempts = 0;
+    loop {
+        match list_offset_once(client, topic, partition, timestamp)? {
+            Ok(offset) => return Ok(offset),
+            Err(code) if RETRIABLE.contains(&code) && attempts < 25 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(code) => return Err(format!("ListOffsets {topic}-{partition}: error code {code}")),
+        }
+    }
+}
+
+/// One ListOffsets round trip: the offset, or the partition's error code.
+fn list_offset_once(
+    client: &mut Client,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> Result<Result<i64, i16>, String> {
     let request = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_topics(vec![ListOffsetsTopic::default()
@@ -141,7 +164,7 @@ pub fn list_offset(client: &mut Client, topic: &str, partition: i32, timestamp: 
         .and_then(|t| t.partitions.first())
         .ok_or("empty ListOffsets response")?;
     if p.error_code != 0 {
-        return Err(format!("ListOffsets {topic}-{partition}: error code {}", p.error_code));
+        return Ok(Err(p.error_code));
     }
-    Ok(p.offset)
+    Ok(Ok(p.offset))
 }

@@ -11,15 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::messages::{FindCoordinatorRequest, GroupId, OffsetCommitRequest, OffsetFetchRequest};
+use kafka_protocol::messages::{FindCoordinatorRequest, GroupId, OffsetFetchRequest};
 use kafka_protocol::protocol::StrBytes;
 
 use super::client::Client;
 use super::cluster::{leaders_via_metadata, runtime, topic_name, EARLIEST, LATEST};
 use super::console_producer::parse_properties;
 use super::fetcher::{Fetcher, Formatter};
+use super::partition_offsets::commit_simple;
 
 /// kafka-console-consumer.sh's flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -268,32 +268,6 @@ fn fetch_committed(
 }
 
 fn commit_offsets(client: &mut Client, group: &str, topic: &str, positions: &BTreeMap<i32, i64>) -> Result<(), String> {
-    let request = OffsetCommitRequest::default()
-        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
-        .with_generation_id_or_member_epoch(-1)
-        .with_retention_time_ms(-1)
-        .with_topics(vec![OffsetCommitRequestTopic::default()
-            .with_name(topic_name(topic))
-            .with_partitions(
-                positions
-                    .iter()
-                    .map(|(p, o)| {
-                        OffsetCommitRequestPartition::default()
-                            .with_partition_index(*p)
-                            .with_committed_offset(*o)
-                    })
-                    .collect(),
-            )]);
-    let response = client.send(&request, 2)?;
-    for t in &response.topics {
-        for p in &t.partitions {
-            if p.error_code != 0 {
-                return Err(format!(
-                    "commit {topic}-{}: error code {}",
-                    p.partition_index, p.error_code
-                ));
-            }
-        }
-    }
-    Ok(())
+    let positions: Vec<(i32, i64)> = positions.iter().map(|(p, o)| (*p, *o)).collect();
+    commit_simple(client, group, topic, &positions).map_err(|e| format!("commit {e}"))
 }

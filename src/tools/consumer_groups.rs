@@ -7,15 +7,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Buf;
-use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::{
     ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
-    ListGroupsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, TopicName,
+    ListGroupsRequest, MetadataRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
 use super::client::Client;
-use super::partition_offsets::{offsets_at, partition_counts, EARLIEST, LATEST};
+use super::partition_offsets::{commit_simple, offsets_at, partition_counts, EARLIEST, LATEST};
 
 #[derive(Clone, Debug)]
 pub enum ResetTo {
@@ -280,32 +279,7 @@ pub fn reset_plan(bootstrap: &str, topic: &str, to: &ResetTo) -> Result<Vec<(i32
 
 fn commit_via_broker(bootstrap: &str, group: &str, topic: &str, plan: &[(i32, i64)]) -> Result<(), String> {
     let mut client = coordinator(bootstrap, group)?;
-    let request = OffsetCommitRequest::default()
-        .with_group_id(gid(group))
-        .with_generation_id_or_member_epoch(-1)
-        .with_topics(vec![OffsetCommitRequestTopic::default()
-            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-            .with_partitions(
-                plan.iter()
-                    .map(|(p, o)| {
-                        OffsetCommitRequestPartition::default()
-                            .with_partition_index(*p)
-                            .with_committed_offset(*o)
-                    })
-                    .collect(),
-            )]);
-    let response = client.send(&request, 2)?;
-    for t in &response.topics {
-        for p in &t.partitions {
-            if p.error_code != 0 {
-                return Err(format!(
-                    "Error: committing the new offset of {topic}-{} failed with error code {}",
-                    p.partition_index, p.error_code
-                ));
-            }
-        }
-    }
-    Ok(())
+    commit_simple(&mut client, group, topic, plan).map_err(|e| format!("Error: committing the new offset of {e}"))
 }
 
 pub fn reset_table(group: &str, topic: &str, plan: &[(i32, i64)], executed: bool) -> String {

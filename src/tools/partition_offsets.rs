@@ -1,11 +1,15 @@
 //! Log start / end offsets of partitions, asked of each partition's leader
-//! (found with Metadata), for the tools' lag and reset computations.
+//! (found with Metadata), for the tools' lag and reset computations; and
+//! the tools' simple (generation -1) offset commits.
 
 use std::collections::{BTreeMap, HashMap};
 
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{BrokerId, ListOffsetsRequest, MetadataRequest, TopicName};
+use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::{
+    BrokerId, GroupId, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use super::client::Client;
@@ -109,4 +113,35 @@ pub fn offsets_at(
         }
     }
     Ok(out)
+}
+
+/// Commits `positions` (partition, next offset) of `topic` for `group` as a
+/// simple commit (generation -1, no membership) on `client`, which must be
+/// connected to the group's coordinator.
+pub fn commit_simple(client: &mut Client, group: &str, topic: &str, positions: &[(i32, i64)]) -> Result<(), String> {
+    let request = OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_generation_id_or_member_epoch(-1)
+        .with_retention_time_ms(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partitions(
+                positions
+                    .iter()
+                    .map(|(p, o)| {
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(*p)
+                            .with_committed_offset(*o)
+                    })
+                    .collect(),
+            )]);
+    let response = client.send(&request, 2)?;
+    for t in &response.topics {
+        for p in &t.partitions {
+            if p.error_code != 0 {
+                return Err(format!("{topic}-{}: error code {}", p.partition_index, p.error_code));
+            }
+        }
+    }
+    Ok(())
 }
