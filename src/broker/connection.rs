@@ -72,7 +72,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut
 
 async fn handle(broker: &Broker, body: Bytes, peer: SocketAddr) -> Result<Option<Bytes>, ConnectionError> {
     let mut frame = parse_request_header(body)?;
-    frame.client_host = format!("/{}", peer.ip());
+    frame.peer = Some(peer);
     dispatch::dispatch(broker, frame)
         .await
         .map_err(ConnectionError::Request)

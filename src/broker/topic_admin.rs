@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 
-use crate::metadata::{LayoutError, PartitionState};
+use crate::metadata::LayoutError;
 
 use super::topic_rules::{assign_replicas_from, validate_topic_config, TopicError, TOPIC_CONFIG_KEYS};
 use super::topics::Topic;
@@ -102,13 +102,7 @@ impl Broker {
             .await
             .map_err(store_error)?;
         for (p, replicas) in &new {
-            let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
-            let state = PartitionState {
-                leader: isr.first().copied().unwrap_or(-1),
-                leader_epoch: 0,
-                isr,
-                controller_epoch: self.controller_epoch(),
-            };
+            let state = self.initial_state(replicas, &live);
             self.layout
                 .write_partition_state(name, *p, &state, None)
                 .await

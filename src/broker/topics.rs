@@ -199,15 +199,8 @@ impl Broker {
                 crate::metadata::LayoutError::TopicExists(_) => TopicError::Exists(name.to_string()),
                 other => TopicError::Store(other.to_string()),
             })?;
-        let controller_epoch = self.controller_epoch();
         for (p, replicas) in &assignment {
-            let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
-            let state = PartitionState {
-                leader: isr.first().copied().unwrap_or(-1),
-                leader_epoch: 0,
-                isr,
-                controller_epoch,
-            };
+            let state = self.initial_state(replicas, &live);
             self.layout
                 .write_partition_state(name, *p, &state, None)
                 .await
@@ -280,6 +273,18 @@ impl Broker {
         Ok((meta, local))
     }
 
+    /// A new partition's state, as the controller writes it: the live
+    /// replicas in sync, the first of them leading (-1 if none is live).
+    pub(super) fn initial_state(&self, replicas: &[i32], live: &[i32]) -> PartitionState {
+        let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
+        PartitionState {
+            leader: isr.first().copied().unwrap_or(-1),
+            leader_epoch: 0,
+            isr,
+            controller_epoch: self.controller_epoch(),
+        }
+    }
+
     /// A topic written by another tool has no state znodes yet: as the
     /// controller would, make the first live replica the leader.
     pub(super) async fn elect_initial_state(
@@ -288,14 +293,7 @@ impl Broker {
         p: i32,
         replicas: &[i32],
     ) -> Result<PartitionState, TopicError> {
-        let live = self.live_broker_ids().await;
-        let isr: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
-        let state = PartitionState {
-            leader: isr.first().copied().unwrap_or(-1),
-            leader_epoch: 0,
-            isr,
-            controller_epoch: self.controller_epoch(),
-        };
+        let state = self.initial_state(replicas, &self.live_broker_ids().await);
         if self.is_controller() {
             self.layout
                 .write_partition_state(name, p, &state, None)

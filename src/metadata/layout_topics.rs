@@ -225,15 +225,25 @@ impl KafkaLayout {
         Ok(out)
     }
 
+    /// Whether /consumers/<group> exists (offsets committed or consumers registered).
+    pub async fn group_exists(&self, group: &str) -> Result<bool, LayoutError> {
+        validate_group_name(group)?;
+        Ok(self
+            .store()
+            .get(&format!("{}/{group}", paths::CONSUMERS))
+            .await?
+            .is_some())
+    }
+
     /// Deletes a group's committed offsets and, if nothing else is left in
     /// them, its empty `ids`/`owners` directories and the group znode. Live
     /// consumers' ephemerals are never touched. Returns whether the group existed.
     pub async fn delete_group(&self, group: &str) -> Result<bool, LayoutError> {
         validate_group_name(group)?;
-        let base = format!("{}/{group}", paths::CONSUMERS);
-        if self.store().get(&base).await?.is_none() {
+        if !self.group_exists(group).await? {
             return Ok(false);
         }
+        let base = format!("{}/{group}", paths::CONSUMERS);
         self.store().delete(&format!("{base}/offsets"), true).await?;
         let owners = format!("{base}/owners");
         for topic in self.children_or_empty(&owners).await? {

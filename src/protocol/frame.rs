@@ -34,9 +34,8 @@ pub struct RequestFrame {
     /// Whether krab implements this version (see the registry).
     pub version_supported: bool,
     pub body: Bytes,
-    /// The client's address as Kafka shows it ("/127.0.0.1"); set by the
-    /// network layer, empty when unknown.
-    pub client_host: String,
+    /// The client's address; set by the network layer, `None` when unknown.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// Splits a request body (the bytes after the size prefix).
@@ -60,7 +59,7 @@ pub fn parse_request_header(mut body: Bytes) -> Result<RequestFrame, FrameError>
             client_id: None,
             version_supported,
             body: Bytes::new(),
-            client_host: String::new(),
+            peer: None,
         });
     }
     let header_version = api_key.request_header_version(api_version);
@@ -76,7 +75,7 @@ pub fn parse_request_header(mut body: Bytes) -> Result<RequestFrame, FrameError>
         client_id: header.client_id.map(|s| s.to_string()),
         version_supported,
         body,
-        client_host: String::new(),
+        peer: None,
     })
 }
 

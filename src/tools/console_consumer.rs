@@ -12,14 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::messages::{FindCoordinatorRequest, GroupId, OffsetFetchRequest};
+use kafka_protocol::messages::{GroupId, OffsetFetchRequest};
 use kafka_protocol::protocol::StrBytes;
 
 use super::client::Client;
 use super::cluster::{leaders_via_metadata, runtime, topic_name, EARLIEST, LATEST};
 use super::console_producer::parse_properties;
 use super::fetcher::{Fetcher, Formatter};
-use super::partition_offsets::commit_simple;
+use super::partition_offsets::{commit_simple, coordinator};
 
 /// kafka-console-consumer.sh's flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -190,7 +190,7 @@ fn run_bootstrap(
         None => leaders.keys().copied().collect(),
     };
     let mut coordinator = match &group {
-        Some(g) => Some(coordinator_for(bootstrap, g)?),
+        Some(g) => Some(coordinator(bootstrap, g)?),
         None => None,
     };
     let committed = match (&group, coordinator.as_mut()) {
@@ -200,18 +200,8 @@ fn run_bootstrap(
     let mut fetcher = Fetcher::new(&args.topic);
     for p in &partitions {
         let leader = &leaders[p];
-        let start = match (&args.offset, committed.get(p)) {
-            (Some(o), _) => explicit_offset(o)?,
-            (None, Some(o)) if *o >= 0 => *o,
-            _ if args.from_beginning => EARLIEST,
-            _ => LATEST,
-        };
-        let offset = if start < 0 {
-            fetcher.offset_at(leader, *p, start)?
-        } else {
-            start
-        };
-        fetcher.set_position(*p, leader, offset);
+        let explicit = args.offset.as_deref().map(explicit_offset).transpose()?;
+        fetcher.start_at(*p, leader, explicit, committed.get(p).copied(), args.from_beginning)?;
     }
     let limits = Limits {
         max_messages: args.max_messages,
@@ -224,24 +214,6 @@ fn run_bootstrap(
         _ => Box::new(|_| Ok(())),
     };
     consume(&mut fetcher, formatter, out, &limits, stop, commit)
-}
-
-fn coordinator_for(bootstrap: &str, group: &str) -> Result<Client, String> {
-    let mut client = Client::connect(bootstrap)?;
-    let response = client.send(
-        &FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string())),
-        1,
-    )?;
-    if response.error_code != 0 {
-        return Err(format!(
-            "no coordinator for group {group}: error code {}",
-            response.error_code
-        ));
-    }
-    Client::connect(&crate::metadata::kafka_json::format_address(
-        response.host.as_str(),
-        u16::try_from(response.port).map_err(|_| format!("bad coordinator port {}", response.port))?,
-    ))
 }
 
 fn fetch_committed(

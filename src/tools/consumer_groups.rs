@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Buf;
 use kafka_protocol::messages::{
-    ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
-    ListGroupsRequest, MetadataRequest, OffsetFetchRequest,
+    ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest, GroupId, ListGroupsRequest,
+    MetadataRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
 use super::client::Client;
-use super::partition_offsets::{commit_simple, offsets_at, partition_counts, EARLIEST, LATEST};
+use super::partition_offsets::{commit_simple, coordinator, offsets_at, partition_counts, EARLIEST, LATEST};
 
 #[derive(Clone, Debug)]
 pub enum ResetTo {
@@ -138,22 +138,6 @@ pub fn deletion_message(group: &str, code: i16) -> Result<String, String> {
 
 fn gid(group: &str) -> GroupId {
     GroupId(StrBytes::from_string(group.to_string()))
-}
-
-/// A connection to the group's coordinator.
-fn coordinator(bootstrap: &str, group: &str) -> Result<Client, String> {
-    let mut client = Client::connect(bootstrap)?;
-    let response = client.send(
-        &FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string())),
-        1,
-    )?;
-    if response.error_code != 0 {
-        return Err(format!(
-            "Error: cannot find the coordinator of group '{group}' (error code {})",
-            response.error_code
-        ));
-    }
-    Client::connect(&format!("{}:{}", response.host, response.port))
 }
 
 /// The members a broker coordinates for `group` (for `--zookeeper` mode,

@@ -92,7 +92,7 @@ fn add_broker_members(bootstrap: &str, group: &str, view: &mut GroupView) {
 async fn read_group(layout: &KafkaLayout, group: &str) -> Result<GroupView, crate::metadata::LayoutError> {
     let members = zk_consumers::members(layout, group).await?;
     let mut view = GroupView {
-        exists: layout.list_groups().await?.iter().any(|g| g == group),
+        exists: layout.group_exists(group).await?,
         state: if members.is_empty() {
             "Empty".into()
         } else {

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{BrokerId, FetchRequest};
 use crate::records::{decode_batch_records, split_batches};
 
 use super::client::Client;
-use super::cluster::{list_offset, topic_name, EARLIEST};
+use super::cluster::{list_offset, topic_name, EARLIEST, LATEST};
 
 /// One record as the console consumer prints it.
 #[derive(Clone, Debug)]
@@ -63,6 +63,32 @@ impl Fetcher {
 
     pub fn set_position(&mut self, partition: i32, leader: &str, offset: i64) {
         self.positions.insert(partition, (leader.to_string(), offset));
+    }
+
+    /// Where a console consumer starts reading `partition`: an explicit
+    /// offset (`--offset`, possibly EARLIEST / LATEST), else the committed
+    /// one, else the log start with `--from-beginning` or the log end.
+    pub fn start_at(
+        &mut self,
+        partition: i32,
+        leader: &str,
+        explicit: Option<i64>,
+        committed: Option<i64>,
+        from_beginning: bool,
+    ) -> Result<(), String> {
+        let start = match (explicit, committed) {
+            (Some(o), _) => o,
+            (None, Some(o)) if o >= 0 => o,
+            _ if from_beginning => EARLIEST,
+            _ => LATEST,
+        };
+        let offset = if start < 0 {
+            self.offset_at(leader, partition, start)?
+        } else {
+            start
+        };
+        self.set_position(partition, leader, offset);
+        Ok(())
     }
 
     /// Partition → next offset to read.

@@ -17,7 +17,7 @@ use rand::Rng;
 
 use crate::metadata::KafkaLayout;
 
-use super::cluster::{connect_zookeeper, leaders_via_zookeeper, EARLIEST, LATEST};
+use super::cluster::{connect_zookeeper, leaders_via_zookeeper};
 use super::console_consumer::{consume, explicit_offset, Committer, ConsumerArgs, Limits};
 use super::fetcher::{Fetcher, Formatter};
 
@@ -129,18 +129,8 @@ fn consume_as(
             continue;
         }
         let committed = rt.block_on(layout.fetch_offset(group, &args.topic, *p)).map_err(zk)?;
-        let start = match (&args.offset, committed) {
-            (Some(o), _) => explicit_offset(o)?,
-            (None, Some(o)) if o >= 0 => o,
-            _ if args.from_beginning => EARLIEST,
-            _ => LATEST,
-        };
-        let offset = if start < 0 {
-            fetcher.offset_at(leader, *p, start)?
-        } else {
-            start
-        };
-        fetcher.set_position(*p, leader, offset);
+        let explicit = args.offset.as_deref().map(explicit_offset).transpose()?;
+        fetcher.start_at(*p, leader, explicit, committed, args.from_beginning)?;
     }
     let limits = Limits {
         max_messages: args.max_messages,

@@ -8,7 +8,7 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::{
-    BrokerId, GroupId, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, TopicName,
+    BrokerId, FindCoordinatorRequest, GroupId, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -144,4 +144,24 @@ pub fn commit_simple(client: &mut Client, group: &str, topic: &str, positions: &
         }
     }
     Ok(())
+}
+
+/// A connection to `group`'s coordinator (FindCoordinator to `bootstrap`).
+pub fn coordinator(bootstrap: &str, group: &str) -> Result<Client, String> {
+    let mut client = Client::connect(bootstrap)?;
+    let response = client.send(
+        &FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string())),
+        1,
+    )?;
+    if response.error_code != 0 {
+        return Err(format!(
+            "Error: cannot find the coordinator of group '{group}' (error code {})",
+            response.error_code
+        ));
+    }
+    let port = u16::try_from(response.port).map_err(|_| format!("bad coordinator port {}", response.port))?;
+    Client::connect(&crate::metadata::kafka_json::format_address(
+        response.host.as_str(),
+        port,
+    ))
 }

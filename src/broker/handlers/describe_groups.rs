@@ -68,13 +68,13 @@ async fn describe(broker: &Broker, id: &str) -> Result<GroupDescription, ErrorCo
         Ok(members) if !members.is_empty() => Ok(zk_consumers::describe(&members)),
         Ok(_) => {
             let known = broker.groups.describe(id);
-            let stored = broker.layout.list_groups().await.map_err(|e| {
-                tracing::warn!(error = %e, "cannot list groups");
+            let stored = broker.layout.group_exists(id).await.map_err(|e| {
+                tracing::warn!(group = id, error = %e, "cannot read the group's znode");
                 ErrorCode::CoordinatorNotAvailable
             })?;
             Ok(match known {
                 Some(d) => d,
-                None if stored.iter().any(|g| g == id) => zk_consumers::describe(&[]),
+                None if stored => zk_consumers::describe(&[]),
                 None => GroupDescription {
                     state: GroupState::Dead,
                     protocol_type: String::new(),

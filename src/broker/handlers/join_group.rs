@@ -25,7 +25,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 member_id: request.member_id.to_string(),
                 group_instance_id: request.group_instance_id.as_ref().map(|s| s.to_string()),
                 client_id: frame.client_id.clone().unwrap_or_default(),
-                client_host: frame.client_host.clone(),
+                // As Kafka shows it: "/127.0.0.1".
+                client_host: frame.peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
                 session_timeout_ms: request.session_timeout_ms,
                 rebalance_timeout_ms: if frame.api_version >= 1 {
                     request.rebalance_timeout_ms
