@@ -82,6 +82,16 @@ pub struct BrokerConfig {
     pub group_initial_rebalance_delay_ms: u64,
     /// Longest commit metadata string accepted (offset.metadata.max.bytes).
     pub offset_metadata_max_bytes: usize,
+    /// `host:port` the offset monitor and `/metrics` are served on
+    /// (monitor.listener; none: not served).
+    pub monitor_listener: Option<String>,
+    /// How often the monitor samples offsets (monitor.refresh.ms).
+    pub monitor_refresh_ms: u64,
+    /// How long the monitor keeps its history (monitor.retain.ms).
+    pub monitor_retain_ms: u64,
+    /// Where the history is kept (monitor.history.dir; default
+    /// `<first log dir>/monitor-history`).
+    pub monitor_history_dir: Option<PathBuf>,
 }
 
 impl Default for BrokerConfig {
@@ -115,6 +125,10 @@ impl Default for BrokerConfig {
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,
             offset_metadata_max_bytes: 4096,
+            monitor_listener: None,
+            monitor_refresh_ms: 5_000,
+            monitor_retain_ms: 86_400_000,
+            monitor_history_dir: None,
         }
     }
 }
@@ -300,6 +314,12 @@ impl BrokerConfig {
                 "offset.metadata.max.bytes" => {
                     c.offset_metadata_max_bytes = parse_num(key, v, 0, i32::MAX as i64)? as usize
                 }
+                "monitor.listener" => c.monitor_listener = parse_monitor_listener(key, v)?,
+                "monitor.refresh.ms" => c.monitor_refresh_ms = parse_num(key, v, 100, 86_400_000)? as u64,
+                "monitor.retain.ms" => c.monitor_retain_ms = parse_num(key, v, 1_000, 3_650 * 86_400_000)? as u64,
+                "monitor.history.dir" => {
+                    c.monitor_history_dir = Some(PathBuf::from(v.trim())).filter(|p| !p.as_os_str().is_empty())
+                }
                 k if KNOWN_IGNORED.contains(&k) => warnings.ignored_keys.push(key.clone()),
                 _ => warnings.unknown_keys.push(key.clone()),
             }
@@ -377,6 +397,21 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// `host:port` or `http://host:port`; empty means no monitor.
+fn parse_monitor_listener(key: &str, v: &str) -> Result<Option<String>, ConfigError> {
+    let address = v.trim().trim_start_matches("http://").trim_end_matches('/');
+    if address.is_empty() {
+        return Ok(None);
+    }
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| invalid(key, v, "expected host:port"))?;
+    port.parse::<u16>()
+        .map_err(|_| invalid(key, v, "the port must be a number from 0 to 65535"))?;
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok(Some(format!("{host}:{port}")))
+}
+
 fn parse_listeners(key: &str, v: &str) -> Result<Vec<Listener>, ConfigError> {
     v.split(',')
         .map(str::trim)
@@ -418,6 +453,17 @@ mod tests {
         let err = BrokerConfig::from_raw(&raw(&[("listeners", "PLAINTEXT://host")])).unwrap_err();
         assert!(err.to_string().contains("listeners"), "{err}");
         assert!(BrokerConfig::from_raw(&raw(&[("delete.topic.enable", "yes")])).is_err());
+    }
+
+    #[test]
+    fn monitor_listener_forms() {
+        let (c, _) = BrokerConfig::from_raw(&raw(&[("monitor.listener", "http://127.0.0.1:8089/")])).unwrap();
+        assert_eq!(c.monitor_listener.as_deref(), Some("127.0.0.1:8089"));
+        let (c, _) = BrokerConfig::from_raw(&raw(&[("monitor.listener", ":0")])).unwrap();
+        assert_eq!(c.monitor_listener.as_deref(), Some("0.0.0.0:0"));
+        assert!(BrokerConfig::from_raw(&raw(&[("monitor.listener", "host")])).is_err());
+        assert!(BrokerConfig::from_raw(&raw(&[("monitor.listener", "h:99999")])).is_err());
+        assert!(BrokerConfig::from_raw(&raw(&[("monitor.refresh.ms", "5")])).is_err());
     }
 
     #[test]

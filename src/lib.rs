@@ -10,6 +10,7 @@ pub mod config;
 pub mod group;
 pub mod log;
 pub mod metadata;
+pub mod monitor;
 pub mod protocol;
 pub mod records;
 pub mod tools;

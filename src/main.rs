@@ -34,6 +34,8 @@ enum Command {
     ConsoleProducer(console_producer::ProducerArgs),
     /// Print a topic's messages, like kafka-console-consumer.sh.
     ConsoleConsumer(console_consumer::ConsumerArgs),
+    /// Serve the offset monitor (groups, offsets, lag, history), like KafkaOffsetMonitor.
+    Monitor(krab::monitor::cli::MonitorArgs),
 }
 
 #[derive(Args, Debug)]
@@ -182,6 +184,7 @@ fn main() -> ExitCode {
         Command::ConsoleProducer(args) => report(
             console_producer::run(&args, Box::new(std::io::BufReader::new(std::io::stdin()))).map(|_| String::new()),
         ),
+        Command::Monitor(args) => monitor(args),
         Command::ConsoleConsumer(args) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -193,7 +196,7 @@ fn main() -> ExitCode {
 /// The broker logs at info; the tools only warn, so their output stays theirs.
 fn default_log_level(command: &Command) -> &'static str {
     match command {
-        Command::Serve(_) => "info",
+        Command::Serve(_) | Command::Monitor(_) => "info",
         _ => "warn",
     }
 }
@@ -239,10 +242,41 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         println!("krab broker {broker_id} listening on {}", running.local_addr);
+        if let Some(addr) = running.monitor_addr {
+            println!("krab monitor serving http://{addr}/");
+        }
         let _ = std::io::stdout().flush();
         wait_for_signal().await;
         tracing::info!("shutting down");
         running.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn monitor(args: krab::monitor::cli::MonitorArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("krab: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = match krab::monitor::cli::run(&args, stopped).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("krab: cannot start the monitor: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("krab monitor serving http://{}/", running.local_addr);
+        let _ = std::io::stdout().flush();
+        wait_for_signal().await;
+        let _ = stop.send(true);
+        for task in running.tasks {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
         ExitCode::SUCCESS
     })
 }

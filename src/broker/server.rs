@@ -19,6 +19,8 @@ use super::{connection, now_ms, Broker};
 pub struct RunningBroker {
     pub broker: Arc<Broker>,
     pub local_addr: SocketAddr,
+    /// Where the offset monitor and `/metrics` are served (monitor.listener).
+    pub monitor_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// Released when the broker is dropped, after shutdown.
@@ -107,14 +109,54 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
             async move { broker.groups.run_ticker(shutdown).await }
         }),
     ];
+    let monitor_addr = match start_monitor(&broker, shutdown_rx.clone()).await? {
+        Some(monitor) => {
+            tasks.extend(monitor.tasks);
+            Some(monitor.local_addr)
+        }
+        None => None,
+    };
     tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
     Ok(RunningBroker {
         broker,
         local_addr,
+        monitor_addr,
         shutdown: shutdown_tx,
         tasks,
         _dir_locks: dir_locks,
     })
+}
+
+/// The offset monitor over this broker's own store, if monitor.listener is set.
+async fn start_monitor(
+    broker: &Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Option<crate::monitor::RunningMonitor>, String> {
+    let config = &broker.config;
+    let Some(listen) = config.monitor_listener.clone() else {
+        return Ok(None);
+    };
+    let history_dir = match &config.monitor_history_dir {
+        Some(dir) => dir.clone(),
+        None => config
+            .log_dirs
+            .first()
+            .ok_or("log.dirs is empty")?
+            .join("monitor-history"),
+    };
+    let monitor_config = crate::monitor::MonitorConfig {
+        listen,
+        refresh: Duration::from_millis(config.monitor_refresh_ms),
+        retain: Duration::from_millis(config.monitor_retain_ms),
+        history_dir,
+    };
+    let (host, port) = &broker.advertised;
+    let collector = crate::monitor::Collector::new(
+        crate::monitor::StoreSource::Shared(broker.layout.clone()),
+        Some(format!("{host}:{port}")),
+    );
+    let monitor = crate::monitor::start(monitor_config, collector, None, shutdown).await?;
+    Ok(Some(monitor))
 }
 
 /// Two brokers writing one log directory would interleave their appends;

@@ -123,12 +123,12 @@ fn owns(member_id: &str, owner: &str) -> bool {
 
 /// pykafka 2.8 on Python 3 formats the topic's bytes into the path, so its
 /// owner directories are named `b'<topic>'`.
-fn owner_topic(dir: &str) -> &str {
+pub(crate) fn owner_topic(dir: &str) -> &str {
     dir.strip_prefix("b'").and_then(|d| d.strip_suffix('\'')).unwrap_or(dir)
 }
 
 /// `<partition>` (Kafka) or `<leader>-<partition>` (pykafka).
-fn owner_partition(node: &str) -> Option<i32> {
+pub(crate) fn owner_partition(node: &str) -> Option<i32> {
     node.rsplit('-').next()?.parse().ok().filter(|p: &i32| *p >= 0)
 }
 

@@ -20,6 +20,12 @@ pub struct Client {
 impl Client {
     /// Connects to the first reachable `host:port` of a comma-separated list.
     pub fn connect(bootstrap: &str) -> Result<Client, String> {
+        Client::connect_with_timeouts(bootstrap, Duration::from_secs(10), Duration::from_secs(60))
+    }
+
+    /// As `connect`, with the connect timeout per address and the timeout
+    /// of each read (the monitor must not hang on a stopped broker).
+    pub fn connect_with_timeouts(bootstrap: &str, connect: Duration, read: Duration) -> Result<Client, String> {
         let mut last_error = format!("no address in {bootstrap:?}");
         for server in bootstrap.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let addrs = match server.to_socket_addrs() {
@@ -30,9 +36,10 @@ impl Client {
                 }
             };
             for addr in addrs {
-                match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+                match TcpStream::connect_timeout(&addr, connect) {
                     Ok(stream) => {
-                        let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+                        let _ = stream.set_read_timeout(Some(read));
+                        let _ = stream.set_write_timeout(Some(read));
                         return Ok(Client {
                             stream,
                             next_correlation: 1,

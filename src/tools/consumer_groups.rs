@@ -210,7 +210,7 @@ fn describe_via_broker(bootstrap: &str, group: &str) -> Result<GroupView, String
 }
 
 /// The (topic, partition) list of a consumer-protocol assignment; empty if unreadable.
-fn decode_assignment(bytes: &bytes::Bytes) -> Vec<(String, i32)> {
+pub(crate) fn decode_assignment(bytes: &bytes::Bytes) -> Vec<(String, i32)> {
     let mut buf = bytes.clone();
     if buf.remaining() < 2 {
         return vec![];

@@ -1,0 +1,221 @@
+//! The brokers' side of a refresh, through the Kafka protocol (blocking, run
+//! off the async workers): the cluster from Metadata, every partition's log
+//! end offset from its leader (ListOffsets latest, as KafkaOffsetMonitor
+//! computed LogSize), and the groups each broker coordinates (ListGroups,
+//! DescribeGroups, and OffsetFetch when no metadata store is at hand).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{
+    BrokerId, DescribeGroupsRequest, GroupId, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
+    OffsetFetchRequest, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::snapshot::{BrokerRow, MemberRow, PartitionRow, TopicRow};
+use crate::group::zk_consumers::ZOOKEEPER_PROTOCOL;
+use crate::tools::client::Client;
+use crate::tools::consumer_groups::decode_assignment;
+use crate::tools::partition_offsets::LATEST;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the brokers said.
+#[derive(Debug, Default)]
+pub struct BrokerSide {
+    pub brokers: Vec<BrokerRow>,
+    pub controller: Option<i32>,
+    pub topics: BTreeMap<String, TopicRow>,
+    /// Groups the brokers coordinate (ZooKeeper-coordinated ones left out).
+    pub groups: BTreeMap<String, CoordinatedGroup>,
+    /// Brokers or partitions that did not answer; the rest is still good.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct CoordinatedGroup {
+    pub state: String,
+    /// Each member with the partitions its assignment gives it.
+    pub members: Vec<(MemberRow, Vec<(String, i32)>)>,
+    /// Committed offsets, when asked for (no store to read them from).
+    pub offsets: BTreeMap<(String, i32), i64>,
+}
+
+/// One refresh. Fails only if no broker answers Metadata.
+pub fn collect(bootstrap: &str, fetch_offsets: bool) -> Result<BrokerSide, String> {
+    let mut bootstrap_client = Client::connect_with_timeouts(bootstrap, CONNECT_TIMEOUT, READ_TIMEOUT)?;
+    let metadata = bootstrap_client.send(&MetadataRequest::default().with_topics(None), 4)?;
+    let mut side = BrokerSide {
+        controller: Some(metadata.controller_id.0).filter(|id| *id >= 0),
+        ..BrokerSide::default()
+    };
+    for b in &metadata.brokers {
+        side.brokers.push(BrokerRow {
+            id: b.node_id.0,
+            host: b.host.to_string(),
+            port: b.port,
+            rack: b.rack.as_ref().map(|r| r.to_string()),
+        });
+    }
+    side.brokers.sort_by_key(|b| b.id);
+    for t in &metadata.topics {
+        let Some(name) = t.name.as_ref().map(|n| n.to_string()) else {
+            continue;
+        };
+        if t.error_code != 0 {
+            side.errors
+                .push(format!("topic {name}: Metadata error code {}", t.error_code));
+            continue;
+        }
+        let mut partitions: Vec<PartitionRow> = t
+            .partitions
+            .iter()
+            .map(|p| PartitionRow {
+                partition: p.partition_index,
+                leader: p.leader_id.0,
+                replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
+                isr: p.isr_nodes.iter().map(|b| b.0).collect(),
+                log_size: None,
+            })
+            .collect();
+        partitions.sort_by_key(|p| p.partition);
+        side.topics.insert(name, TopicRow { partitions });
+    }
+    let brokers = side.brokers.clone();
+    for broker in &brokers {
+        let address = format!("{}:{}", broker.host, broker.port);
+        let result = Client::connect_with_timeouts(&address, CONNECT_TIMEOUT, READ_TIMEOUT)
+            .and_then(|mut client| ask_broker(&mut client, broker.id, fetch_offsets, &mut side));
+        if let Err(e) = result {
+            side.errors.push(format!("broker {} ({address}): {e}", broker.id));
+        }
+    }
+    Ok(side)
+}
+
+/// Log end offsets of the partitions `broker_id` leads, and its groups.
+fn ask_broker(client: &mut Client, broker_id: i32, fetch_offsets: bool, side: &mut BrokerSide) -> Result<(), String> {
+    let led: Vec<ListOffsetsTopic> = side
+        .topics
+        .iter()
+        .filter_map(|(name, topic)| {
+            let partitions: Vec<ListOffsetsPartition> = topic
+                .partitions
+                .iter()
+                .filter(|p| p.leader == broker_id)
+                .map(|p| {
+                    ListOffsetsPartition::default()
+                        .with_partition_index(p.partition)
+                        .with_timestamp(LATEST)
+                })
+                .collect();
+            (!partitions.is_empty()).then(|| {
+                ListOffsetsTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(name.clone())))
+                    .with_partitions(partitions)
+            })
+        })
+        .collect();
+    if !led.is_empty() {
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(led);
+        for t in client.send(&request, 1)?.topics {
+            let Some(topic) = side.topics.get_mut(t.name.as_str()) else {
+                continue;
+            };
+            for p in t.partitions {
+                if p.error_code != 0 {
+                    side.errors.push(format!(
+                        "{}-{}: ListOffsets error code {}",
+                        t.name.as_str(),
+                        p.partition_index,
+                        p.error_code
+                    ));
+                } else if let Some(row) = topic.partitions.iter_mut().find(|r| r.partition == p.partition_index) {
+                    row.log_size = Some(p.offset);
+                }
+            }
+        }
+    }
+    ask_groups(client, fetch_offsets, side)
+}
+
+/// The groups this broker coordinates: each broker lists only its own.
+fn ask_groups(client: &mut Client, fetch_offsets: bool, side: &mut BrokerSide) -> Result<(), String> {
+    let listed = client.send(&ListGroupsRequest::default(), 2)?;
+    if listed.error_code != 0 {
+        return Err(format!("ListGroups error code {}", listed.error_code));
+    }
+    let ids: Vec<GroupId> = listed.groups.iter().map(|g| g.group_id.clone()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let described = client.send(&DescribeGroupsRequest::default().with_groups(ids), 4)?;
+    for g in described.groups {
+        if g.error_code != 0 {
+            side.errors.push(format!(
+                "group {}: DescribeGroups error code {}",
+                g.group_id.as_str(),
+                g.error_code
+            ));
+            continue;
+        }
+        if g.protocol_data.as_str() == ZOOKEEPER_PROTOCOL {
+            continue; // read from /consumers directly
+        }
+        let consumer_protocol = g.protocol_type.as_str() == "consumer";
+        let mut group = CoordinatedGroup {
+            state: g.group_state.to_string(),
+            members: g
+                .members
+                .iter()
+                .map(|m| {
+                    let member = MemberRow {
+                        id: m.member_id.to_string(),
+                        client_id: m.client_id.to_string(),
+                        host: m.client_host.to_string(),
+                    };
+                    let owned = if consumer_protocol {
+                        decode_assignment(&m.member_assignment)
+                    } else {
+                        vec![]
+                    };
+                    (member, owned)
+                })
+                .collect(),
+            offsets: BTreeMap::new(),
+        };
+        if fetch_offsets {
+            group.offsets = fetch_group_offsets(client, &g.group_id)?;
+        }
+        side.groups.insert(g.group_id.to_string(), group);
+    }
+    Ok(())
+}
+
+fn fetch_group_offsets(client: &mut Client, group: &GroupId) -> Result<BTreeMap<(String, i32), i64>, String> {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(group.clone())
+        .with_topics(None);
+    let fetched = client.send(&request, 3)?;
+    if fetched.error_code != 0 {
+        return Err(format!(
+            "OffsetFetch of group {} error code {}",
+            group.as_str(),
+            fetched.error_code
+        ));
+    }
+    let mut offsets = BTreeMap::new();
+    for t in &fetched.topics {
+        for p in &t.partitions {
+            if p.error_code == 0 && p.committed_offset >= 0 {
+                offsets.insert((t.name.to_string(), p.partition_index), p.committed_offset);
+            }
+        }
+    }
+    Ok(offsets)
+}

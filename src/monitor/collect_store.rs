@@ -1,0 +1,88 @@
+//! The metadata store's side of a refresh: every group under /consumers with
+//! its offset znodes (value, ctime, mtime: KafkaOffsetMonitor's Offset,
+//! Created and Last Seen), owner znodes (its Owner, in Kafka's and pykafka's
+//! naming) and registered ZooKeeper consumers.
+
+use std::collections::BTreeMap;
+
+use crate::group::zk_consumers::{self, owner_partition, owner_topic, ZkMember};
+use crate::metadata::kafka_json::parse_decimal;
+use crate::metadata::{KafkaLayout, LayoutError};
+
+#[derive(Debug, Default)]
+pub struct StoredGroup {
+    /// Consumers registered under /consumers/<g>/ids.
+    pub members: Vec<ZkMember>,
+    pub offsets: BTreeMap<(String, i32), StoredOffset>,
+    /// Owner znode data per partition.
+    pub owners: BTreeMap<(String, i32), String>,
+}
+
+#[derive(Debug)]
+pub struct StoredOffset {
+    /// The offset, or why the znode is not one.
+    pub value: Result<i64, String>,
+    pub ctime_ms: i64,
+    pub mtime_ms: i64,
+}
+
+pub async fn read_groups(layout: &KafkaLayout) -> Result<BTreeMap<String, StoredGroup>, LayoutError> {
+    let mut groups = BTreeMap::new();
+    for group in layout.list_groups().await? {
+        let stored = read_group(layout, &group).await?;
+        groups.insert(group, stored);
+    }
+    Ok(groups)
+}
+
+async fn read_group(layout: &KafkaLayout, group: &str) -> Result<StoredGroup, LayoutError> {
+    let store = layout.store();
+    let base = format!("/consumers/{group}");
+    let mut out = StoredGroup {
+        members: zk_consumers::members(layout, group).await?,
+        ..StoredGroup::default()
+    };
+    for topic in children(layout, &format!("{base}/offsets")).await? {
+        for node in children(layout, &format!("{base}/offsets/{topic}")).await? {
+            let Ok(partition) = node.parse::<i32>() else {
+                continue; // not a partition: nothing to show
+            };
+            let Some((data, stat)) = store.get(&format!("{base}/offsets/{topic}/{node}")).await? else {
+                continue; // deleted while we looked
+            };
+            let value = parse_decimal(&data).and_then(|v| {
+                if v >= 0 {
+                    Ok(v)
+                } else {
+                    Err(format!("negative offset {v}"))
+                }
+            });
+            out.offsets.insert(
+                (topic.clone(), partition),
+                StoredOffset {
+                    value,
+                    ctime_ms: stat.ctime_ms,
+                    mtime_ms: stat.mtime_ms,
+                },
+            );
+        }
+    }
+    for dir in children(layout, &format!("{base}/owners")).await? {
+        for node in children(layout, &format!("{base}/owners/{dir}")).await? {
+            let Some(partition) = owner_partition(&node) else {
+                continue;
+            };
+            if let Some((data, _)) = store.get(&format!("{base}/owners/{dir}/{node}")).await? {
+                let owner = String::from_utf8_lossy(&data).into_owned();
+                out.owners.insert((owner_topic(&dir).to_string(), partition), owner);
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn children(layout: &KafkaLayout, path: &str) -> Result<Vec<String>, LayoutError> {
+    let mut names = layout.store().children(path).await?.unwrap_or_default();
+    names.sort();
+    Ok(names)
+}

@@ -1,0 +1,251 @@
+//! A small HTTP/1.1 server for the monitor: GET and HEAD only (it is
+//! read-only), request heads bounded in size and time, keep-alive, and a cap
+//! on connections. Parsing is httparse's; a bad request gets a 4xx and
+//! touches nothing else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+/// Largest request head accepted (request line and headers).
+const MAX_HEAD: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+/// Time allowed for a request head to arrive, and for an idle keep-alive connection.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_CONNECTIONS: usize = 256;
+
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    /// The path, still percent-encoded.
+    pub path: String,
+    /// The query string after `?`, still encoded ("" if none).
+    pub query: String,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// Extra headers (e.g. `Allow`, `Cache-Control`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
+        Response {
+            status,
+            content_type,
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+pub async fn serve(listener: TcpListener, handler: Handler, mut shutdown: watch::Receiver<bool>) {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "monitor accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "monitor: too many connections, refusing one");
+            continue;
+        };
+        let handler = handler.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection(socket, handler, shutdown).await {
+                tracing::debug!(%peer, error = %e, "monitor connection ended");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(
+    mut socket: TcpStream,
+    handler: Handler,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut first = true;
+    loop {
+        let wait = if first { HEAD_TIMEOUT } else { IDLE_TIMEOUT };
+        first = false;
+        let head = tokio::select! {
+            _ = shutdown.changed() => return Ok(()),
+            head = tokio::time::timeout(wait, read_head(&mut socket, &mut buf)) => head,
+        };
+        let parsed = match head {
+            Err(_) => return Ok(()), // timed out: just close
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(len))) => {
+                let parsed = parse(&buf[..len]);
+                buf.drain(..len);
+                parsed
+            }
+            Ok(Err(HeadError::TooLarge)) => Err(Response::new(431, TEXT, "request head too large\n")),
+            Ok(Err(HeadError::Io(e))) => return Err(e),
+        };
+        let (request, keep_alive) = match parsed {
+            Ok(ok) => ok,
+            Err(response) => {
+                write(&mut socket, &response, false, false).await?;
+                return Ok(());
+            }
+        };
+        let response = if request.method == "GET" || request.method == "HEAD" {
+            handler(&request)
+        } else {
+            Response::new(405, TEXT, "the monitor is read-only: GET and HEAD only\n").with_header("Allow", "GET, HEAD")
+        };
+        // A request with a body we did not read cannot be followed by another.
+        let keep_alive = keep_alive && response.status != 405;
+        write(&mut socket, &response, request.method == "HEAD", keep_alive).await?;
+        if !keep_alive {
+            return Ok(());
+        }
+    }
+}
+
+enum HeadError {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// Reads until `buf` holds a whole head; its length, or `None` on a clean close.
+async fn read_head(socket: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Option<usize>, HeadError> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Ok(Some(end + 4));
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+        let mut chunk = [0u8; 4096];
+        let n = socket.read(&mut chunk).await.map_err(HeadError::Io)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The request and whether the connection may stay open after it.
+fn parse(head: &[u8]) -> Result<(Request, bool), Response> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(Response::new(400, TEXT, "incomplete request\n")),
+        Err(e) => return Err(Response::new(400, TEXT, format!("bad request: {e}\n"))),
+    }
+    let method = parsed.method.unwrap_or("").to_string();
+    let target = parsed.path.unwrap_or("");
+    if !target.starts_with('/') {
+        return Err(Response::new(400, TEXT, "bad request target\n"));
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let header = |name: &str| {
+        parsed
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+    };
+    let has_body = header("transfer-encoding").is_some() || header("content-length").is_some_and(|v| v.trim() != "0");
+    let keep_alive =
+        parsed.version == Some(1) && !header("connection").is_some_and(|v| v.contains("close")) && !has_body;
+    Ok((
+        Request {
+            method,
+            path: path.to_string(),
+            query: query.split('#').next().unwrap_or("").to_string(),
+        },
+        keep_alive,
+    ))
+}
+
+async fn write(socket: &mut TcpStream, response: &Response, head_only: bool, keep_alive: bool) -> std::io::Result<()> {
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nX-Content-Type-Options: nosniff\r\n\
+         Connection: {}\r\n",
+        response.status,
+        reason(response.status),
+        response.content_type,
+        response.body.len(),
+        if keep_alive { "keep-alive" } else { "close" },
+    );
+    for (name, value) in &response.headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    if !head_only {
+        bytes.extend_from_slice(&response.body);
+    }
+    socket.write_all(&bytes).await?;
+    socket.flush().await
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_path_query_and_keep_alive() {
+        let (r, keep) = parse(b"GET /group/a%20b?range=1h HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), r.query.as_str()),
+            ("GET", "/group/a%20b", "range=1h")
+        );
+        assert!(keep);
+        let (_, keep) = parse(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+        assert!(!keep);
+        let (_, keep) = parse(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n").unwrap();
+        assert!(!keep);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert_eq!(parse(b"\x00\x01 nonsense\r\n\r\n").unwrap_err().status, 400);
+        assert_eq!(parse(b"GET http://evil/ HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
+    }
+}

@@ -1,0 +1,163 @@
+//! The offset monitor: KafkaOffsetMonitor's view of every consumer group,
+//! built in. `krab monitor --zk ...` runs it beside a cluster; a broker with
+//! `monitor.listener` serves it itself, with the broker's Prometheus metrics.
+//!
+//! Every `refresh` a `Collector` reads the groups (from the store when there
+//! is one, else through the group APIs) and the log end offsets (ListOffsets
+//! latest) into a `Snapshot`; a successful one is also appended to the
+//! on-disk `History` the charts draw from. The HTTP side only reads: pages,
+//! `/api/` JSON and `/metrics` all render the current snapshot.
+
+pub mod chart;
+pub mod cli;
+pub mod collect;
+pub mod collect_brokers;
+pub mod collect_store;
+pub mod duration;
+pub mod history;
+pub mod http;
+pub mod metrics;
+pub mod pages;
+pub mod pages_detail;
+pub mod routes;
+pub mod snapshot;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use collect::{Collector, StoreSource};
+use history::{History, Sample};
+use snapshot::Snapshot;
+
+/// Prometheus text a broker adds to the monitor's `/metrics`.
+pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+    /// `host:port` to serve on (port 0: any free port).
+    pub listen: String,
+    pub refresh: Duration,
+    pub retain: Duration,
+    /// Where the history files live.
+    pub history_dir: PathBuf,
+}
+
+/// What the HTTP side reads.
+pub struct MonitorState {
+    snapshot: RwLock<Arc<Snapshot>>,
+    history: Mutex<History>,
+    pub source: String,
+    pub refresh: Duration,
+    pub retain: Duration,
+    extra_metrics: Option<ExtraMetrics>,
+    refreshes: AtomicU64,
+    failed_refreshes: AtomicU64,
+}
+
+impl MonitorState {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn metrics_text(&self, snapshot: &Snapshot) -> String {
+        let mut text = self.extra_metrics.as_ref().map(|f| f()).unwrap_or_default();
+        let samples = self.history().len();
+        text.push_str(&metrics::monitor_metrics(
+            snapshot,
+            self.refreshes.load(Ordering::Relaxed),
+            self.failed_refreshes.load(Ordering::Relaxed),
+            samples,
+        ));
+        text
+    }
+}
+
+/// A started monitor: where it listens, and its tasks (they stop with the
+/// shutdown channel given to `start`).
+pub struct RunningMonitor {
+    pub local_addr: SocketAddr,
+    pub state: Arc<MonitorState>,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Binds, loads the history, and starts refreshing and serving.
+pub async fn start(
+    config: MonitorConfig,
+    collector: Collector,
+    extra_metrics: Option<ExtraMetrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<RunningMonitor, String> {
+    let listener = TcpListener::bind(config.listen.as_str())
+        .await
+        .map_err(|e| format!("monitor cannot listen on {}: {e}", config.listen))?;
+    let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let history = History::open(&config.history_dir, config.retain.as_millis() as i64, now_ms())?;
+    tracing::info!(
+        dir = %config.history_dir.display(),
+        samples = history.len(),
+        "monitor history loaded"
+    );
+    let state = Arc::new(MonitorState {
+        snapshot: RwLock::new(Arc::new(Snapshot::default())),
+        history: Mutex::new(history),
+        source: collector.describe(),
+        refresh: config.refresh,
+        retain: config.retain,
+        extra_metrics,
+        refreshes: AtomicU64::new(0),
+        failed_refreshes: AtomicU64::new(0),
+    });
+    let handler_state = state.clone();
+    let handler: http::Handler = Arc::new(move |request| routes::route(&handler_state, request));
+    let tasks = vec![
+        tokio::spawn(refresh_loop(state.clone(), collector, shutdown.clone())),
+        tokio::spawn(http::serve(listener, handler, shutdown)),
+    ];
+    Ok(RunningMonitor {
+        local_addr,
+        state,
+        tasks,
+    })
+}
+
+async fn refresh_loop(state: Arc<MonitorState>, mut collector: Collector, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(state.refresh);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = ticks.tick() => {}
+        }
+        let previous = state.snapshot();
+        let refresh = collector.refresh(&previous, now_ms());
+        let mut snapshot = tokio::select! {
+            _ = shutdown.changed() => return,
+            snapshot = refresh => snapshot,
+        };
+        state.refreshes.fetch_add(1, Ordering::Relaxed);
+        if snapshot.data_as_of_ms == snapshot.taken_at_ms {
+            if let Err(e) = state.history().record(Sample::of(&snapshot)) {
+                tracing::warn!(error = %e, "monitor history not written");
+                snapshot.errors.push(e);
+            }
+        } else {
+            state.failed_refreshes.fetch_add(1, Ordering::Relaxed);
+        }
+        *state.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    }
+}
+
+pub fn now_ms() -> i64 {
+    crate::broker::now_ms()
+}
