@@ -17,6 +17,7 @@ KRAB_BIN = Path(os.environ.get("KRAB_BIN") or REPO / "target" / "release" / "kra
 ARTIFACTS = REPO / "compat-tests" / "artifacts"
 START_TIMEOUT = float(os.environ.get("KRAB_START_TIMEOUT", "30"))
 LISTENING_RE = re.compile(r"listening on (\S+):(\d+)")
+MONITOR_RE = re.compile(r"krab monitor serving (http://\S+?)/?$", re.M)
 
 _uniq = itertools.count()
 
@@ -216,6 +217,13 @@ class Krab:
     @property
     def bootstrap(self):
         return f"{self.host}:{self.port}"
+
+    @property
+    def monitor_url(self):
+        """``http://HOST:PORT`` of the monitor this broker serves (``monitor.listener``)."""
+        def printed():
+            return MONITOR_RE.search(self.stdout_path.read_text(errors="replace"))
+        return wait_until(printed, timeout=10, msg=f"krab[{self.name}]'s monitor line").group(1)
 
     @property
     def stdout_path(self):
