@@ -4,12 +4,14 @@
 //! (segmented partition logs on disk), `metadata` (a znode store: embedded or
 //! ZooKeeper, in Kafka's layout), `protocol` (framing and the API registry),
 //! `broker` (state, connections and one handler per API), `tools` (admin CLIs).
+//! `metrics` is a dependency-free Prometheus text writer used by the broker.
 
 pub mod broker;
 pub mod config;
 pub mod group;
 pub mod log;
 pub mod metadata;
+pub mod metrics;
 pub mod protocol;
 pub mod records;
 pub mod tools;
