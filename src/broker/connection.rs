@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
@@ -33,6 +34,7 @@ enum ConnectionError {
 }
 
 pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let _open = broker.metrics.connection_opened();
     let (mut reader, writer) = socket.into_split();
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     let max = broker.config.socket_request_max_bytes;
@@ -45,6 +47,9 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut
             Ok(Some(body)) => body,
             Ok(None) => break,
             Err(e) => {
+                if matches!(e, ConnectionError::FrameSize(..)) {
+                    broker.metrics.invalid_request();
+                }
                 tracing::warn!(%peer, error = %e, "closing connection");
                 break;
             }
@@ -70,12 +75,17 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut
     let _ = writer.shutdown().await;
 }
 
+/// Parses and dispatches one request, recording its count, latency and
+/// errors.
 async fn handle(broker: &Broker, body: Bytes, peer: SocketAddr) -> Result<Option<Bytes>, ConnectionError> {
-    let mut frame = parse_request_header(body)?;
+    let mut frame = parse_request_header(body).inspect_err(|_| broker.metrics.invalid_request())?;
     frame.peer = Some(peer);
-    dispatch::dispatch(broker, frame)
-        .await
-        .map_err(ConnectionError::Request)
+    let api = frame.api_key;
+    let started = Instant::now();
+    let result = dispatch::dispatch(broker, frame).await;
+    let errors = result.as_ref().ok().map(|reply| &reply.errors);
+    broker.metrics.record_request(api, started.elapsed(), errors);
+    result.map(|reply| reply.response).map_err(ConnectionError::Request)
 }
 
 /// Reads one size-prefixed frame; `None` on a clean close between frames.

@@ -8,9 +8,20 @@ use kafka_protocol::messages::ApiKey;
 use crate::protocol::RequestFrame;
 
 use super::handlers::*;
+use super::response_errors::ErrorTally;
 use super::Broker;
 
-pub type HandlerResult = Result<Option<Bytes>, String>;
+/// A handler's answer, or why the connection must close.
+pub type HandlerResult = Result<Reply, String>;
+
+/// What a handled request produced.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// The encoded response frame; `None` for Produce with acks=0.
+    pub response: Option<Bytes>,
+    /// The error codes it carries (for metrics), whether or not it is sent.
+    pub errors: ErrorTally,
+}
 
 pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     if !frame.version_supported {

@@ -5,8 +5,10 @@
 pub mod connection;
 pub mod dispatch;
 pub mod handlers;
+pub mod metrics;
 pub mod partition;
 pub mod producer_state;
+pub mod response_errors;
 pub mod server;
 pub mod topic_admin;
 pub mod topic_rules;
@@ -22,6 +24,8 @@ use tokio::sync::watch;
 use crate::config::BrokerConfig;
 use crate::group::{GroupCoordinator, GroupLimits, OffsetStore};
 use crate::metadata::{open_store, BrokerInfo, KafkaLayout, MetadataStore};
+
+use self::metrics::BrokerMetrics;
 
 pub use server::{run, RunningBroker};
 pub use topics::{Topic, TopicError};
@@ -54,6 +58,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// Committed offsets (in the store's /consumers layout).
     pub offsets: Arc<OffsetStore>,
+    /// Request, connection and traffic counters for `/metrics`.
+    pub metrics: BrokerMetrics,
 }
 
 impl Broker {
@@ -97,6 +103,7 @@ impl Broker {
             groups,
             offsets,
             cluster_view: RwLock::new(ClusterView::default()),
+            metrics: BrokerMetrics::new(),
         }
     }
 

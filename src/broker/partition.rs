@@ -12,6 +12,7 @@ use crate::log::{LogConfig, LogError, PartitionLog};
 use crate::protocol::ErrorCode;
 use crate::records::BatchHeader;
 
+use super::metrics::PartitionTraffic;
 use super::producer_state::{ProducerStates, SequenceCheck};
 
 /// The outcome of appending one produce request's batches.
@@ -22,9 +23,20 @@ pub struct ProduceOutcome {
     pub log_start_offset: i64,
 }
 
+/// The log's figures as one consistent reading (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogStats {
+    pub size_bytes: u64,
+    pub segments: usize,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
 pub struct Partition {
     pub topic: String,
     pub index: i32,
+    /// Bytes and records in (appended) and out (fetched), for metrics.
+    pub traffic: PartitionTraffic,
     log: RwLock<PartitionLog>,
     high_watermark: AtomicI64,
     leader_epoch: AtomicI32,
@@ -71,6 +83,7 @@ impl Partition {
         Ok(Partition {
             topic: topic.to_string(),
             index,
+            traffic: PartitionTraffic::default(),
             log: RwLock::new(log),
             high_watermark: AtomicI64::new(leo),
             leader_epoch: AtomicI32::new(leader_epoch),
@@ -97,6 +110,16 @@ impl Partition {
 
     pub fn size_bytes(&self) -> u64 {
         read_lock(&self.log).size_bytes()
+    }
+
+    pub fn log_stats(&self) -> LogStats {
+        let log = read_lock(&self.log);
+        LogStats {
+            size_bytes: log.size_bytes(),
+            segments: log.segment_count(),
+            log_start_offset: log.log_start_offset(),
+            log_end_offset: log.log_end_offset(),
+        }
     }
 
     /// Appends validated v2 batches (offsets are stamped in place), checking
@@ -130,6 +153,10 @@ impl Partition {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
                 ErrorCode::KafkaStorageError
             })?;
+            // Counted per batch as it lands, so a failure part-way through
+            // still counts what was written (and duplicates never are).
+            let records = u64::try_from(header.record_count).unwrap_or(0);
+            self.traffic.record_in(batch.len() as u64, records);
             if idempotent {
                 producers.record(
                     header.producer_id,

@@ -200,6 +200,10 @@ impl PartitionLog {
         self.segments().map(|segment| segment.base_offset).collect()
     }
 
+    pub fn segment_count(&self) -> usize {
+        self.sealed.len() + 1
+    }
+
     /// Everything below this offset has been fsynced.
     pub fn recovery_point(&self) -> i64 {
         self.recovery_point

@@ -7,7 +7,8 @@
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 
-use crate::broker::dispatch::HandlerResult;
+use crate::broker::dispatch::{HandlerResult, Reply};
+use crate::broker::response_errors::ErrorTally;
 use crate::broker::Broker;
 use crate::protocol::{encode_response, ErrorCode, RequestFrame, SUPPORTED_APIS};
 
@@ -37,7 +38,9 @@ pub fn unsupported_version(frame: &RequestFrame) -> HandlerResult {
     let response = ApiVersionsResponse::default()
         .with_error_code(ErrorCode::UnsupportedVersion.code())
         .with_api_keys(api_list());
-    encode_response(ApiKey::ApiVersions, 0, frame.correlation_id, &response)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    let bytes = encode_response(ApiKey::ApiVersions, 0, frame.correlation_id, &response).map_err(|e| e.to_string())?;
+    Ok(Reply {
+        response: Some(bytes),
+        errors: ErrorTally::of(&response),
+    })
 }

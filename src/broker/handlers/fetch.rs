@@ -8,7 +8,10 @@
 //! Not implemented: fetch sessions (v7+; we answer session 0, so clients
 //! send full requests), follower fetching and replica fetches, read_committed
 //! (no transactions: last stable offset = high watermark).
+//! Metrics: the bytes and records of the pass that is answered count as the
+//! partitions' traffic out; polls that found too little are not counted.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,11 +20,12 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
 use crate::broker::dispatch::HandlerResult;
+use crate::broker::partition::Partition;
 use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::log::LogError;
 use crate::protocol::{ErrorCode, RequestFrame};
-use crate::records::{down_convert, RecordError};
+use crate::records::{down_convert, split_batches, RecordError};
 
 use super::{decode, respond};
 
@@ -35,10 +39,13 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let mut appends = broker.subscribe_appends();
     loop {
         appends.borrow_and_update();
-        let (topics, bytes, errors) = collect(broker, &request, frame.api_version);
-        let done = bytes >= request.min_bytes.max(0) as usize || errors || Instant::now() >= deadline;
+        let pass = collect(broker, &request, frame.api_version);
+        let done = pass.bytes >= request.min_bytes.max(0) as usize || pass.any_error || Instant::now() >= deadline;
         if done {
-            let response = FetchResponse::default().with_responses(topics).with_session_id(0);
+            for (partition, bytes, records) in &pass.sent {
+                partition.traffic.record_out(*bytes, *records);
+            }
+            let response = FetchResponse::default().with_responses(pass.topics).with_session_id(0);
             return respond(&frame, &response);
         }
         tokio::select! {
@@ -48,9 +55,18 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     }
 }
 
-/// Reads every requested partition once: the topics, the bytes found and
-/// whether any partition had an error (which ends a long poll at once).
-fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> (Vec<FetchableTopicResponse>, usize, bool) {
+/// One read of every requested partition.
+struct Pass {
+    topics: Vec<FetchableTopicResponse>,
+    /// Record bytes found, against `min_bytes`.
+    bytes: usize,
+    /// Any partition had an error (which ends a long poll at once).
+    any_error: bool,
+    /// Bytes and records read per partition, counted if this pass is sent.
+    sent: Vec<(Arc<Partition>, u64, u64)>,
+}
+
+fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
     let mut budget = if version >= 3 {
         request.max_bytes.max(0) as usize
     } else {
@@ -58,6 +74,7 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> (Vec<Fetcha
     };
     let mut total = 0usize;
     let mut any_error = false;
+    let mut sent = Vec::new();
     let mut topics = Vec::with_capacity(request.topics.len());
     for fetch_topic in &request.topics {
         let topic = broker.topic(fetch_topic.topic.as_str());
@@ -90,9 +107,12 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> (Vec<Fetcha
                 continue;
             }
             match read_partition(partition, fp.fetch_offset, limit.max(1), version) {
-                Ok(data) => {
+                Ok((data, records)) => {
                     total += data.len();
                     budget = budget.saturating_sub(data.len());
+                    if !data.is_empty() {
+                        sent.push((partition.clone(), data.len() as u64, records));
+                    }
                     out.records = Some(data);
                 }
                 Err(code) => {
@@ -108,15 +128,22 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> (Vec<Fetcha
                 .with_partitions(partitions),
         );
     }
-    (topics, total, any_error)
+    Pass {
+        topics,
+        bytes: total,
+        any_error,
+        sent,
+    }
 }
 
+/// The partition's data from `offset` as this version reads it, and the
+/// number of records in it.
 fn read_partition(
-    partition: &crate::broker::partition::Partition,
+    partition: &Partition,
     offset: i64,
     max_bytes: usize,
     version: i16,
-) -> Result<Bytes, ErrorCode> {
+) -> Result<(Bytes, u64), ErrorCode> {
     if offset > partition.high_watermark() {
         return Err(ErrorCode::OffsetOutOfRange);
     }
@@ -130,16 +157,39 @@ fn read_partition(
     let target_magic = match version {
         0 | 1 => 0,
         2 | 3 => 1,
-        _ => return Ok(data),
+        _ => {
+            let records = records_in(&data, None);
+            return Ok((data, records));
+        }
     };
     if data.is_empty() {
-        return Ok(data);
+        return Ok((data, 0));
     }
-    down_convert(&data, target_magic, offset).map(Bytes::from).map_err(|e| match e {
+    let records = records_in(&data, Some(offset));
+    let converted = down_convert(&data, target_magic, offset).map_err(|e| match e {
         RecordError::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
         other => {
             tracing::error!(topic = %partition.topic, partition = partition.index, error = %other, "down-conversion failed");
             ErrorCode::CorruptMessage
         }
-    })
+    })?;
+    Ok((Bytes::from(converted), records))
+}
+
+/// Records in stored v2 batches: all of them, or with `down_converted_from`
+/// those `down_convert` keeps (non-control, at or after that offset;
+/// producer batches have dense offsets, so the offsets give the count).
+fn records_in(stored: &[u8], down_converted_from: Option<i64>) -> u64 {
+    split_batches(stored)
+        .map_while(Result::ok)
+        .map(|(header, _)| {
+            let count = i64::from(header.record_count);
+            let kept = match down_converted_from {
+                None => count,
+                Some(_) if header.is_control() => 0,
+                Some(from) => count.min(header.last_offset() - from + 1),
+            };
+            u64::try_from(kept).unwrap_or(0)
+        })
+        .sum()
 }

@@ -26,9 +26,10 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 
-use bytes::Bytes;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+use crate::broker::dispatch::{HandlerResult, Reply};
+use crate::broker::response_errors::{ErrorTally, ResponseErrors};
 use crate::broker::Broker;
 use crate::group::valid_group_id;
 use crate::protocol::frame::decode_body;
@@ -53,10 +54,14 @@ pub(crate) fn decode<T: Decodable>(frame: &RequestFrame) -> Result<T, String> {
         .map_err(|e| format!("undecodable {:?} v{}: {e}", frame.api_key, frame.api_version))
 }
 
-pub(crate) fn respond<R: Encodable>(frame: &RequestFrame, response: &R) -> Result<Option<Bytes>, String> {
-    encode_response(frame.api_key, frame.api_version, frame.correlation_id, response)
-        .map(Some)
-        .map_err(|e| format!("cannot encode {:?} v{} response: {e}", frame.api_key, frame.api_version))
+/// Encodes the response and tallies its error codes (see `response_errors`).
+pub(crate) fn respond<R: Encodable + ResponseErrors>(frame: &RequestFrame, response: &R) -> HandlerResult {
+    let bytes = encode_response(frame.api_key, frame.api_version, frame.correlation_id, response)
+        .map_err(|e| format!("cannot encode {:?} v{} response: {e}", frame.api_key, frame.api_version))?;
+    Ok(Reply {
+        response: Some(bytes),
+        errors: ErrorTally::of(response),
+    })
 }
 
 pub(crate) fn str_bytes(s: &str) -> StrBytes {

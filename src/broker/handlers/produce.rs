@@ -9,8 +9,9 @@
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
-use crate::broker::dispatch::HandlerResult;
+use crate::broker::dispatch::{HandlerResult, Reply};
 use crate::broker::partition::ProduceOutcome;
+use crate::broker::response_errors::ErrorTally;
 use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -77,10 +78,15 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     if appended_any {
         broker.notify_appended();
     }
+    let response = ProduceResponse::default().with_responses(responses);
     if request.acks == 0 {
-        return Ok(None);
+        // Not sent, but its errors still happened.
+        return Ok(Reply {
+            response: None,
+            errors: ErrorTally::of(&response),
+        });
     }
-    respond(&frame, &ProduceResponse::default().with_responses(responses))
+    respond(&frame, &response)
 }
 
 /// Turns a partition's records into v2 batches and checks them against the
