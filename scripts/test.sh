@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Full krab test run, usable on a fresh Debian machine and in CI:
-#   1. system packages for the compat suite (zookeeper, kcat) if missing
+#   1. system packages for the compat suite (zookeeper, kcat, chromium) if missing
 #   2. Python packages (compat-tests/requirements.txt)
 #   3. cargo build --release, cargo test --release
-#   4. python3 -m pytest -v compat-tests   (client compatibility against target/release/krab)
+#   4. python3 -m pytest -v compat-tests   (client compatibility against target/release/krab;
+#      browser tests drive headless chromium, compat-tests/browser.py, and must not skip)
 #
 # Environment knobs:
 #   SKIP_CARGO_TEST=1   skip step 3's `cargo test` (the release build still runs)
 #   SKIP_INSTALL=1      skip steps 1-2
 #   PYTHON=python3.11   interpreter for pip/pytest (default python3)
+#   KRAB_REQUIRE_CHROMIUM=0  let browser tests skip when no chromium is installed (default: fail)
 # Extra arguments are passed to pytest (e.g. scripts/test.sh -k kcat -x).
 set -euo pipefail
 
@@ -26,6 +28,11 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   need=()
   if ! command -v kcat >/dev/null 2>&1 && ! command -v kafkacat >/dev/null 2>&1; then
     need+=(kcat)
+  fi
+  # Browser tests (compat-tests/browser.py) drive headless Chromium over the DevTools pipe.
+  if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+      && ! command -v google-chrome >/dev/null 2>&1; then
+    need+=(chromium)
   fi
   # The suite runs ZooKeeper from the Debian package's jars (/usr/share/java/zookeeper.jar,
   # its manifest pulls in the dependencies); it needs a JRE too (a dependency of the package).
@@ -81,6 +88,8 @@ fi
 log "pytest compat-tests"
 start=$SECONDS
 export KRAB_BIN="${KRAB_BIN:-$ROOT/target/release/krab}"
+# Chromium is installed by step 1: browser tests must run, not skip themselves.
+export KRAB_REQUIRE_CHROMIUM="${KRAB_REQUIRE_CHROMIUM:-1}"
 py_status=0
 "$PY" -m pytest -v compat-tests "$@" || py_status=$?
 echo "compat suite took $((SECONDS - start))s (exit $py_status)"
