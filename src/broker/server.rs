@@ -155,7 +155,14 @@ async fn start_monitor(
         crate::monitor::StoreSource::Shared(broker.layout.clone()),
         Some(format!("{host}:{port}")),
     );
-    let monitor = crate::monitor::start(monitor_config, collector, None, shutdown).await?;
+    // Weak: the monitor must not keep a stopped broker alive.
+    let weak = Arc::downgrade(broker);
+    let broker_metrics: crate::monitor::ExtraMetrics = Arc::new(move |w| {
+        if let Some(broker) = weak.upgrade() {
+            broker.metrics.write(&broker, w);
+        }
+    });
+    let monitor = crate::monitor::start(monitor_config, collector, Some(broker_metrics), shutdown).await?;
     Ok(Some(monitor))
 }
 

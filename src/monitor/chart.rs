@@ -19,8 +19,12 @@ pub struct Series<'a> {
     pub points: Vec<(i64, i64)>,
 }
 
-/// An SVG chart of `series` over [from_ms, to_ms].
-pub fn line_chart(title: &str, series: &[Series], from_ms: i64, to_ms: i64) -> String {
+/// An SVG chart of `series` over [from_ms, to_ms], or from the first point
+/// if the history is shorter than that (a new monitor's charts are not a
+/// sliver at the right edge). `from_zero`: the value axis starts at 0.
+pub fn line_chart(title: &str, series: &[Series], from_ms: i64, to_ms: i64, from_zero: bool) -> String {
+    let first = series.iter().filter_map(|s| s.points.first()).map(|(t, _)| *t).min();
+    let from_ms = first.map_or(from_ms, |first| first.max(from_ms)).min(to_ms - 1);
     let count: usize = series.iter().map(|s| s.points.len()).sum();
     let mut svg = String::new();
     let _ = write!(
@@ -46,6 +50,9 @@ pub fn line_chart(title: &str, series: &[Series], from_ms: i64, to_ms: i64) -> S
     }
     let values = series.iter().flat_map(|s| s.points.iter().map(|(_, v)| *v));
     let (mut lo, mut hi) = values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if from_zero {
+        lo = lo.min(0);
+    }
     if lo == hi {
         lo = lo.saturating_sub(1).max(0);
         hi = hi.saturating_add(1);
@@ -120,6 +127,7 @@ mod tests {
             ],
             0,
             1_000,
+            false,
         );
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("data-points=\"4\""));
@@ -131,7 +139,7 @@ mod tests {
 
     #[test]
     fn empty_and_flat_charts() {
-        assert!(line_chart("x", &[], 0, 1).contains("no samples yet"));
+        assert!(line_chart("x", &[], 0, 1, true).contains("no samples yet"));
         let flat = line_chart(
             "x",
             &[Series {
@@ -141,7 +149,28 @@ mod tests {
             }],
             0,
             5,
+            true,
         );
         assert!(!flat.contains("NaN"));
+    }
+
+    #[test]
+    fn a_short_history_fills_the_width() {
+        let svg = line_chart(
+            "x",
+            &[Series {
+                name: "Lag",
+                class: "lag",
+                points: vec![(90_000, 5), (100_000, 7)],
+            }],
+            0,
+            100_000,
+            true,
+        );
+        assert!(
+            svg.contains(&format!("{:.1},", LEFT)),
+            "the first point is on the left edge: {svg}"
+        );
+        assert!(svg.contains(">0</text>"), "the axis starts at zero");
     }
 }

@@ -267,7 +267,7 @@ fn thin(points: Vec<Point>) -> Vec<Point> {
     points
         .into_iter()
         .enumerate()
-        .filter(|(i, _)| (last - i) % step == 0)
+        .filter(|(i, _)| (last - i).is_multiple_of(step))
         .map(|(_, p)| p)
         .collect()
 }

@@ -1,161 +1,108 @@
-//! The monitor's Prometheus families: per group and partition the committed
-//! offset and lag, per group the total lag and members, per partition the
-//! log end offset it saw, and the monitor's own refresh counters.
+//! The monitor's Prometheus families, written into the same `PromWriter` as
+//! the broker's when a broker serves the monitor:
 //!
-//! krab_group_offset{group,topic,partition}        committed offset
-//! krab_group_lag{group,topic,partition}           log end offset − committed offset (≥ 0)
-//! krab_group_total_lag{group}                     sum of the known lags
-//! krab_group_members{group}                       members (ZooKeeper- or broker-coordinated)
-//! krab_cluster_log_end_offset{topic,partition}    ListOffsets latest, as the monitor saw it
-//! krab_cluster_brokers                            brokers in Metadata
-//! krab_monitor_refreshes_total / krab_monitor_refresh_failures_total
-//! krab_monitor_last_refresh_timestamp_seconds / krab_monitor_history_samples
+//! | name | labels | meaning |
+//! |---|---|---|
+//! | `krab_group_offset` | group, topic, partition | committed offset |
+//! | `krab_group_lag` | group, topic, partition | log end offset − committed offset (≥ 0) |
+//! | `krab_group_total_lag` | group | sum of the known lags |
+//! | `krab_group_members` | group | members (ZooKeeper- or broker-coordinated) |
+//! | `krab_cluster_log_end_offset` | topic, partition | ListOffsets latest, as the monitor saw it |
+//! | `krab_cluster_brokers` | | brokers in Metadata |
+//! | `krab_monitor_refreshes_total`, `krab_monitor_refresh_failures_total` | | refreshes run / that kept the old data |
+//! | `krab_monitor_last_refresh_timestamp_seconds`, `krab_monitor_history_samples` | | freshness, history kept |
 
-use std::fmt::Write;
+use crate::metrics::PromWriter;
 
 use super::snapshot::Snapshot;
 
-pub fn monitor_metrics(snapshot: &Snapshot, refreshes: u64, failures: u64, samples: usize) -> String {
-    let mut out = String::new();
-    family(
-        &mut out,
-        "krab_group_offset",
-        "gauge",
-        "Committed offset of a group's partition.",
-    );
+pub struct RefreshCounts {
+    pub refreshes: u64,
+    pub failures: u64,
+    pub samples: usize,
+}
+
+pub fn write_monitor_metrics(w: &mut PromWriter, snapshot: &Snapshot, counts: &RefreshCounts) {
     for (group, g) in &snapshot.groups {
         for row in &g.partitions {
+            let partition = row.partition.to_string();
+            let labels = [
+                ("group", group.as_str()),
+                ("topic", row.topic.as_str()),
+                ("partition", &partition),
+            ];
             if let Some(offset) = row.offset {
-                sample(
-                    &mut out,
+                w.gauge(
                     "krab_group_offset",
-                    &[
-                        ("group", group),
-                        ("topic", &row.topic),
-                        ("partition", &row.partition.to_string()),
-                    ],
-                    offset,
+                    "Committed offset of a group's partition.",
+                    &labels,
+                    offset as f64,
                 );
             }
-        }
-    }
-    family(
-        &mut out,
-        "krab_group_lag",
-        "gauge",
-        "Log end offset minus committed offset, never negative.",
-    );
-    for (group, g) in &snapshot.groups {
-        for row in &g.partitions {
             if let Some(lag) = row.lag {
-                sample(
-                    &mut out,
+                w.gauge(
                     "krab_group_lag",
-                    &[
-                        ("group", group),
-                        ("topic", &row.topic),
-                        ("partition", &row.partition.to_string()),
-                    ],
-                    lag,
+                    "Log end offset minus committed offset, never negative.",
+                    &labels,
+                    lag as f64,
                 );
             }
         }
-    }
-    family(
-        &mut out,
-        "krab_group_total_lag",
-        "gauge",
-        "Sum of a group's known partition lags.",
-    );
-    for (group, g) in &snapshot.groups {
-        sample(&mut out, "krab_group_total_lag", &[("group", group)], g.total_lag());
-    }
-    family(&mut out, "krab_group_members", "gauge", "Members of a group.");
-    for (group, g) in &snapshot.groups {
-        sample(
-            &mut out,
+        let labels = [("group", group.as_str())];
+        w.gauge(
+            "krab_group_total_lag",
+            "Sum of a group's known partition lags.",
+            &labels,
+            g.total_lag() as f64,
+        );
+        w.gauge(
             "krab_group_members",
-            &[("group", group)],
-            g.members.len() as i64,
+            "Members of a group.",
+            &labels,
+            g.members.len() as f64,
         );
     }
-    family(
-        &mut out,
-        "krab_cluster_log_end_offset",
-        "gauge",
-        "Log end offset of a partition (ListOffsets latest).",
-    );
     for (topic, t) in &snapshot.topics {
         for p in &t.partitions {
             if let Some(size) = p.log_size {
-                sample(
-                    &mut out,
+                let partition = p.partition.to_string();
+                w.gauge(
                     "krab_cluster_log_end_offset",
-                    &[("topic", topic), ("partition", &p.partition.to_string())],
-                    size,
+                    "Log end offset of a partition (ListOffsets latest), as the monitor saw it.",
+                    &[("topic", topic.as_str()), ("partition", &partition)],
+                    size as f64,
                 );
             }
         }
     }
-    family(
-        &mut out,
+    w.gauge(
         "krab_cluster_brokers",
-        "gauge",
         "Brokers the cluster reports.",
+        &[],
+        snapshot.brokers.len() as f64,
     );
-    sample(&mut out, "krab_cluster_brokers", &[], snapshot.brokers.len() as i64);
-    family(
-        &mut out,
+    w.counter(
         "krab_monitor_refreshes_total",
-        "counter",
         "Monitor refreshes run.",
+        &[],
+        counts.refreshes as f64,
     );
-    sample(&mut out, "krab_monitor_refreshes_total", &[], refreshes as i64);
-    family(
-        &mut out,
+    w.counter(
         "krab_monitor_refresh_failures_total",
-        "counter",
-        "Refreshes that kept the previous data.",
+        "Refreshes that could not reach ZooKeeper or the brokers and kept the previous data.",
+        &[],
+        counts.failures as f64,
     );
-    sample(&mut out, "krab_monitor_refresh_failures_total", &[], failures as i64);
-    family(
-        &mut out,
+    w.gauge(
         "krab_monitor_last_refresh_timestamp_seconds",
-        "gauge",
-        "When the data was last refreshed.",
+        "When the data was last refreshed successfully.",
+        &[],
+        snapshot.data_as_of_ms as f64 / 1000.0,
     );
-    let _ = writeln!(
-        out,
-        "krab_monitor_last_refresh_timestamp_seconds {}",
-        snapshot.data_as_of_ms as f64 / 1000.0
-    );
-    family(
-        &mut out,
+    w.gauge(
         "krab_monitor_history_samples",
-        "gauge",
         "Samples kept for the charts.",
+        &[],
+        counts.samples as f64,
     );
-    sample(&mut out, "krab_monitor_history_samples", &[], samples as i64);
-    out
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: i64) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        let pairs: Vec<String> = labels
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{k}=\"{}\"",
-                    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-                )
-            })
-            .collect();
-        let _ = write!(out, "{{{}}}", pairs.join(","));
-    }
-    let _ = writeln!(out, " {value}");
 }

@@ -32,12 +32,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::metrics::PromWriter;
 pub use collect::{Collector, StoreSource};
 use history::{History, Sample};
 use snapshot::Snapshot;
 
-/// Prometheus text a broker adds to the monitor's `/metrics`.
-pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+/// Families a broker adds to the monitor's `/metrics`.
+pub type ExtraMetrics = Arc<dyn Fn(&mut PromWriter) + Send + Sync>;
 
 #[derive(Clone, Debug)]
 pub struct MonitorConfig {
@@ -71,15 +72,17 @@ impl MonitorState {
     }
 
     pub fn metrics_text(&self, snapshot: &Snapshot) -> String {
-        let mut text = self.extra_metrics.as_ref().map(|f| f()).unwrap_or_default();
-        let samples = self.history().len();
-        text.push_str(&metrics::monitor_metrics(
-            snapshot,
-            self.refreshes.load(Ordering::Relaxed),
-            self.failed_refreshes.load(Ordering::Relaxed),
-            samples,
-        ));
-        text
+        let mut w = PromWriter::new();
+        if let Some(extra) = &self.extra_metrics {
+            extra(&mut w);
+        }
+        let counts = metrics::RefreshCounts {
+            refreshes: self.refreshes.load(Ordering::Relaxed),
+            failures: self.failed_refreshes.load(Ordering::Relaxed),
+            samples: self.history().len(),
+        };
+        metrics::write_monitor_metrics(&mut w, snapshot, &counts);
+        w.finish()
     }
 }
 

@@ -87,7 +87,7 @@ pub fn group_page(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&m.id),
-                escape(&m.client_id),
+                escape(if m.client_id.is_empty() { "-" } else { &m.client_id }),
                 escape(&m.host)
             );
         }
@@ -116,6 +116,7 @@ pub fn group_page(
             ],
             choice.from_ms,
             choice.to_ms,
+            false,
         ));
         html.push_str(&line_chart(
             &format!("Lag of {scope}"),
@@ -126,6 +127,7 @@ pub fn group_page(
             }],
             choice.from_ms,
             choice.to_ms,
+            true,
         ));
         html.push_str("</section>");
     }
@@ -198,6 +200,7 @@ pub fn topic_page(
         }],
         choice.from_ms,
         choice.to_ms,
+        false,
     ));
     layout(ctx, &format!("Topic {name}"), &html)
 }
