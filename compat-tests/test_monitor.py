@@ -301,3 +301,32 @@ def test_broker_serves_the_monitor_and_metrics(krab):
         assert (broker.log_dir / "monitor-history").is_dir()
     finally:
         c.close()
+
+
+def test_old_console_consumer_owners_in_kafkas_naming(krab, zk, zookeeper, tmp_path):
+    """kafka-console-consumer.sh --zookeeper (Kafka's old consumer): owner znodes named by
+    partition, holding `<consumer-id>-<thread>`; the monitor shows that data as the Owner."""
+    from admintools import Background
+    broker = krab(mode="zookeeper")
+    topic, group = unique_topic(), unique_topic("old")
+    create_topic(broker, topic, 2)
+    produce(broker.bootstrap, topic, 10, partitions=2)
+    old = Background("kafka-console-consumer.sh", "--zookeeper", zookeeper.hosts, "--topic", topic,
+                     "--group", group, "--from-beginning")
+    try:
+        assert len(old.read(10)) == 10
+        owners = wait_until(lambda: len(owner_znodes(zk, group, topic)) == 2 and owner_znodes(zk, group, topic),
+                            msg="the old consumer's owner znodes")
+        assert sorted(zk.get_children(f"/consumers/{group}/owners/{topic}")) == ["0", "1"]
+        with MonitorProcess(tmp_path / "mon", ["--zk", zookeeper.hosts]) as mon:
+            def shown():
+                rows = group_rows(mon.url, group)
+                return len(rows) == 2 and all(r["offset"] == 5 for r in rows.values()) and rows
+            rows = wait_until(shown, timeout=30, msg="the old consumer's committed offsets")
+            for p in (0, 1):
+                assert rows[(topic, p)]["owner"] == owners[p]
+                assert rows[(topic, p)]["owner"].endswith("-0"), "Kafka's <consumer-id>-<thread>"
+            groups = {g["name"]: g for g in api(mon.url, "/api/groups")["groups"]}
+            assert groups[group]["coordination"] == "zookeeper" and groups[group]["members"] == 1
+    finally:
+        assert old.stop() == 0

@@ -11,6 +11,7 @@
 //! | `krab_cluster_brokers` | | brokers in Metadata |
 //! | `krab_monitor_refreshes_total`, `krab_monitor_refresh_failures_total` | | refreshes run / that kept the old data |
 //! | `krab_monitor_last_refresh_timestamp_seconds`, `krab_monitor_history_samples` | | freshness, history kept |
+//! | `krab_monitor_last_refresh_duration_seconds` | | how long the last refresh took (store reads and broker calls) |
 
 use crate::metrics::PromWriter;
 
@@ -19,6 +20,7 @@ use super::snapshot::Snapshot;
 pub struct RefreshCounts {
     pub refreshes: u64,
     pub failures: u64,
+    pub last_refresh_seconds: f64,
     pub samples: usize,
 }
 
@@ -98,6 +100,12 @@ pub fn write_monitor_metrics(w: &mut PromWriter, snapshot: &Snapshot, counts: &R
         "When the data was last refreshed successfully.",
         &[],
         snapshot.data_as_of_ms as f64 / 1000.0,
+    );
+    w.gauge(
+        "krab_monitor_last_refresh_duration_seconds",
+        "How long the last refresh took.",
+        &[],
+        counts.last_refresh_seconds,
     );
     w.gauge(
         "krab_monitor_history_samples",

@@ -60,6 +60,8 @@ pub struct MonitorState {
     extra_metrics: Option<ExtraMetrics>,
     refreshes: AtomicU64,
     failed_refreshes: AtomicU64,
+    /// How long the last refresh took, in microseconds.
+    last_refresh_us: AtomicU64,
 }
 
 impl MonitorState {
@@ -79,6 +81,7 @@ impl MonitorState {
         let counts = metrics::RefreshCounts {
             refreshes: self.refreshes.load(Ordering::Relaxed),
             failures: self.failed_refreshes.load(Ordering::Relaxed),
+            last_refresh_seconds: self.last_refresh_us.load(Ordering::Relaxed) as f64 / 1e6,
             samples: self.history().len(),
         };
         metrics::write_monitor_metrics(&mut w, snapshot, &counts);
@@ -120,6 +123,7 @@ pub async fn start(
         extra_metrics,
         refreshes: AtomicU64::new(0),
         failed_refreshes: AtomicU64::new(0),
+        last_refresh_us: AtomicU64::new(0),
     });
     let handler_state = state.clone();
     let handler: http::Handler = Arc::new(move |request| routes::route(&handler_state, request));
@@ -143,12 +147,15 @@ async fn refresh_loop(state: Arc<MonitorState>, mut collector: Collector, mut sh
             _ = ticks.tick() => {}
         }
         let previous = state.snapshot();
+        let started = std::time::Instant::now();
         let refresh = collector.refresh(&previous, now_ms());
         let mut snapshot = tokio::select! {
             _ = shutdown.changed() => return,
             snapshot = refresh => snapshot,
         };
         state.refreshes.fetch_add(1, Ordering::Relaxed);
+        let took = started.elapsed().as_micros().min(u64::MAX as u128) as u64;
+        state.last_refresh_us.store(took, Ordering::Relaxed);
         if snapshot.data_as_of_ms == snapshot.taken_at_ms {
             if let Err(e) = state.history().record(Sample::of(&snapshot)) {
                 tracing::warn!(error = %e, "monitor history not written");
