@@ -4,6 +4,7 @@ console consumer. Its numbers must equal what kazoo reads from the znodes and wh
 ListOffsets returns; lag must move; history must survive a restart and be pruned; bad
 input must get clear answers. The page itself is tested in Chromium (test_monitor_browser)."""
 import json
+import re
 import socket
 import time
 
@@ -141,7 +142,8 @@ def test_groups_match_znodes_and_list_offsets_and_lag_moves(krab, zk, zookeeper,
             assert page.count('class="offset-row') == 4
             for owner in zk_owners.values():
                 assert owner in page
-            assert '<svg class="chart"' in page
+            charts = re.findall(r'<svg class="chart" data-points="(\d+)"', page)
+            assert len(charts) == 2 and all(int(n) > 0 for n in charts), charts
             status, metrics, headers = http(f"{mon.url}/metrics")
             assert status == 200 and headers["Content-Type"].startswith("text/plain")
             exported = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
@@ -167,6 +169,18 @@ def test_bad_input_gets_clear_answers(krab, zk, zookeeper, tmp_path):
         assert status == 200 and 'class="invalid"' in page, "the row is marked invalid; the page still renders"
         ok = group_rows(mon.url, "okg")[(topic, 0)]
         assert (ok["offset"], ok["log_size"], ok["lag"]) == (3, 5, 2)
+
+        # Names are escaped in the pages and percent-encoded in links.
+        weird = "x <b>\"&'% y"
+        zk.create(f"/consumers/{weird}/offsets/{topic}/0", b"1", makepath=True)
+        refreshed_after(mon.url, now_ms())
+        status, page, _ = http(f"{mon.url}/")
+        assert status == 200 and "x &lt;b&gt;&quot;&amp;&#39;% y" in page and weird not in page
+        link = "/group/x%20%3Cb%3E%22%26%27%25%20y"
+        assert f'href="{link}"' in page
+        status, page, _ = http(mon.url + link)
+        assert status == 200 and page.count('class="offset-row') == 1
+        assert group_rows(mon.url, link.removeprefix("/group/"))[(topic, 0)]["lag"] == 4
 
         for path, needle in [("/group/nope", "nope"), ("/topic/nope", "nope"), ("/nothing/here", "no page")]:
             status, body, headers = http(mon.url + path)
@@ -270,10 +284,23 @@ def test_history_survives_a_restart_and_is_pruned_past_retain(krab, tmp_path):
 
         wait_until(lambda: history(mon.url, group, topic)[0]["t"] > restarted_at, timeout=20,
                    msg="samples older than --retain to be pruned")
-        horizon = now_ms() - 8000 - 1500
-        assert all(p["t"] >= horizon for p in history(mon.url, group, topic))
+        # Pruned from memory (not only filtered out of the answer): at most retain / refresh
+        # samples (+1 for the one being added, +1 for timing) are kept...
+        wait_until(lambda: history(mon.url, group, topic)[-1]["t"] > restarted_at + 10_000, timeout=20,
+                   msg="another full window of samples")
+        status, metrics, _ = http(f"{mon.url}/metrics")
+        kept = next(float(line.split()[1]) for line in metrics.splitlines()
+                    if line.startswith("krab_monitor_history_samples "))
+        assert 3 <= kept <= 10, kept
+        # ...and from disk: every file left holds a sample inside the window.
+        points = history(mon.url, group, topic)
+        horizon = points[-1]["t"] - 8000
+        assert points[0]["t"] >= horizon
         files = sorted(mon.data_dir.glob("history-*.jsonl"))
-        assert files and all(int(f.name[8:28]) + 1000 > horizon for f in files), files
+        assert files
+        for f in files:
+            start, span = (int(x) for x in f.name.removeprefix("history-").removesuffix(".jsonl").split("-"))
+            assert start + span > horizon - 2000, (f.name, horizon)
     finally:
         mon.stop()
 
@@ -328,5 +355,15 @@ def test_old_console_consumer_owners_in_kafkas_naming(krab, zk, zookeeper, tmp_p
                 assert rows[(topic, p)]["owner"].endswith("-0"), "Kafka's <consumer-id>-<thread>"
             groups = {g["name"]: g for g in api(mon.url, "/api/groups")["groups"]}
             assert groups[group]["coordination"] == "zookeeper" and groups[group]["members"] == 1
+        # Without ZooKeeper access the broker's view of the same group: ListGroups,
+        # DescribeGroups (members and their partitions) and OffsetFetch.
+        with MonitorProcess(tmp_path / "mon-b", ["--bootstrap-server", broker.bootstrap]) as mon:
+            rows = wait_until(lambda: len(group_rows(mon.url, group)) == 2 and group_rows(mon.url, group),
+                              timeout=30, msg="the group through the broker")
+            for p in (0, 1):
+                assert rows[(topic, p)]["offset"] == 5 and rows[(topic, p)]["lag"] == 0
+                assert owners[p].startswith(rows[(topic, p)]["owner"]), "the consumer id, without the thread"
+            groups = {g["name"]: g for g in api(mon.url, "/api/groups")["groups"]}
+            assert groups[group]["coordination"] == "zookeeper"
     finally:
         assert old.stop() == 0

@@ -232,7 +232,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let broker_id = config.broker_id;
         let running = match krab::broker::run(config).await {
             Ok(r) => r,
@@ -250,7 +250,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!("shutting down");
         running.shutdown().await;
         ExitCode::SUCCESS
-    })
+    });
+    // Work still running (a monitor refresh blocked on a dead broker) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 fn monitor(args: krab::monitor::cli::MonitorArgs) -> ExitCode {
@@ -261,7 +264,7 @@ fn monitor(args: krab::monitor::cli::MonitorArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let running = match krab::monitor::cli::run(&args, stopped).await {
             Ok(r) => r,
@@ -278,7 +281,10 @@ fn monitor(args: krab::monitor::cli::MonitorArgs) -> ExitCode {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
         }
         ExitCode::SUCCESS
-    })
+    });
+    // Work still running (a monitor refresh blocked on a dead broker) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 async fn wait_for_signal() {

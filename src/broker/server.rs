@@ -109,12 +109,25 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
             async move { broker.groups.run_ticker(shutdown).await }
         }),
     ];
-    let monitor_addr = match start_monitor(&broker, shutdown_rx.clone()).await? {
-        Some(monitor) => {
+    let monitor_addr = match start_monitor(&broker, shutdown_rx.clone()).await {
+        Ok(Some(monitor)) => {
             tasks.extend(monitor.tasks);
             Some(monitor.local_addr)
         }
-        None => None,
+        Ok(None) => None,
+        Err(e) => {
+            // Leave the cluster again: nothing will serve this registration.
+            let _ = shutdown_tx.send(true);
+            let id = broker.config.broker_id;
+            let leave = async {
+                if broker.is_controller() {
+                    let _ = broker.layout.resign_controller(id).await;
+                }
+                broker.layout.unregister_broker(id).await
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(3), leave).await;
+            return Err(e);
+        }
     };
     tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
     Ok(RunningBroker {

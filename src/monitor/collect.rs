@@ -228,8 +228,13 @@ impl Collector {
             })
             .collect();
         let (coordination, state, members) = if !coordinated.members.is_empty() {
+            let kind = if coordinated.zookeeper {
+                Coordination::Zookeeper
+            } else {
+                Coordination::Broker
+            };
             let members = coordinated.members.into_iter().map(|(m, _)| m).collect();
-            (Coordination::Broker, coordinated.state, members)
+            (kind, coordinated.state, members)
         } else if !zookeeper_members.is_empty() {
             (Coordination::Zookeeper, "Stable".to_string(), zookeeper_members)
         } else {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
-    BrokerId, DescribeGroupsRequest, GroupId, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
+    BrokerId, DescribeGroupsRequest, GroupId, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
     OffsetFetchRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
@@ -38,16 +38,34 @@ pub struct BrokerSide {
 #[derive(Debug, Default)]
 pub struct CoordinatedGroup {
     pub state: String,
+    /// A ZooKeeper-coordinated group the broker reports (only without a store).
+    pub zookeeper: bool,
     /// Each member with the partitions its assignment gives it.
     pub members: Vec<(MemberRow, Vec<(String, i32)>)>,
     /// Committed offsets, when asked for (no store to read them from).
     pub offsets: BTreeMap<(String, i32), i64>,
 }
 
-/// One refresh. Fails only if no broker answers Metadata.
+/// Metadata from the first of the comma-separated brokers that answers (one
+/// that accepts connections but does not answer is skipped after a timeout).
+fn metadata(bootstrap: &str) -> Result<MetadataResponse, String> {
+    let mut last_error = format!("no broker address in {bootstrap:?}");
+    for address in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        let answer = Client::connect_with_timeouts(address, CONNECT_TIMEOUT, READ_TIMEOUT)
+            .and_then(|mut client| client.send(&MetadataRequest::default().with_topics(None), 4));
+        match answer {
+            Ok(metadata) => return Ok(metadata),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// One refresh. Fails only if no broker answers Metadata. `fetch_offsets`:
+/// there is no store to read offsets and ZooKeeper-coordinated groups from,
+/// so ask the brokers for them too.
 pub fn collect(bootstrap: &str, fetch_offsets: bool) -> Result<BrokerSide, String> {
-    let mut bootstrap_client = Client::connect_with_timeouts(bootstrap, CONNECT_TIMEOUT, READ_TIMEOUT)?;
-    let metadata = bootstrap_client.send(&MetadataRequest::default().with_topics(None), 4)?;
+    let metadata = metadata(bootstrap)?;
     let mut side = BrokerSide {
         controller: Some(metadata.controller_id.0).filter(|id| *id >= 0),
         ..BrokerSide::default()
@@ -164,12 +182,14 @@ fn ask_groups(client: &mut Client, fetch_offsets: bool, side: &mut BrokerSide) -
             ));
             continue;
         }
-        if g.protocol_data.as_str() == ZOOKEEPER_PROTOCOL {
-            continue; // read from /consumers directly
+        let zookeeper = g.protocol_data.as_str() == ZOOKEEPER_PROTOCOL;
+        if zookeeper && !fetch_offsets {
+            continue; // read from /consumers directly, with the owner znodes
         }
         let consumer_protocol = g.protocol_type.as_str() == "consumer";
         let mut group = CoordinatedGroup {
             state: g.group_state.to_string(),
+            zookeeper,
             members: g
                 .members
                 .iter()

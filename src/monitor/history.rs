@@ -1,10 +1,11 @@
 //! Offsets and log sizes over the `--retain` window, one sample per refresh,
 //! kept on disk so a restarted monitor still draws its charts.
 //!
-//! Files: `<dir>/history-<20-digit start ms>.jsonl`, one JSON line per
-//! refresh. A file covers a fixed span (a 24th of the window, 1 s to 1 h),
-//! so pruning deletes whole files once every sample in them is older than
-//! the window. A line that does not parse (a torn tail after a crash) is
+//! Files: `<dir>/history-<20-digit start ms>-<span ms>.jsonl`, one JSON line
+//! per refresh. A file covers samples from its start for its span (a 24th of
+//! the window, 1 s to 1 h) or until the next file starts, so pruning deletes
+//! whole files once every sample in them is older than the window, whatever
+//! `--retain` was when they were written. A line that does not parse (a torn tail after a crash) is
 //! skipped on load, and never stops the monitor.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -43,6 +44,8 @@ impl Sample {
                 .filter_map(|p| Some((p.partition, p.log_size?)))
                 .collect();
             if !sizes.is_empty() {
+                let mut sizes = sizes;
+                sizes.sort_unstable(); // by partition: series look partitions up by binary search
                 sample.topics.insert(name.clone(), sizes);
             }
         }
@@ -84,6 +87,9 @@ pub struct History {
 
 impl History {
     /// Opens `dir` (created if missing) and loads what is inside the window.
+    /// Files wholly older than the window are not read; unreadable files and
+    /// lines are skipped with a warning; samples from the future (a clock
+    /// that was set back) are dropped.
     pub fn open(dir: &Path, retain_ms: i64, now_ms: i64) -> Result<History, String> {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut history = History {
@@ -93,16 +99,29 @@ impl History {
             samples: VecDeque::new(),
             current: None,
         };
+        let horizon = now_ms - retain_ms;
+        let files = history.files()?;
         let mut skipped = 0;
-        for (_, path) in history.files()? {
-            let file = File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for (i, file) in files.iter().enumerate() {
+            if file.end(files.get(i + 1)) <= horizon {
+                continue; // pruned below, unread
+            }
+            let path = &file.path;
+            let file = match File::open(path) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "skipping unreadable history file");
+                    continue;
+                }
+            };
             for line in BufReader::new(file).split(b'\n') {
                 let Ok(line) = line else {
                     skipped += 1;
                     break;
                 };
                 match serde_json::from_slice::<Sample>(&line) {
-                    Ok(sample) => history.samples.push_back(sample),
+                    Ok(sample) if sample.t >= horizon && sample.t <= now_ms => history.samples.push_back(sample),
+                    Ok(_) => {}
                     Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
                     Err(_) => skipped += 1,
                 }
@@ -132,6 +151,10 @@ impl History {
     /// reported and the sample still kept in memory.
     pub fn record(&mut self, sample: Sample) -> Result<(), String> {
         let now = sample.t;
+        // The clock went back: what looks newer is from the old, wrong time.
+        while self.samples.back().is_some_and(|s| s.t >= now) {
+            self.samples.pop_back();
+        }
         let written = self.write(&sample);
         self.samples.push_back(sample);
         self.prune(now);
@@ -141,7 +164,7 @@ impl History {
     fn write(&mut self, sample: &Sample) -> Result<(), String> {
         let start = sample.t - sample.t.rem_euclid(self.span_ms);
         if self.current.as_ref().is_none_or(|(s, _)| *s != start) {
-            let path = self.dir.join(format!("history-{start:020}.jsonl"));
+            let path = self.dir.join(format!("history-{start:020}-{}.jsonl", self.span_ms));
             let mut file = OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -175,30 +198,35 @@ impl History {
         let Ok(files) = self.files() else {
             return;
         };
-        for (start, path) in files {
-            if start + self.span_ms <= horizon {
-                if self.current.as_ref().is_some_and(|(s, _)| *s == start) {
-                    self.current = None;
-                }
-                if let Err(e) = fs::remove_file(&path) {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot delete old history");
-                }
+        for (i, file) in files.iter().enumerate() {
+            if file.end(files.get(i + 1)) > horizon {
+                continue;
+            }
+            if self.current.as_ref().is_some_and(|(s, _)| *s == file.start) {
+                self.current = None;
+            }
+            if let Err(e) = fs::remove_file(&file.path) {
+                tracing::warn!(path = %file.path.display(), error = %e, "cannot delete old history");
             }
         }
     }
 
     /// History files by start time.
-    fn files(&self) -> Result<Vec<(i64, PathBuf)>, String> {
+    fn files(&self) -> Result<Vec<HistoryFile>, String> {
         let entries = fs::read_dir(&self.dir).map_err(|e| format!("cannot list {}: {e}", self.dir.display()))?;
-        let mut files: Vec<(i64, PathBuf)> = entries
+        let mut files: Vec<HistoryFile> = entries
             .filter_map(Result::ok)
             .filter_map(|entry| {
                 let name = entry.file_name().into_string().ok()?;
-                let start = name.strip_prefix("history-")?.strip_suffix(".jsonl")?.parse().ok()?;
-                Some((start, entry.path()))
+                let (start, span) = name.strip_prefix("history-")?.strip_suffix(".jsonl")?.split_once('-')?;
+                Some(HistoryFile {
+                    start: start.parse().ok()?,
+                    span: span.parse().ok()?,
+                    path: entry.path(),
+                })
             })
             .collect();
-        files.sort();
+        files.sort_by_key(|f| f.start);
         Ok(files)
     }
 
@@ -216,13 +244,13 @@ impl History {
             };
             let mut any = false;
             for (p, offset) in offsets.iter().filter(|(p, _)| partition.is_none_or(|want| want == *p)) {
-                let Some((_, size)) = sizes.iter().find(|(q, _)| q == p) else {
-                    continue;
-                };
+                // A partition whose leader did not answer: no point rather than a dip.
+                let i = sizes.binary_search_by_key(p, |(q, _)| *q).ok()?;
+                let size = sizes[i].1;
                 any = true;
-                point.offset += offset;
-                point.log_size += size;
-                point.lag += (size - offset).max(0);
+                point.offset = point.offset.saturating_add(*offset);
+                point.log_size = point.log_size.saturating_add(size);
+                point.lag = point.lag.saturating_add(size.saturating_sub(*offset).max(0));
             }
             any.then_some(point)
         });
@@ -236,11 +264,26 @@ impl History {
             Some(Point {
                 t: s.t,
                 offset: 0,
-                log_size: sizes.iter().map(|(_, size)| size).sum(),
+                log_size: sizes.iter().fold(0i64, |sum, (_, size)| sum.saturating_add(*size)),
                 lag: 0,
             })
         });
         thin(points.collect())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct HistoryFile {
+    start: i64,
+    span: i64,
+    path: PathBuf,
+}
+
+impl HistoryFile {
+    /// Every sample in the file is older than this.
+    fn end(&self, next: Option<&HistoryFile>) -> i64 {
+        let end = self.start.saturating_add(self.span);
+        next.map_or(end, |n| end.min(n.start))
     }
 }
 
@@ -321,7 +364,7 @@ mod tests {
         }
         assert_eq!(h.oldest(), Some(19_000));
         let files = h.files().unwrap();
-        assert!(files.iter().all(|(start, _)| start + 1_000 > 19_000), "{files:?}");
+        assert!(files.iter().all(|f| f.start + 1_000 > 19_000), "{files:?}");
         drop(h);
         let h = History::open(dir.path(), 10_000, 100_000).unwrap();
         assert!(h.is_empty());
@@ -334,7 +377,9 @@ mod tests {
         let mut h = History::open(dir.path(), 60_000, 5_000).unwrap();
         h.record(sample(5_000, 1, 2)).unwrap();
         drop(h);
-        let (_, path) = History::open(dir.path(), 60_000, 5_000).unwrap().files().unwrap()[0].clone();
+        let path = History::open(dir.path(), 60_000, 5_000).unwrap().files().unwrap()[0]
+            .path
+            .clone();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"t\":6000,\"topi").unwrap();
         let mut h = History::open(dir.path(), 60_000, 7_000).unwrap();
@@ -342,6 +387,45 @@ mod tests {
         h.record(sample(7_000, 3, 4)).unwrap();
         drop(h);
         assert_eq!(History::open(dir.path(), 60_000, 7_000).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_clock_set_back_drops_the_wrong_future() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = History::open(dir.path(), 60_000, 0).unwrap();
+        h.record(sample(10_000, 1, 2)).unwrap();
+        h.record(sample(50_000, 1, 2)).unwrap(); // clock ran ahead...
+        h.record(sample(20_000, 1, 2)).unwrap(); // ...and was corrected
+        let times: Vec<i64> = h.samples.iter().map(|s| s.t).collect();
+        assert_eq!(times, vec![10_000, 20_000]);
+        drop(h);
+        // on load, samples after "now" are dropped too
+        assert_eq!(History::open(dir.path(), 60_000, 30_000).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_shorter_retain_keeps_samples_still_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = History::open(dir.path(), 24 * 3_600_000, 0).unwrap(); // 1 h files
+        for t in [0, 600_000, 1_200_000] {
+            h.record(sample(t, 1, 2)).unwrap();
+        }
+        drop(h);
+        // retain 1 min (1 s files) at 20.5 min: the sample at 20 min is inside
+        let h = History::open(dir.path(), 60_000, 1_230_000).unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.files().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_partition_without_log_size_is_a_gap_not_a_dip() {
+        let mut s = sample(1_000, 5, 50);
+        s.topics.insert("t".into(), vec![(0, 50)]); // partition 1's leader did not answer
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = History::open(dir.path(), 60_000, 0).unwrap();
+        h.record(s).unwrap();
+        assert!(h.group_series("g", "t", None, 0).is_empty());
+        assert_eq!(h.group_series("g", "t", Some(0), 0).len(), 1);
     }
 
     #[test]

@@ -13,12 +13,15 @@ use tokio::sync::{watch, Semaphore};
 /// Largest request head accepted (request line and headers).
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
-/// Time allowed for a request head to arrive, and for an idle keep-alive connection.
+/// Time allowed for a request head to arrive, and for an idle keep-alive
+/// connection (short, so idle browsers cannot hold every permit for long).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Time allowed to write a response to a client that does not read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: usize = 256;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Request {
     pub method: String,
     /// The path, still percent-encoded.
@@ -113,19 +116,24 @@ async fn connection(
             Ok(ok) => ok,
             Err(response) => {
                 write(&mut socket, &response, false, false).await?;
-                return Ok(());
+                return close_gently(socket).await;
             }
         };
-        let response = if request.method == "GET" || request.method == "HEAD" {
-            handler(&request)
+        let head_only = request.method == "HEAD";
+        let response = if request.method == "GET" || head_only {
+            // Pages may scan the history: keep that off the async workers.
+            let handler = handler.clone();
+            tokio::task::spawn_blocking(move || handler(&request))
+                .await
+                .unwrap_or_else(|_| Response::new(500, TEXT, "the page failed to render\n"))
         } else {
             Response::new(405, TEXT, "the monitor is read-only: GET and HEAD only\n").with_header("Allow", "GET, HEAD")
         };
         // A request with a body we did not read cannot be followed by another.
         let keep_alive = keep_alive && response.status != 405;
-        write(&mut socket, &response, request.method == "HEAD", keep_alive).await?;
+        write(&mut socket, &response, head_only, keep_alive).await?;
         if !keep_alive {
-            return Ok(());
+            return close_gently(socket).await;
         }
     }
 }
@@ -190,7 +198,37 @@ fn parse(head: &[u8]) -> Result<(Request, bool), Response> {
     ))
 }
 
+/// Ends the connection after a response: half-close, then discard what the
+/// client still sends for a moment, so that unread request bytes do not turn
+/// the close into a reset that destroys the response on its way.
+async fn close_gently(mut socket: TcpStream) -> std::io::Result<()> {
+    socket.shutdown().await?;
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        let mut left = 64 * 1024;
+        while left > 0 {
+            match socket.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left -= n.min(left),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    Ok(())
+}
+
 async fn write(socket: &mut TcpStream, response: &Response, head_only: bool, keep_alive: bool) -> std::io::Result<()> {
+    tokio::time::timeout(WRITE_TIMEOUT, write_response(socket, response, head_only, keep_alive))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "client did not read the response"))?
+}
+
+async fn write_response(
+    socket: &mut TcpStream,
+    response: &Response,
+    head_only: bool,
+    keep_alive: bool,
+) -> std::io::Result<()> {
     let mut out = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nX-Content-Type-Options: nosniff\r\n\
          Connection: {}\r\n",

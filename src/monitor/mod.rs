@@ -97,6 +97,28 @@ pub struct RunningMonitor {
     pub tasks: Vec<JoinHandle<()>>,
 }
 
+/// Most samples the history may hold (`retain / refresh`): each holds every
+/// group's offsets, so this bounds the memory and disk the history takes.
+pub const MAX_SAMPLES: u128 = 200_000;
+
+impl MonitorConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.refresh < Duration::from_millis(100) {
+            return Err("the refresh interval must be at least 100 ms".into());
+        }
+        if self.refresh > self.retain {
+            return Err("the refresh interval must not be longer than the history kept (retain)".into());
+        }
+        let samples = self.retain.as_millis() / self.refresh.as_millis();
+        if samples > MAX_SAMPLES {
+            return Err(format!(
+                "retain / refresh is {samples} samples; at most {MAX_SAMPLES} are kept (refresh less often or retain less)"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Binds, loads the history, and starts refreshing and serving.
 pub async fn start(
     config: MonitorConfig,
@@ -104,6 +126,7 @@ pub async fn start(
     extra_metrics: Option<ExtraMetrics>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunningMonitor, String> {
+    config.validate()?;
     let listener = TcpListener::bind(config.listen.as_str())
         .await
         .map_err(|e| format!("monitor cannot listen on {}: {e}", config.listen))?;
@@ -170,4 +193,23 @@ async fn refresh_loop(state: Arc<MonitorState>, mut collector: Collector, mut sh
 
 pub fn now_ms() -> i64 {
     crate::broker::now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_and_retain_are_checked() {
+        let config = |refresh_ms, retain_ms| MonitorConfig {
+            listen: "127.0.0.1:0".into(),
+            refresh: Duration::from_millis(refresh_ms),
+            retain: Duration::from_millis(retain_ms),
+            history_dir: PathBuf::new(),
+        };
+        assert!(config(5_000, 86_400_000).validate().is_ok());
+        assert!(config(10, 60_000).validate().is_err());
+        assert!(config(60_000, 5_000).validate().is_err());
+        assert!(config(100, 86_400_000).validate().is_err());
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::duration::format_duration;
-use super::snapshot::{Coordination, Snapshot};
+use super::snapshot::{Coordination, GroupRow, Snapshot};
 
 /// What every page needs besides its own data.
 pub struct PageContext<'a> {
@@ -89,7 +89,7 @@ pub fn groups_page(ctx: &PageContext) -> String {
             coordination = coordination_name(g.coordination),
             members = g.members.len(),
             topics = topics.join(", "),
-            lag = g.total_lag(),
+            lag = lag_text(g),
         );
     }
     html.push_str("</tbody></table>");
@@ -149,6 +149,15 @@ pub fn not_found_page(ctx: &PageContext, what: &str) -> String {
 pub fn bad_request_page(ctx: &PageContext, why: &str) -> String {
     let html = format!(r#"<h1>Bad request</h1><p class="bad-request">{}</p>"#, escape(why));
     layout(ctx, "Bad request", &html)
+}
+
+/// The total lag, as a lower bound ("≥ 12") when some partition's is unknown.
+pub fn lag_text(g: &GroupRow) -> String {
+    if g.lag_complete() {
+        g.total_lag().to_string()
+    } else {
+        format!("≥ {}", g.total_lag())
+    }
 }
 
 pub fn coordination_name(c: Coordination) -> &'static str {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::chart::{line_chart, Series};
 use super::duration::format_duration;
 use super::history::Point;
-use super::pages::{coordination_name, encode, escape, format_age, format_time, layout, PageContext};
+use super::pages::{coordination_name, encode, escape, format_age, format_time, lag_text, layout, PageContext};
 use super::snapshot::{GroupRow, TopicRow};
 
 /// The chart ranges offered, when not longer than the history kept.
@@ -42,7 +42,7 @@ pub fn group_page(
         escape(&group.state),
         coordination_name(group.coordination),
         group.members.len(),
-        group.total_lag()
+        lag_text(group)
     );
     html.push_str(
         r#"<table class="offsets"><thead><tr><th>Topic</th><th class="num">Partition</th><th class="num">Offset</th><th class="num">LogSize</th><th class="num">Lag</th><th>Owner</th><th>Created</th><th>Last Seen</th></tr></thead><tbody>"#,

@@ -123,8 +123,8 @@ fn consumers_of<'a>(snapshot: &'a Snapshot, topic: &str) -> Vec<TopicConsumer<'a
             (!rows.is_empty()).then(|| TopicConsumer {
                 group: name,
                 state: &g.state,
-                offset: rows.iter().filter_map(|r| r.offset).sum(),
-                lag: rows.iter().filter_map(|r| r.lag).sum(),
+                offset: rows.iter().filter_map(|r| r.offset).fold(0, i64::saturating_add),
+                lag: rows.iter().filter_map(|r| r.lag).fold(0, i64::saturating_add),
             })
         })
         .collect()
@@ -150,6 +150,7 @@ fn api(state: &MonitorState, snapshot: &Snapshot, path: &[&str], query: &Query) 
                         "members": g.members.len(),
                         "topics": g.topics(),
                         "total_lag": g.total_lag(),
+                        "lag_complete": g.lag_complete(),
                     })
                 })
                 .collect();
@@ -161,7 +162,8 @@ fn api(state: &MonitorState, snapshot: &Snapshot, path: &[&str], query: &Query) 
                 .groups
                 .get(*name)
                 .ok_or_else(|| Problem::NotFound(format!("no consumer group named {name:?}")))?;
-            json!({ "status": status, "name": name, "total_lag": g.total_lag(), "group": g })
+            json!({ "status": status, "name": name, "total_lag": g.total_lag(), "lag_complete": g.lag_complete(),
+                    "group": g })
         }
         ["groups", name, "history"] => {
             only(query, &["topic", "partition", "range"])?;

@@ -37,7 +37,9 @@ pub struct TopicRow {
 impl TopicRow {
     /// Sum of the partitions' log end offsets, if every one is known.
     pub fn log_size(&self) -> Option<i64> {
-        self.partitions.iter().map(|p| p.log_size).sum()
+        self.partitions
+            .iter()
+            .try_fold(0i64, |sum, p| Some(sum.saturating_add(p.log_size?)))
     }
 }
 
@@ -74,7 +76,16 @@ pub struct GroupRow {
 impl GroupRow {
     /// Sum of the known lags.
     pub fn total_lag(&self) -> i64 {
-        self.partitions.iter().filter_map(|r| r.lag).sum()
+        self.partitions
+            .iter()
+            .filter_map(|r| r.lag)
+            .fold(0, i64::saturating_add)
+    }
+
+    /// False when a committed offset's lag is unknown (its leader did not
+    /// answer): the total is then a lower bound.
+    pub fn lag_complete(&self) -> bool {
+        self.partitions.iter().all(|r| r.offset.is_none() || r.lag.is_some())
     }
 
     pub fn topics(&self) -> Vec<&str> {
@@ -113,7 +124,7 @@ pub struct OffsetRow {
 }
 
 pub fn lag(offset: Option<i64>, log_size: Option<i64>) -> Option<i64> {
-    Some((log_size? - offset?).max(0))
+    Some(log_size?.saturating_sub(offset?).max(0))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
   "use strict";
   var every = Number(document.body.dataset.refreshMs) || 5000;
   var count = 0;
+  var inFlight = false;
 
   function swap(doc, id) {
     var fresh = doc.getElementById(id);
@@ -14,22 +15,29 @@
     }
   }
 
-  function unreachable(message) {
+  function showProblem(message) {
     var banner = document.getElementById("banner");
     if (!banner) return;
     banner.innerHTML = "";
     var div = document.createElement("div");
     div.className = "banner";
     div.setAttribute("role", "alert");
-    div.textContent = "The monitor did not answer (" + message + "); showing the last data.";
+    div.textContent = message;
     banner.appendChild(div);
   }
 
   function refresh() {
-    if (document.hidden) return;
+    // One request at a time: a slow answer is not piled up on.
+    if (document.hidden || inFlight) return;
+    inFlight = true;
     fetch(window.location.href, { cache: "no-store", headers: { "Accept": "text/html" } })
       .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
+        if (response.status === 404) {
+          throw new Error("This no longer exists (it was deleted); the rows below are the last seen.");
+        }
+        if (!response.ok) {
+          throw new Error("The monitor answered HTTP " + response.status + "; showing the last data.");
+        }
         return response.text();
       })
       .then(function (text) {
@@ -38,7 +46,13 @@
         count += 1;
         document.body.dataset.refreshes = String(count);
       })
-      .catch(function (error) { unreachable(error.message); });
+      .catch(function (error) {
+        var text = error instanceof TypeError
+          ? "The monitor did not answer (" + error.message + "); showing the last data."
+          : error.message;
+        showProblem(text);
+      })
+      .then(function () { inFlight = false; });
   }
 
   window.setInterval(refresh, every);
