@@ -35,7 +35,7 @@ def main(seconds):
                 start = time.monotonic()
                 while time.monotonic() - start < seconds:
                     elapsed = time.monotonic() - start
-                    burst = 120 if elapsed < seconds * 0.6 else 10  # fall behind, then catch up
+                    burst = 120 if elapsed < seconds * 0.6 else 40  # fall behind, then catch up (partly)
                     produce(broker.bootstrap, "orders", burst, partitions=4, prefix=b"order")
                     deadline = time.monotonic() + 1
                     while time.monotonic() < deadline:

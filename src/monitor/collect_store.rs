@@ -26,11 +26,34 @@ pub struct StoredOffset {
     pub mtime_ms: i64,
 }
 
+/// Groups read at once: ZooKeeper answers one request per round trip, so a
+/// refresh of many groups is bound by latency, not by ZooKeeper's capacity.
+const PARALLEL_GROUPS: usize = 16;
+
 pub async fn read_groups(layout: &KafkaLayout) -> Result<BTreeMap<String, StoredGroup>, LayoutError> {
     let mut groups = BTreeMap::new();
-    for group in layout.list_groups().await? {
-        let stored = read_group(layout, &group).await?;
-        groups.insert(group, stored);
+    let mut reads = tokio::task::JoinSet::new();
+    let mut pending = layout.list_groups().await?.into_iter();
+    loop {
+        while reads.len() < PARALLEL_GROUPS {
+            let Some(group) = pending.next() else {
+                break;
+            };
+            let layout = layout.clone();
+            reads.spawn(async move {
+                let stored = read_group(&layout, &group).await;
+                (group, stored)
+            });
+        }
+        let Some(done) = reads.join_next().await else {
+            break;
+        };
+        match done {
+            Ok((group, stored)) => {
+                groups.insert(group, stored?);
+            }
+            Err(e) => tracing::warn!(error = %e, "a group read failed"),
+        }
     }
     Ok(groups)
 }

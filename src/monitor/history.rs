@@ -19,6 +19,12 @@ use super::snapshot::Snapshot;
 
 /// Charts draw at most this many points; older ones are thinned.
 pub const MAX_POINTS: usize = 360;
+/// In memory, samples of the last hour are all kept; older ones only one per
+/// `retain / THINNED_SAMPLES` (a chart over a longer range thins to
+/// `MAX_POINTS` anyway). This bounds memory whatever the window; the files
+/// keep every sample.
+const FULL_RESOLUTION_MS: i64 = 3_600_000;
+const THINNED_SAMPLES: i64 = 1_000;
 
 /// What one refresh saw: (partition, value) lists.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -81,6 +87,8 @@ pub struct History {
     retain_ms: i64,
     span_ms: i64,
     samples: VecDeque<Sample>,
+    /// Samples older than this have been thinned already.
+    thinned_until: i64,
     /// The file being appended to and the start of its span.
     current: Option<(i64, BufWriter<File>)>,
 }
@@ -97,6 +105,7 @@ impl History {
             retain_ms,
             span_ms: (retain_ms / 24).clamp(1_000, 3_600_000),
             samples: VecDeque::new(),
+            thinned_until: i64::MIN,
             current: None,
         };
         let horizon = now_ms - retain_ms;
@@ -195,6 +204,7 @@ impl History {
         while self.samples.front().is_some_and(|s| s.t < horizon) {
             self.samples.pop_front();
         }
+        self.thin_old(now_ms);
         let Ok(files) = self.files() else {
             return;
         };
@@ -209,6 +219,28 @@ impl History {
                 tracing::warn!(path = %file.path.display(), error = %e, "cannot delete old history");
             }
         }
+    }
+
+    /// Keeps the first sample of each `retain / THINNED_SAMPLES` bucket among
+    /// those older than `FULL_RESOLUTION_MS` (buckets, so that thinning again,
+    /// or after a reload, keeps the same ones); runs once a minute has aged.
+    fn thin_old(&mut self, now_ms: i64) {
+        let boundary = now_ms - FULL_RESOLUTION_MS;
+        if boundary < self.thinned_until.saturating_add(60_000) {
+            return;
+        }
+        let spacing = (self.retain_ms / THINNED_SAMPLES).max(1);
+        let mut last_bucket = None;
+        self.samples.retain(|s| {
+            if s.t >= boundary {
+                return true;
+            }
+            let bucket = s.t.div_euclid(spacing);
+            let keep = last_bucket != Some(bucket);
+            last_bucket = Some(bucket);
+            keep
+        });
+        self.thinned_until = boundary;
     }
 
     /// History files by start time.
@@ -426,6 +458,32 @@ mod tests {
         h.record(s).unwrap();
         assert!(h.group_series("g", "t", None, 0).is_empty());
         assert_eq!(h.group_series("g", "t", Some(0), 0).len(), 1);
+    }
+
+    #[test]
+    fn old_samples_are_thinned_in_memory_but_kept_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = 86_400_000;
+        let mut h = History::open(dir.path(), day, 0).unwrap();
+        // 3 hours at one sample per 5 s: 2160 samples
+        for i in 0..2_160 {
+            h.record(sample(i * 5_000, i, i + 10)).unwrap();
+        }
+        let now = 2_159 * 5_000;
+        let recent = h.samples.iter().filter(|s| s.t >= now - FULL_RESOLUTION_MS).count();
+        let older = h.samples.len() - recent;
+        assert!(recent >= 719, "the last hour is whole: {recent}");
+        // two hours at one per 86.4 s: about 84, not 1440
+        assert!((70..=100).contains(&older), "{older}");
+        drop(h);
+        let reloaded = History::open(dir.path(), day, now).unwrap();
+        // the same buckets; only the last minute before the boundary may differ
+        let live = recent + older;
+        assert!(
+            reloaded.len() <= live && reloaded.len() + 12 >= live,
+            "{} vs {live}",
+            reloaded.len()
+        );
     }
 
     #[test]
