@@ -225,12 +225,8 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("krab: cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = server_runtime() else {
+        return ExitCode::FAILURE;
     };
     let code = runtime.block_on(async move {
         let broker_id = config.broker_id;
@@ -257,12 +253,8 @@ fn serve(args: ServeArgs) -> ExitCode {
 }
 
 fn monitor(args: krab::monitor::cli::MonitorArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("krab: cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = server_runtime() else {
+        return ExitCode::FAILURE;
     };
     let code = runtime.block_on(async move {
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -285,6 +277,17 @@ fn monitor(args: krab::monitor::cli::MonitorArgs) -> ExitCode {
     // Work still running (a monitor refresh blocked on a dead broker) must not hold up the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     code
+}
+
+/// The multi-threaded runtime `serve` and `monitor` run on.
+fn server_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("krab: cannot start runtime: {e}");
+            None
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -10,14 +10,14 @@ use std::time::Duration;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
     BrokerId, DescribeGroupsRequest, GroupId, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
-    OffsetFetchRequest, TopicName,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use super::snapshot::{BrokerRow, MemberRow, PartitionRow, TopicRow};
 use crate::group::zk_consumers::ZOOKEEPER_PROTOCOL;
 use crate::tools::client::Client;
-use crate::tools::consumer_groups::decode_assignment;
+use crate::tools::consumer_groups::{committed_offsets, decode_assignment};
 use crate::tools::partition_offsets::LATEST;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -210,32 +210,10 @@ fn ask_groups(client: &mut Client, fetch_offsets: bool, side: &mut BrokerSide) -
             offsets: BTreeMap::new(),
         };
         if fetch_offsets {
-            group.offsets = fetch_group_offsets(client, &g.group_id)?;
+            group.offsets = committed_offsets(client, g.group_id.as_str())
+                .map_err(|e| format!("OffsetFetch of group {}: {e}", g.group_id.as_str()))?;
         }
         side.groups.insert(g.group_id.to_string(), group);
     }
     Ok(())
-}
-
-fn fetch_group_offsets(client: &mut Client, group: &GroupId) -> Result<BTreeMap<(String, i32), i64>, String> {
-    let request = OffsetFetchRequest::default()
-        .with_group_id(group.clone())
-        .with_topics(None);
-    let fetched = client.send(&request, 3)?;
-    if fetched.error_code != 0 {
-        return Err(format!(
-            "OffsetFetch of group {} error code {}",
-            group.as_str(),
-            fetched.error_code
-        ));
-    }
-    let mut offsets = BTreeMap::new();
-    for t in &fetched.topics {
-        for p in &t.partitions {
-            if p.error_code == 0 && p.committed_offset >= 0 {
-                offsets.insert((t.name.to_string(), p.partition_index), p.committed_offset);
-            }
-        }
-    }
-    Ok(offsets)
 }

@@ -180,17 +180,26 @@ fn describe_via_broker(bootstrap: &str, group: &str) -> Result<GroupView, String
         ));
     }
     let members = member_rows(g);
-    let fetched = client.send(
-        &OffsetFetchRequest::default()
-            .with_group_id(gid(group))
-            .with_topics(None),
-        3,
-    )?;
+    let offsets = committed_offsets(&mut client, group)
+        .map_err(|e| format!("Error: fetching offsets of group '{group}' failed: {e}"))?;
+    let state = g.group_state.to_string();
+    Ok(GroupView {
+        exists: state != "Dead" || !offsets.is_empty(),
+        state,
+        members,
+        offsets,
+    })
+}
+
+/// Every committed offset of `group` (OffsetFetch v3, all topics), asked of
+/// `client`, which must be connected to the group's coordinator.
+pub fn committed_offsets(client: &mut Client, group: &str) -> Result<BTreeMap<(String, i32), i64>, String> {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(gid(group))
+        .with_topics(None);
+    let fetched = client.send(&request, 3)?;
     if fetched.error_code != 0 {
-        return Err(format!(
-            "Error: fetching offsets of group '{group}' failed with error code {}",
-            fetched.error_code
-        ));
+        return Err(format!("error code {}", fetched.error_code));
     }
     let mut offsets = BTreeMap::new();
     for t in &fetched.topics {
@@ -200,13 +209,7 @@ fn describe_via_broker(bootstrap: &str, group: &str) -> Result<GroupView, String
             }
         }
     }
-    let state = g.group_state.to_string();
-    Ok(GroupView {
-        exists: state != "Dead" || !offsets.is_empty(),
-        state,
-        members,
-        offsets,
-    })
+    Ok(offsets)
 }
 
 /// The (topic, partition) list of a consumer-protocol assignment; empty if unreadable.
