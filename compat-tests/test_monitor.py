@@ -367,3 +367,27 @@ def test_old_console_consumer_owners_in_kafkas_naming(krab, zk, zookeeper, tmp_p
             assert groups[group]["coordination"] == "zookeeper"
     finally:
         assert old.stop() == 0
+
+
+def test_broker_down_shows_a_banner_and_keeps_the_data(krab, tmp_path):
+    from confluent_kafka import TopicPartition
+    broker = krab(mode="embedded")
+    topic, group = unique_topic(), unique_topic("g")
+    produce(broker.bootstrap, topic, 6)
+    c = group_consumer(broker.bootstrap, group)
+    c.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
+    c.close()
+    with MonitorProcess(tmp_path / "mon", ["--bootstrap-server", broker.bootstrap]) as mon:
+        wait_until(lambda: group_rows(mon.url, group).get((topic, 0), {}).get("lag") == 4, timeout=20,
+                   msg="the group in the monitor")
+        samples = len(history(mon.url, group, topic))
+        broker.kill()
+        wait_until(lambda: any("brokers" in e for e in api(mon.url, "/api/groups")["status"]["errors"]),
+                   timeout=30, msg="the monitor to report the broker unreachable")
+        assert group_rows(mon.url, group)[(topic, 0)]["lag"] == 4, "the last known data stays"
+        status, page, _ = http(f"{mon.url}/group/{group}")
+        assert status == 200 and 'class="banner"' in page and "Showing the data of" in page
+        assert len(history(mon.url, group, topic)) >= samples, "the history stays, without made-up samples"
+        broker.restart()
+        wait_until(lambda: not api(mon.url, "/api/groups")["status"]["errors"], timeout=30,
+                   msg="the monitor to recover once the broker is back")

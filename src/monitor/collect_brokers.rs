@@ -102,22 +102,69 @@ pub fn collect(bootstrap: &str, fetch_offsets: bool) -> Result<BrokerSide, Strin
         partitions.sort_by_key(|p| p.partition);
         side.topics.insert(name, TopicRow { partitions });
     }
-    let brokers = side.brokers.clone();
-    for broker in &brokers {
-        let address = format!("{}:{}", broker.host, broker.port);
-        let result = Client::connect_with_timeouts(&address, CONNECT_TIMEOUT, READ_TIMEOUT)
-            .and_then(|mut client| ask_broker(&mut client, broker.id, fetch_offsets, &mut side));
-        if let Err(e) = result {
-            side.errors.push(format!("broker {} ({address}): {e}", broker.id));
+    // Every broker at once: one that hangs costs its timeout once, not per broker.
+    let topics = &side.topics;
+    let answers: Vec<(String, Result<Answer, String>)> = std::thread::scope(|scope| {
+        let asks: Vec<_> = side
+            .brokers
+            .iter()
+            .map(|broker| {
+                let address = format!("{}:{}", broker.host, broker.port);
+                let ask = scope.spawn(move || {
+                    let mut client = Client::connect_with_timeouts(&address, CONNECT_TIMEOUT, READ_TIMEOUT)?;
+                    ask_broker(&mut client, broker.id, fetch_offsets, topics)
+                });
+                (format!("broker {} ({}:{})", broker.id, broker.host, broker.port), ask)
+            })
+            .collect();
+        asks.into_iter()
+            .map(|(who, ask)| {
+                (
+                    who,
+                    ask.join().unwrap_or_else(|_| Err("the request thread failed".into())),
+                )
+            })
+            .collect()
+    });
+    for (who, answer) in answers {
+        match answer {
+            Ok(answer) => {
+                for (topic, partition, size) in answer.log_sizes {
+                    let row = side
+                        .topics
+                        .get_mut(&topic)
+                        .and_then(|t| t.partitions.iter_mut().find(|r| r.partition == partition));
+                    if let Some(row) = row {
+                        row.log_size = Some(size);
+                    }
+                }
+                side.groups.extend(answer.groups);
+                side.errors.extend(answer.errors);
+            }
+            Err(e) => side.errors.push(format!("{who}: {e}")),
         }
     }
     Ok(side)
 }
 
+/// What one broker said.
+#[derive(Default)]
+struct Answer {
+    /// (topic, partition, log end offset) of the partitions it leads.
+    log_sizes: Vec<(String, i32, i64)>,
+    groups: Vec<(String, CoordinatedGroup)>,
+    errors: Vec<String>,
+}
+
 /// Log end offsets of the partitions `broker_id` leads, and its groups.
-fn ask_broker(client: &mut Client, broker_id: i32, fetch_offsets: bool, side: &mut BrokerSide) -> Result<(), String> {
-    let led: Vec<ListOffsetsTopic> = side
-        .topics
+fn ask_broker(
+    client: &mut Client,
+    broker_id: i32,
+    fetch_offsets: bool,
+    topics: &BTreeMap<String, TopicRow>,
+) -> Result<Answer, String> {
+    let mut answer = Answer::default();
+    let led: Vec<ListOffsetsTopic> = topics
         .iter()
         .filter_map(|(name, topic)| {
             let partitions: Vec<ListOffsetsPartition> = topic
@@ -142,28 +189,26 @@ fn ask_broker(client: &mut Client, broker_id: i32, fetch_offsets: bool, side: &m
             .with_replica_id(BrokerId(-1))
             .with_topics(led);
         for t in client.send(&request, 1)?.topics {
-            let Some(topic) = side.topics.get_mut(t.name.as_str()) else {
-                continue;
-            };
             for p in t.partitions {
                 if p.error_code != 0 {
-                    side.errors.push(format!(
+                    answer.errors.push(format!(
                         "{}-{}: ListOffsets error code {}",
                         t.name.as_str(),
                         p.partition_index,
                         p.error_code
                     ));
-                } else if let Some(row) = topic.partitions.iter_mut().find(|r| r.partition == p.partition_index) {
-                    row.log_size = Some(p.offset);
+                } else {
+                    answer.log_sizes.push((t.name.to_string(), p.partition_index, p.offset));
                 }
             }
         }
     }
-    ask_groups(client, fetch_offsets, side)
+    ask_groups(client, fetch_offsets, &mut answer)?;
+    Ok(answer)
 }
 
 /// The groups this broker coordinates: each broker lists only its own.
-fn ask_groups(client: &mut Client, fetch_offsets: bool, side: &mut BrokerSide) -> Result<(), String> {
+fn ask_groups(client: &mut Client, fetch_offsets: bool, answer: &mut Answer) -> Result<(), String> {
     let listed = client.send(&ListGroupsRequest::default(), 2)?;
     if listed.error_code != 0 {
         return Err(format!("ListGroups error code {}", listed.error_code));
@@ -175,7 +220,7 @@ fn ask_groups(client: &mut Client, fetch_offsets: bool, side: &mut BrokerSide) -
     let described = client.send(&DescribeGroupsRequest::default().with_groups(ids), 4)?;
     for g in described.groups {
         if g.error_code != 0 {
-            side.errors.push(format!(
+            answer.errors.push(format!(
                 "group {}: DescribeGroups error code {}",
                 g.group_id.as_str(),
                 g.error_code
@@ -213,7 +258,7 @@ fn ask_groups(client: &mut Client, fetch_offsets: bool, side: &mut BrokerSide) -
             group.offsets = committed_offsets(client, g.group_id.as_str())
                 .map_err(|e| format!("OffsetFetch of group {}: {e}", g.group_id.as_str()))?;
         }
-        side.groups.insert(g.group_id.to_string(), group);
+        answer.groups.push((g.group_id.to_string(), group));
     }
     Ok(())
 }
