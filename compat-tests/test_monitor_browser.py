@@ -81,6 +81,19 @@ def test_group_page_in_headless_chromium(krab, zk, zookeeper, tmp_path):
                 assert {zgroup, cgroup} <= set(names)
                 groups.screenshot(artifacts_dir() / "monitor-groups.png")
                 assert groups.non_local_requests() == []
+
+                # The topic page: its consumption history, one line per group.
+                page = browser.open(f"{mon.url}/topic/{topic}")
+                page.wait_for("document.querySelectorAll('tr.consumer-row').length === 2")
+                legends = page.evaluate("Array.from(document.querySelectorAll('figure.chart'))"
+                                        ".map(f => Array.from(f.querySelectorAll('.legend .key'))"
+                                        ".map(k => k.textContent))")
+                assert legends == [["LogSize", *sorted([zgroup, cgroup])], sorted([zgroup, cgroup])], legends
+                lines = page.evaluate("Array.from(document.querySelectorAll('svg.chart polyline'))"
+                                      ".map(p => p.getAttribute('points').trim().split(' ').length)")
+                assert len(lines) == 5 and min(lines) >= 3, lines
+                page.screenshot(artifacts_dir() / "monitor-topic-page.png")
+                assert page.non_local_requests() == [] and page.console_errors == []
     finally:
         a.stop()
         c.close()

@@ -20,6 +20,9 @@ const RANGES: [Duration; 5] = [
     Duration::from_secs(86_400),
 ];
 
+/// Line colours for groups on the topic page (style.css), reused in turn.
+const GROUP_CLASSES: [&str; 6] = ["g0", "g1", "g2", "g3", "g4", "g5"];
+
 /// What the charts show: a window ending now, maybe one partition.
 pub struct ChartChoice {
     pub range: Duration,
@@ -148,6 +151,7 @@ pub fn topic_page(
     topic: &TopicRow,
     consumers: &[TopicConsumer],
     points: &[Point],
+    by_group: &[(&str, Vec<Point>)],
     choice: &ChartChoice,
 ) -> String {
     let mut html = format!(
@@ -191,17 +195,43 @@ pub fn topic_page(
     }
     html.push_str("</tbody></table>");
     html.push_str(&range_links(ctx, &format!("/topic/{}", encode(name)), choice));
+    // The topic's consumption history: its log size with each group's
+    // committed offset (summed over the partitions it committed), and lags.
+    let mut offsets = vec![Series {
+        name: "LogSize",
+        class: "logsize",
+        points: points.iter().map(|p| (p.t, p.log_size)).collect(),
+    }];
+    let mut lags = Vec::new();
+    for (i, (group, series)) in by_group.iter().enumerate() {
+        let class = GROUP_CLASSES[i % GROUP_CLASSES.len()];
+        offsets.push(Series {
+            name: group,
+            class,
+            points: series.iter().map(|p| (p.t, p.offset)).collect(),
+        });
+        lags.push(Series {
+            name: group,
+            class,
+            points: series.iter().map(|p| (p.t, p.lag)).collect(),
+        });
+    }
     html.push_str(&line_chart(
-        &format!("LogSize of {name}"),
-        &[Series {
-            name: "LogSize",
-            class: "logsize",
-            points: points.iter().map(|p| (p.t, p.log_size)).collect(),
-        }],
+        &format!("LogSize of {name} and each group's offset"),
+        &offsets,
         choice.from_ms,
         choice.to_ms,
         false,
     ));
+    if !lags.is_empty() {
+        html.push_str(&line_chart(
+            &format!("Lag of each group on {name}"),
+            &lags,
+            choice.from_ms,
+            choice.to_ms,
+            true,
+        ));
+    }
     layout(ctx, &format!("Topic {name}"), &html)
 }
 

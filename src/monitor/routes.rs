@@ -107,9 +107,15 @@ fn topic_page(state: &MonitorState, ctx: &PageContext, name: &str, query: &Query
         .ok_or_else(|| Problem::NotFound(format!("No topic named \"{name}\" is known.")))?;
     let choice = chart_choice(state, query)?;
     let consumers = consumers_of(ctx.snapshot, name);
-    let points = state.history().topic_series(name, choice.from_ms);
+    let history = state.history();
+    let points = history.topic_series(name, choice.from_ms);
+    let by_group: Vec<(&str, Vec<Point>)> = consumers
+        .iter()
+        .map(|c| (c.group, history.group_series(c.group, name, None, choice.from_ms)))
+        .collect();
+    drop(history);
     Ok(html(pages_detail::topic_page(
-        ctx, name, topic, &consumers, &points, &choice,
+        ctx, name, topic, &consumers, &points, &by_group, &choice,
     )))
 }
 
