@@ -333,6 +333,23 @@ impl BrokerConfig {
         if c.listeners.is_empty() {
             return Err(invalid("listeners", "", "at least one listener is required"));
         }
+        if c.monitor_refresh_ms > c.monitor_retain_ms {
+            return Err(invalid(
+                "monitor.refresh.ms",
+                &c.monitor_refresh_ms.to_string(),
+                "must not exceed monitor.retain.ms",
+            ));
+        }
+        if u128::from(c.monitor_retain_ms / c.monitor_refresh_ms) > crate::monitor::MAX_SAMPLES {
+            return Err(invalid(
+                "monitor.retain.ms",
+                &c.monitor_retain_ms.to_string(),
+                &format!(
+                    "keeps more than {} samples at monitor.refresh.ms: refresh less often or retain less",
+                    crate::monitor::MAX_SAMPLES
+                ),
+            ));
+        }
         if c.group_min_session_timeout_ms > c.group_max_session_timeout_ms {
             return Err(invalid(
                 "group.min.session.timeout.ms",
@@ -464,6 +481,12 @@ mod tests {
         assert!(BrokerConfig::from_raw(&raw(&[("monitor.listener", "host")])).is_err());
         assert!(BrokerConfig::from_raw(&raw(&[("monitor.listener", "h:99999")])).is_err());
         assert!(BrokerConfig::from_raw(&raw(&[("monitor.refresh.ms", "5")])).is_err());
+        let err = BrokerConfig::from_raw(&raw(&[("monitor.refresh.ms", "60000"), ("monitor.retain.ms", "5000")]));
+        assert!(err.unwrap_err().to_string().contains("monitor.refresh.ms"));
+        assert!(
+            BrokerConfig::from_raw(&raw(&[("monitor.refresh.ms", "100")])).is_err(),
+            "864000 samples a day"
+        );
     }
 
     #[test]
