@@ -35,11 +35,32 @@ pub struct ZkMember {
 
 /// The registered members of a ZooKeeper-coordinated group (empty if none).
 pub async fn members(layout: &KafkaLayout, group: &str) -> Result<Vec<ZkMember>, LayoutError> {
+    let mut members = registered(layout, group).await?;
+    if !members.is_empty() {
+        assign_owned(&mut members, &owners(layout, group).await?);
+    }
+    Ok(members)
+}
+
+/// The members and every owner znode's data, by (topic, partition): the
+/// monitor shows the raw owner as KafkaOffsetMonitor did.
+pub async fn members_and_owners(
+    layout: &KafkaLayout,
+    group: &str,
+) -> Result<(Vec<ZkMember>, BTreeMap<(String, i32), String>), LayoutError> {
+    let mut members = registered(layout, group).await?;
+    let owners = owners(layout, group).await?;
+    assign_owned(&mut members, &owners);
+    Ok((members, owners))
+}
+
+/// The consumers under /consumers/<g>/ids, owning nothing yet.
+async fn registered(layout: &KafkaLayout, group: &str) -> Result<Vec<ZkMember>, LayoutError> {
     let store = layout.store();
-    let base = format!("/consumers/{group}");
+    let base = format!("/consumers/{group}/ids");
     let mut members = Vec::new();
-    for id in store.children(&format!("{base}/ids")).await?.unwrap_or_default() {
-        let data = match store.get(&format!("{base}/ids/{id}")).await? {
+    for id in store.children(&base).await?.unwrap_or_default() {
+        let data = match store.get(&format!("{base}/{id}")).await? {
             Some((data, _)) => data,
             None => continue, // went away while we looked
         };
@@ -50,32 +71,41 @@ pub async fn members(layout: &KafkaLayout, group: &str) -> Result<Vec<ZkMember>,
             id,
         });
     }
-    if members.is_empty() {
-        return Ok(members);
-    }
-    for dir in store.children(&format!("{base}/owners")).await?.unwrap_or_default() {
+    Ok(members)
+}
+
+/// The data of every owner znode, by (topic, partition), in either naming.
+async fn owners(layout: &KafkaLayout, group: &str) -> Result<BTreeMap<(String, i32), String>, LayoutError> {
+    let store = layout.store();
+    let base = format!("/consumers/{group}/owners");
+    let mut owners = BTreeMap::new();
+    for dir in store.children(&base).await?.unwrap_or_default() {
         let topic = owner_topic(&dir);
-        for node in store
-            .children(&format!("{base}/owners/{dir}"))
-            .await?
-            .unwrap_or_default()
-        {
+        for node in store.children(&format!("{base}/{dir}")).await?.unwrap_or_default() {
             let Some(partition) = owner_partition(&node) else {
                 continue;
             };
-            let Some((owner, _)) = store.get(&format!("{base}/owners/{dir}/{node}")).await? else {
+            let Some((owner, _)) = store.get(&format!("{base}/{dir}/{node}")).await? else {
                 continue;
             };
-            let owner = String::from_utf8_lossy(&owner).into_owned();
-            if let Some(m) = members.iter_mut().find(|m| owns(&m.id, &owner)) {
-                m.owned.push((topic.to_string(), partition));
-            }
+            owners.insert(
+                (topic.to_string(), partition),
+                String::from_utf8_lossy(&owner).into_owned(),
+            );
         }
     }
-    for m in &mut members {
+    Ok(owners)
+}
+
+fn assign_owned(members: &mut [ZkMember], owners: &BTreeMap<(String, i32), String>) {
+    for (tp, owner) in owners {
+        if let Some(m) = members.iter_mut().find(|m| owns(&m.id, owner)) {
+            m.owned.push(tp.clone());
+        }
+    }
+    for m in members.iter_mut() {
         m.owned.sort();
     }
-    Ok(members)
 }
 
 /// DescribeGroups' view: Stable with members, Empty without; metadata and
@@ -123,12 +153,12 @@ fn owns(member_id: &str, owner: &str) -> bool {
 
 /// pykafka 2.8 on Python 3 formats the topic's bytes into the path, so its
 /// owner directories are named `b'<topic>'`.
-pub(crate) fn owner_topic(dir: &str) -> &str {
+fn owner_topic(dir: &str) -> &str {
     dir.strip_prefix("b'").and_then(|d| d.strip_suffix('\'')).unwrap_or(dir)
 }
 
 /// `<partition>` (Kafka) or `<leader>-<partition>` (pykafka).
-pub(crate) fn owner_partition(node: &str) -> Option<i32> {
+fn owner_partition(node: &str) -> Option<i32> {
     node.rsplit('-').next()?.parse().ok().filter(|p: &i32| *p >= 0)
 }
 

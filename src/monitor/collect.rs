@@ -174,16 +174,19 @@ impl Collector {
         side: &BrokerSide,
         now_ms: i64,
     ) -> GroupRow {
-        let stored = stored.unwrap_or_default();
+        let StoredGroup {
+            members: zookeeper_members,
+            offsets: stored_offsets,
+            mut owners,
+        } = stored.unwrap_or_default();
         let coordinated = coordinated.unwrap_or_default();
         // (topic, partition) → owner; ZooKeeper consumers' owner znodes first.
-        let mut owners: BTreeMap<(String, i32), String> = stored.owners.clone();
         for (member, owned) in &coordinated.members {
             for tp in owned {
                 owners.entry(tp.clone()).or_insert_with(|| member.id.clone());
             }
         }
-        let mut keys: BTreeSet<(String, i32)> = stored.offsets.keys().cloned().collect();
+        let mut keys: BTreeSet<(String, i32)> = stored_offsets.keys().cloned().collect();
         keys.extend(coordinated.offsets.keys().cloned());
         keys.extend(owners.keys().cloned());
         let mut partitions = Vec::with_capacity(keys.len());
@@ -193,7 +196,7 @@ impl Collector {
                 .get(&key.0)
                 .and_then(|t| t.partitions.iter().find(|p| p.partition == key.1))
                 .and_then(|p| p.log_size);
-            let (offset, invalid, created_ms, last_seen_ms) = match stored.offsets.get(&key) {
+            let (offset, invalid, created_ms, last_seen_ms) = match stored_offsets.get(&key) {
                 Some(s) => match &s.value {
                     Ok(v) => (Some(*v), None, Some(s.ctime_ms), Some(s.mtime_ms)),
                     Err(reason) => (None, Some(shorten(reason)), Some(s.ctime_ms), Some(s.mtime_ms)),
@@ -218,8 +221,7 @@ impl Collector {
                 last_seen_ms,
             });
         }
-        let zookeeper_members: Vec<MemberRow> = stored
-            .members
+        let zookeeper_members: Vec<MemberRow> = zookeeper_members
             .iter()
             .map(|m| MemberRow {
                 id: m.id.clone(),

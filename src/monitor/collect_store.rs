@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::group::zk_consumers::{self, owner_partition, owner_topic, ZkMember};
+use crate::group::zk_consumers::{self, ZkMember};
 use crate::metadata::kafka_json::parse_decimal;
+use crate::metadata::layout::paths;
 use crate::metadata::{KafkaLayout, LayoutError};
 
 #[derive(Debug, Default)]
@@ -59,18 +60,16 @@ pub async fn read_groups(layout: &KafkaLayout) -> Result<BTreeMap<String, Stored
 }
 
 async fn read_group(layout: &KafkaLayout, group: &str) -> Result<StoredGroup, LayoutError> {
-    let store = layout.store();
-    let base = format!("/consumers/{group}");
+    let (members, owners) = zk_consumers::members_and_owners(layout, group).await?;
     let mut out = StoredGroup {
-        members: zk_consumers::members(layout, group).await?,
-        ..StoredGroup::default()
+        members,
+        owners,
+        offsets: BTreeMap::new(),
     };
-    for topic in children(layout, &format!("{base}/offsets")).await? {
-        for node in children(layout, &format!("{base}/offsets/{topic}")).await? {
-            let Ok(partition) = node.parse::<i32>() else {
-                continue; // not a partition: nothing to show
-            };
-            let Some((data, stat)) = store.get(&format!("{base}/offsets/{topic}/{node}")).await? else {
+    for (topic, partitions) in layout.group_offset_partitions(group).await? {
+        for partition in partitions {
+            let path = paths::consumer_offset(group, &topic, partition);
+            let Some((data, stat)) = layout.store().get(&path).await? else {
                 continue; // deleted while we looked
             };
             let value = parse_decimal(&data).and_then(|v| {
@@ -90,22 +89,5 @@ async fn read_group(layout: &KafkaLayout, group: &str) -> Result<StoredGroup, La
             );
         }
     }
-    for dir in children(layout, &format!("{base}/owners")).await? {
-        for node in children(layout, &format!("{base}/owners/{dir}")).await? {
-            let Some(partition) = owner_partition(&node) else {
-                continue;
-            };
-            if let Some((data, _)) = store.get(&format!("{base}/owners/{dir}/{node}")).await? {
-                let owner = String::from_utf8_lossy(&data).into_owned();
-                out.owners.insert((owner_topic(&dir).to_string(), partition), owner);
-            }
-        }
-    }
     Ok(out)
-}
-
-async fn children(layout: &KafkaLayout, path: &str) -> Result<Vec<String>, LayoutError> {
-    let mut names = layout.store().children(path).await?.unwrap_or_default();
-    names.sort();
-    Ok(names)
 }

@@ -141,6 +141,7 @@ impl History {
         }
         history.samples.make_contiguous().sort_by_key(|s| s.t);
         history.prune(now_ms);
+        history.prune_files(now_ms);
         Ok(history)
     }
 
@@ -185,6 +186,8 @@ impl History {
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             }
             self.current = Some((start, BufWriter::new(file)));
+            // A new file is the only moment an older one can have aged out.
+            self.prune_files(sample.t);
         }
         let Some((_, writer)) = self.current.as_mut() else {
             return Ok(());
@@ -198,13 +201,18 @@ impl History {
         })
     }
 
-    /// Forgets samples older than the window and deletes files holding only such.
+    /// Forgets samples older than the window (in memory).
     fn prune(&mut self, now_ms: i64) {
         let horizon = now_ms - self.retain_ms;
         while self.samples.front().is_some_and(|s| s.t < horizon) {
             self.samples.pop_front();
         }
         self.thin_old(now_ms);
+    }
+
+    /// Deletes the files whose samples are all older than the window.
+    fn prune_files(&mut self, now_ms: i64) {
+        let horizon = now_ms - self.retain_ms;
         let Ok(files) = self.files() else {
             return;
         };

@@ -191,9 +191,7 @@ async fn refresh_loop(state: Arc<MonitorState>, mut collector: Collector, mut sh
     }
 }
 
-pub fn now_ms() -> i64 {
-    crate::broker::now_ms()
-}
+pub use crate::broker::now_ms;
 
 #[cfg(test)]
 mod tests {
