@@ -92,6 +92,27 @@ pub struct BrokerConfig {
     /// Where the history is kept (monitor.history.dir; default
     /// `<first log dir>/monitor-history`).
     pub monitor_history_dir: Option<PathBuf>,
+    /// A follower that has not caught up with the leader's log end for this
+    /// long leaves the ISR (replica.lag.time.max.ms).
+    pub replica_lag_time_max_ms: u64,
+    /// Longest wait of a follower's fetch at the leader (replica.fetch.wait.max.ms).
+    pub replica_fetch_wait_max_ms: u64,
+    /// Bytes a follower asks for per partition (replica.fetch.max.bytes).
+    pub replica_fetch_max_bytes: i32,
+    /// Bytes a follower asks for per fetch (replica.fetch.response.max.bytes).
+    pub replica_fetch_response_max_bytes: i32,
+    /// ISR size an acks=all write needs (min.insync.replicas; topics may override).
+    pub min_insync_replicas: i32,
+    /// Whether a replica outside the ISR may lead when the whole ISR is gone.
+    pub unclean_leader_election_enable: bool,
+    /// Move leadership off this broker before it stops (controlled.shutdown.enable).
+    pub controlled_shutdown_enable: bool,
+    /// How often the high watermarks are written to replication-offset-checkpoint.
+    pub replica_high_watermark_checkpoint_interval_ms: u64,
+    /// Whether the controller moves leadership back to preferred replicas.
+    pub auto_leader_rebalance_enable: bool,
+    pub leader_imbalance_check_interval_seconds: u64,
+    pub leader_imbalance_per_broker_percentage: u64,
 }
 
 impl Default for BrokerConfig {
@@ -129,6 +150,17 @@ impl Default for BrokerConfig {
             monitor_refresh_ms: 5_000,
             monitor_retain_ms: 86_400_000,
             monitor_history_dir: None,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_max_bytes: 1_048_576,
+            replica_fetch_response_max_bytes: 10_485_760,
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            controlled_shutdown_enable: true,
+            replica_high_watermark_checkpoint_interval_ms: 5_000,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_seconds: 300,
+            leader_imbalance_per_broker_percentage: 10,
         }
     }
 }
@@ -319,6 +351,27 @@ impl BrokerConfig {
                 "monitor.retain.ms" => c.monitor_retain_ms = parse_num(key, v, 1_000, 3_650 * 86_400_000)? as u64,
                 "monitor.history.dir" => {
                     c.monitor_history_dir = Some(PathBuf::from(v.trim())).filter(|p| !p.as_os_str().is_empty())
+                }
+                "replica.lag.time.max.ms" => c.replica_lag_time_max_ms = parse_num(key, v, 1, i32::MAX as i64)? as u64,
+                "replica.fetch.wait.max.ms" => {
+                    c.replica_fetch_wait_max_ms = parse_num(key, v, 0, i32::MAX as i64)? as u64
+                }
+                "replica.fetch.max.bytes" => c.replica_fetch_max_bytes = parse_num(key, v, 0, i32::MAX as i64)? as i32,
+                "replica.fetch.response.max.bytes" => {
+                    c.replica_fetch_response_max_bytes = parse_num(key, v, 0, i32::MAX as i64)? as i32
+                }
+                "min.insync.replicas" => c.min_insync_replicas = parse_num(key, v, 1, i32::MAX as i64)? as i32,
+                "unclean.leader.election.enable" => c.unclean_leader_election_enable = parse_bool(key, v)?,
+                "controlled.shutdown.enable" => c.controlled_shutdown_enable = parse_bool(key, v)?,
+                "replica.high.watermark.checkpoint.interval.ms" => {
+                    c.replica_high_watermark_checkpoint_interval_ms = parse_num(key, v, 1, i64::MAX)? as u64
+                }
+                "auto.leader.rebalance.enable" => c.auto_leader_rebalance_enable = parse_bool(key, v)?,
+                "leader.imbalance.check.interval.seconds" => {
+                    c.leader_imbalance_check_interval_seconds = parse_num(key, v, 1, i64::MAX / 1000)? as u64
+                }
+                "leader.imbalance.per.broker.percentage" => {
+                    c.leader_imbalance_per_broker_percentage = parse_num(key, v, 0, 100)? as u64
                 }
                 k if KNOWN_IGNORED.contains(&k) => warnings.ignored_keys.push(key.clone()),
                 _ => warnings.unknown_keys.push(key.clone()),

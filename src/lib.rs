@@ -4,11 +4,14 @@
 //! (segmented partition logs on disk), `metadata` (a znode store: embedded or
 //! ZooKeeper, in Kafka's layout), `protocol` (framing and the API registry),
 //! `broker` (state, connections and one handler per API), `tools` (admin CLIs),
-//! `monitor` (the offset monitor's pages, JSON API and history). `metrics` is a
+//! `monitor` (the offset monitor's pages, JSON API and history), `replica`
+//! (followers, ISR, high watermarks) and `controller` (leader elections).
+//! `metrics` is a
 //! dependency-free Prometheus text writer used by the broker and the monitor.
 
 pub mod broker;
 pub mod config;
+pub mod controller;
 pub mod group;
 pub mod log;
 pub mod metadata;
@@ -16,4 +19,5 @@ pub mod metrics;
 pub mod monitor;
 pub mod protocol;
 pub mod records;
+pub mod replica;
 pub mod tools;

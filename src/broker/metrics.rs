@@ -75,6 +75,8 @@ pub struct BrokerMetrics {
     open_connections: Gauge,
     connections_accepted: Counter,
     invalid_requests: Counter,
+    isr_shrinks: Counter,
+    isr_expands: Counter,
 }
 
 struct ApiMetrics {
@@ -143,6 +145,17 @@ impl BrokerMetrics {
             open_connections: Gauge::default(),
             connections_accepted: Counter::default(),
             invalid_requests: Counter::default(),
+            isr_shrinks: Counter::default(),
+            isr_expands: Counter::default(),
+        }
+    }
+
+    /// This broker, as leader, changed an ISR from `before` to `after` members.
+    pub fn count_isr_change(&self, before: usize, after: usize) {
+        if after < before {
+            self.isr_shrinks.inc();
+        } else if after > before {
+            self.isr_expands.inc();
         }
     }
 
@@ -315,6 +328,47 @@ fn write_topics(broker: &Broker, w: &mut PromWriter) {
     }
     let help = "Partition replicas this broker holds.";
     w.gauge("krab_local_partitions", help, &[], local_total as f64);
+    // Kafka's ReplicaManager gauges: partitions this broker leads whose ISR
+    // is short of the replicas, and (on the controller) partitions without
+    // a leader.
+    let mut under_replicated = 0;
+    let mut under_min_isr = 0;
+    for partition in topics.iter().flat_map(|t| t.partitions.iter().flatten()) {
+        let state = partition.replica_state();
+        if matches!(state.role, crate::replica::Role::Leader(_)) && state.isr.len() < state.replicas.len() {
+            under_replicated += 1;
+        }
+        let topic = topics.iter().find(|t| t.name == partition.topic);
+        let min_isr = topic.map_or(1, |t| broker.min_insync_replicas(t));
+        if matches!(state.role, crate::replica::Role::Leader(_)) && state.isr.len() < min_isr {
+            under_min_isr += 1;
+        }
+    }
+    let help = "Partitions led by this broker whose ISR is smaller than the replica set.";
+    w.gauge("krab_under_replicated_partitions", help, &[], under_replicated as f64);
+    let help = "Partitions led by this broker whose ISR is below min.insync.replicas.";
+    w.gauge("krab_under_min_isr_partitions", help, &[], under_min_isr as f64);
+    let offline = if broker.is_controller() {
+        topics.iter().flat_map(|t| t.meta()).filter(|m| m.leader < 0).count()
+    } else {
+        0
+    };
+    let help = "Partitions without a leader (reported by the controller).";
+    w.gauge("krab_offline_partitions", help, &[], offline as f64);
+    let help = "ISR shrinks made by this broker as leader.";
+    w.counter(
+        "krab_isr_shrinks_total",
+        help,
+        &[],
+        broker.metrics.isr_shrinks.get() as f64,
+    );
+    let help = "ISR expansions made by this broker as leader.";
+    w.counter(
+        "krab_isr_expands_total",
+        help,
+        &[],
+        broker.metrics.isr_expands.get() as f64,
+    );
 }
 
 fn write_partition(partition: &Partition, w: &mut PromWriter) {

@@ -7,7 +7,9 @@ pub mod dispatch;
 pub mod handlers;
 pub mod metrics;
 pub mod partition;
+pub mod partition_replica;
 pub mod producer_state;
+mod replication;
 pub mod response_errors;
 pub mod server;
 pub mod topic_admin;
@@ -16,7 +18,7 @@ pub mod topics;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -60,6 +62,14 @@ pub struct Broker {
     pub offsets: Arc<OffsetStore>,
     /// Request, connection and traffic counters for `/metrics`.
     pub metrics: BrokerMetrics,
+    /// Itself, for the tasks it spawns (follower fetchers).
+    self_ref: OnceLock<Weak<Broker>>,
+    /// High watermarks read from replication-offset-checkpoint at start.
+    hw_checkpoint: Mutex<crate::replica::checkpoint_file::Offsets>,
+    /// Set by controlled shutdown: no new follower fetchers.
+    shutting_down: AtomicBool,
+    /// When the controller last checked leader imbalance.
+    pub(crate) last_rebalance_check: Mutex<Option<std::time::Instant>>,
 }
 
 impl Broker {
@@ -81,7 +91,7 @@ impl Broker {
         layout: KafkaLayout,
         cluster_id: String,
         advertised: (String, u16),
-    ) -> Broker {
+    ) -> Arc<Broker> {
         let (appended, _) = watch::channel(0);
         let groups = GroupCoordinator::new(GroupLimits {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
@@ -89,7 +99,7 @@ impl Broker {
             initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
         });
         let offsets = OffsetStore::new(layout.clone());
-        Broker {
+        let broker = Arc::new(Broker {
             config,
             layout,
             cluster_id,
@@ -104,7 +114,14 @@ impl Broker {
             offsets,
             cluster_view: RwLock::new(ClusterView::default()),
             metrics: BrokerMetrics::new(),
-        }
+            self_ref: OnceLock::new(),
+            hw_checkpoint: Mutex::new(Default::default()),
+            shutting_down: AtomicBool::new(false),
+            last_rebalance_check: Mutex::new(None),
+        });
+        let _ = broker.self_ref.set(Arc::downgrade(&broker));
+        broker.load_high_watermark_checkpoints();
+        broker
     }
 
     /// The last known live brokers and controller.

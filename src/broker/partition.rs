@@ -1,16 +1,19 @@
 //! One partition as this broker serves it: its log, high watermark, leader
-//! epoch and idempotent-producer state. The log end offset lives in the log;
-//! the high watermark is kept apart because with replication it trails the
-//! LEO until followers catch up (today the ISR is this broker alone).
+//! epoch, idempotent-producer state and replica role. The log end offset
+//! lives in the log; the high watermark trails it until the ISR has the
+//! records (see `partition_replica.rs` for the leader and follower sides).
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use bytes::Bytes;
+use tokio::sync::watch;
 
 use crate::log::{LogConfig, LogError, PartitionLog};
 use crate::protocol::ErrorCode;
 use crate::records::BatchHeader;
+
+use crate::replica::{EpochCache, ReplicaState, Role};
 
 use super::metrics::PartitionTraffic;
 use super::producer_state::{ProducerStates, SequenceCheck};
@@ -19,6 +22,10 @@ use super::producer_state::{ProducerStates, SequenceCheck};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProduceOutcome {
     pub base_offset: i64,
+    /// The last offset appended (-1 if nothing was: duplicates only).
+    pub last_offset: i64,
+    /// The leader epoch the batches were appended in.
+    pub leader_epoch: i32,
     pub log_append_time: i64,
     pub log_start_offset: i64,
 }
@@ -37,26 +44,74 @@ pub struct Partition {
     pub index: i32,
     /// Bytes and records in (appended) and out (fetched), for metrics.
     pub traffic: PartitionTraffic,
-    log: RwLock<PartitionLog>,
-    high_watermark: AtomicI64,
-    leader_epoch: AtomicI32,
-    producers: Mutex<ProducerStates>,
+    pub(super) log: RwLock<PartitionLog>,
+    pub(super) high_watermark: AtomicI64,
+    pub(super) leader_epoch: AtomicI32,
+    pub(super) producers: Mutex<ProducerStates>,
     deleted: AtomicBool,
+    /// Role, ISR and follower progress. Lock order: `log`, then `replica`.
+    pub(super) replica: Mutex<ReplicaState>,
+    pub(super) epochs: Mutex<EpochCache>,
+    /// Bumped when the high watermark advances or the role changes, for
+    /// acks=all produce requests waiting on it.
+    pub(super) changes: watch::Sender<u64>,
+    /// The follower fetch task, if this replica follows.
+    pub(super) fetcher: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 /// Locks that were poisoned by a panic elsewhere are still usable: the data
 /// they guard is only changed through methods that keep it consistent.
-fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+pub(super) fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+pub(super) fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes the partition leader epoch into a v2 batch header (bytes 12–15,
+/// outside the CRC, so the batch stays valid).
+fn stamp_leader_epoch(batch: &mut [u8], epoch: i32) {
+    if batch.len() >= 16 {
+        batch[12..16].copy_from_slice(&epoch.to_be_bytes());
+    }
 }
 
 impl Partition {
     /// Wraps an opened log, rebuilding idempotent-producer state from it.
-    pub fn new(topic: &str, index: i32, log: PartitionLog, leader_epoch: i32) -> Result<Partition, LogError> {
+    /// `checkpointed_hw` is the high watermark last written to
+    /// replication-offset-checkpoint (none: the log end, as before replication).
+    pub fn new(
+        topic: &str,
+        index: i32,
+        log: PartitionLog,
+        me: i32,
+        checkpointed_hw: Option<i64>,
+    ) -> Result<Partition, LogError> {
+        let producers = rebuild_producers(&log)?;
+        let leo = log.log_end_offset();
+        let epochs = EpochCache::load(log.dir());
+        let hw = checkpointed_hw.unwrap_or(leo).clamp(log.log_start_offset(), leo);
+        Ok(Partition {
+            topic: topic.to_string(),
+            index,
+            traffic: PartitionTraffic::default(),
+            log: RwLock::new(log),
+            high_watermark: AtomicI64::new(hw),
+            leader_epoch: AtomicI32::new(epochs.latest_epoch().unwrap_or(-1)),
+            producers: Mutex::new(producers),
+            deleted: AtomicBool::new(false),
+            replica: Mutex::new(ReplicaState::new(me)),
+            epochs: Mutex::new(epochs),
+            changes: watch::channel(0).0,
+            fetcher: Mutex::new(None),
+        })
+    }
+}
+
+/// Idempotent-producer state from the log's active segment.
+pub(super) fn rebuild_producers(log: &PartitionLog) -> Result<ProducerStates, LogError> {
+    {
         let mut producers = ProducerStates::default();
         // Only the active segment is scanned, so start-up work stays bounded
         // by log.segment.bytes; a producer last seen before it is treated as
@@ -79,21 +134,17 @@ impl Partition {
                 );
             }
         }
-        let leo = log.log_end_offset();
-        Ok(Partition {
-            topic: topic.to_string(),
-            index,
-            traffic: PartitionTraffic::default(),
-            log: RwLock::new(log),
-            high_watermark: AtomicI64::new(leo),
-            leader_epoch: AtomicI32::new(leader_epoch),
-            producers: Mutex::new(producers),
-            deleted: AtomicBool::new(false),
-        })
+        Ok(producers)
     }
+}
 
+impl Partition {
     pub fn high_watermark(&self) -> i64 {
         self.high_watermark.load(Ordering::Acquire)
+    }
+
+    pub fn recovery_point(&self) -> i64 {
+        read_lock(&self.log).recovery_point()
     }
 
     pub fn log_end_offset(&self) -> i64 {
@@ -125,13 +176,31 @@ impl Partition {
     /// Appends validated v2 batches (offsets are stamped in place), checking
     /// idempotent sequences first. All batches of one request are appended
     /// under one lock so their offsets are contiguous.
-    pub fn append(&self, batches: Vec<Vec<u8>>, headers: &[BatchHeader]) -> Result<ProduceOutcome, ErrorCode> {
+    /// Only the leader appends; `min_insync` (acks=all) refuses the write
+    /// before appending when the ISR is smaller (NOT_ENOUGH_REPLICAS).
+    pub fn append(
+        &self,
+        batches: Vec<Vec<u8>>,
+        headers: &[BatchHeader],
+        min_insync: Option<usize>,
+    ) -> Result<ProduceOutcome, ErrorCode> {
         let mut log = write_lock(&self.log);
         if self.is_deleted() {
             return Err(ErrorCode::UnknownTopicOrPartition);
         }
+        let leader_epoch = {
+            let replica = self.lock_replica();
+            if !matches!(replica.role, Role::Leader(_)) {
+                return Err(ErrorCode::NotLeaderOrFollower);
+            }
+            if min_insync.is_some_and(|min| replica.isr.len() < min) {
+                return Err(ErrorCode::NotEnoughReplicas);
+            }
+            replica.leader_epoch
+        };
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
         let mut first: Option<(i64, i64)> = None;
+        let mut last_offset = -1;
         for (mut batch, header) in batches.into_iter().zip(headers) {
             let idempotent = header.producer_id >= 0;
             if idempotent {
@@ -149,6 +218,7 @@ impl Partition {
                     SequenceCheck::Reject(code) => return Err(code),
                 }
             }
+            stamp_leader_epoch(&mut batch, leader_epoch);
             let info = log.append(&mut batch).map_err(|e| {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
                 ErrorCode::KafkaStorageError
@@ -167,20 +237,31 @@ impl Partition {
                 );
             }
             first.get_or_insert((info.base_offset, info.log_append_time));
+            last_offset = info.last_offset;
         }
-        // Single-replica ISR: everything appended is committed.
-        self.high_watermark.store(log.log_end_offset(), Ordering::Release);
-        let (base_offset, log_append_time) = first.unwrap_or((log.log_end_offset(), -1));
+        let leo = log.log_end_offset();
+        self.leader_appended(leo);
+        let (base_offset, log_append_time) = first.unwrap_or((leo, -1));
         Ok(ProduceOutcome {
             base_offset,
+            last_offset,
+            leader_epoch,
             log_append_time,
             log_start_offset: log.log_start_offset(),
         })
     }
 
     /// Whole batches from the one containing `offset`, up to `max_bytes`
-    /// (at least one batch).
+    /// (at least one batch), below the high watermark: what consumers see.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, LogError> {
+        let log = read_lock(&self.log);
+        Ok(log
+            .read_batches_below(offset, max_bytes, true, self.high_watermark())?
+            .data)
+    }
+
+    /// As `read` but up to the log end: what followers copy.
+    pub fn read_for_replica(&self, offset: i64, max_bytes: usize) -> Result<Bytes, LogError> {
         let log = read_lock(&self.log);
         Ok(log.read(offset, max_bytes)?.data)
     }
@@ -208,6 +289,9 @@ impl Partition {
         let mut log = write_lock(&self.log);
         if self.is_deleted() {
             return Err(ErrorCode::UnknownTopicOrPartition);
+        }
+        if !self.is_leader() {
+            return Err(ErrorCode::NotLeaderOrFollower);
         }
         let high_watermark = self.high_watermark();
         let target = if offset == -1 { high_watermark } else { offset };

@@ -31,11 +31,16 @@ impl RunningBroker {
     /// Stops accepting, lets connections finish their current request,
     /// flushes every log and closes the metadata session.
     pub async fn shutdown(self) {
+        let replicated = self.broker.config.zookeeper_connect.is_some();
+        if replicated && self.broker.config.controlled_shutdown_enable {
+            self.broker.controlled_shutdown(Duration::from_secs(10)).await;
+        }
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         self.broker.flush_all();
+        self.broker.checkpoint_high_watermarks();
         // Leave the cluster now rather than when the session times out, but
         // do not wait long for a store that is away.
         let id = self.broker.config.broker_id;
@@ -94,7 +99,7 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
         .await
         .map_err(|e| format!("cannot register broker {}: {e}", config.broker_id))?;
 
-    let broker = Arc::new(Broker::new(config, layout, cluster_id, advertised));
+    let broker = Broker::new(config, layout, cluster_id, advertised);
     become_controller_if_free(&broker).await;
     broker.refresh_cluster_view().await;
     broker.sync_topics().await.map_err(|e| format!("loading topics: {e}"))?;
@@ -103,6 +108,7 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
     let mut tasks = vec![
         tokio::spawn(metadata_sync_loop(broker.clone(), shutdown_rx.clone())),
         tokio::spawn(log_maintenance_loop(broker.clone(), shutdown_rx.clone())),
+        tokio::spawn(replication_loop(broker.clone(), shutdown_rx.clone())),
         tokio::spawn({
             let broker = broker.clone();
             let shutdown = shutdown_rx.clone();
@@ -292,11 +298,41 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
     }
 }
 
+/// Controller rounds (on the controller), partition state sync and the
+/// leader's ISR upkeep. ISR changes are checked every tick; the state
+/// znodes are read every few ticks (they change rarely, and every broker
+/// reads all of them).
+async fn replication_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let tick = Duration::from_millis(REPLICATION_TICK_MS);
+    let mut round: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(tick) => {}
+        }
+        round += 1;
+        if round % STATE_SYNC_EVERY == 0 {
+            if broker.is_controller() {
+                crate::controller::run_round(&broker).await;
+            }
+            broker.sync_partition_states().await;
+        }
+        crate::replica::isr::maintain(&broker).await;
+    }
+}
+
+const REPLICATION_TICK_MS: u64 = 100;
+/// State znodes are read every this many ticks (250 ms would need a finer
+/// tick; 200 ms keeps failover well inside the session timeout + 1 s).
+const STATE_SYNC_EVERY: u64 = 2;
+
 /// Time-based flushes and retention.
 async fn log_maintenance_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let retention_every = broker.config.log_retention_check_interval_ms.max(100);
     let flush_every = broker.config.log_flush_interval_ms.unwrap_or(1000).clamp(10, 1000);
     let mut last_retention = now_ms();
+    let mut last_checkpoint = now_ms();
+    let checkpoint_every = broker.config.replica_high_watermark_checkpoint_interval_ms as i64;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -325,6 +361,11 @@ async fn log_maintenance_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver
         }
         if check_retention {
             last_retention = now;
+        }
+        if now - last_checkpoint >= checkpoint_every {
+            last_checkpoint = now;
+            let broker = broker.clone();
+            let _ = tokio::task::spawn_blocking(move || broker.checkpoint_high_watermarks()).await;
         }
     }
 }

@@ -119,16 +119,16 @@ impl Broker {
             return Ok(()); // not loaded yet: the next sync opens it whole
         };
         let log_config = self.log_config_for(&old.config);
-        let mut meta = old.meta.clone();
+        let mut meta = old.meta();
         let mut partitions = old.partitions.clone();
-        for (p, replicas) in assignment.range(old.meta.len() as i32..) {
+        for (p, replicas) in assignment.range(meta.len() as i32..) {
             let (partition_meta, local) = self.open_partition(name, *p, replicas, &log_config).await?;
             meta.push(partition_meta);
             partitions.push(local);
         }
         self.put_topic(Topic {
             name: name.to_string(),
-            meta,
+            meta: std::sync::RwLock::new(meta),
             partitions,
             config: old.config.clone(),
         });
@@ -182,7 +182,7 @@ impl Broker {
         tracing::info!(topic = name, ?config, "topic config changed");
         self.put_topic(Topic {
             name: old.name.clone(),
-            meta: old.meta.clone(),
+            meta: std::sync::RwLock::new(old.meta()),
             partitions: old.partitions.clone(),
             config,
         });
@@ -213,7 +213,7 @@ impl Broker {
             let Some(current) = self.topic(&name) else {
                 continue;
             };
-            let known = current.meta.len();
+            let known = current.partition_count();
             let Some((assignment, czxid)) = self
                 .layout
                 .topic_assignment_and_creation(&name)

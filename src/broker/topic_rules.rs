@@ -153,6 +153,8 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "flush.messages",
     "flush.ms",
     "cleanup.policy",
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
 ];
 
 /// The smallest value each numeric topic config accepts (Kafka's
@@ -160,7 +162,7 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
 fn config_minimum(key: &str) -> i64 {
     match key {
         "segment.bytes" => 14,
-        "segment.ms" | "flush.messages" => 1,
+        "segment.ms" | "flush.messages" | "min.insync.replicas" => 1,
         "max.message.bytes" | "flush.ms" => 0,
         // retention.ms and retention.bytes: -1 means unlimited.
         _ => -1,
@@ -192,6 +194,15 @@ pub fn validate_topic_config(config: &BTreeMap<String, String>) -> Result<(), To
                         format!("{value:?} is not a valid policy (expected 'delete')"),
                     ))
                 }
+            }
+            continue;
+        }
+        if key == "unclean.leader.election.enable" {
+            if !matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "false") {
+                return Err(TopicError::InvalidConfig(
+                    key.clone(),
+                    format!("{value:?} is not true or false"),
+                ));
             }
             continue;
         }

@@ -28,12 +28,31 @@ pub struct PartitionMeta {
 /// holds a replica.
 pub struct Topic {
     pub name: String,
-    pub meta: Vec<PartitionMeta>,
+    /// Leader, ISR and epoch per partition as last read from the state
+    /// znodes (updated in place as they change).
+    pub meta: std::sync::RwLock<Vec<PartitionMeta>>,
     pub partitions: Vec<Option<Arc<Partition>>>,
     pub config: BTreeMap<String, String>,
 }
 
 impl Topic {
+    pub fn meta(&self) -> Vec<PartitionMeta> {
+        self.meta.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn partition_count(&self) -> usize {
+        self.meta.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub(super) fn set_partition_meta(&self, index: i32, leader: i32, leader_epoch: i32, isr: &[i32]) {
+        let mut meta = self.meta.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = usize::try_from(index).ok().and_then(|i| meta.get_mut(i)) {
+            m.leader = leader;
+            m.leader_epoch = leader_epoch;
+            m.isr = isr.to_vec();
+        }
+    }
+
     pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
         usize::try_from(index)
             .ok()
@@ -184,10 +203,20 @@ impl Broker {
                 assign_replicas(&live, partitions, replication_factor)
             }
         };
+        let min_isr = config
+            .get("min.insync.replicas")
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let rf = assignment.values().map(Vec::len).min().unwrap_or(0);
+        if let Some(min_isr) = min_isr.filter(|m| *m > rf) {
+            return Err(TopicError::InvalidConfig(
+                "min.insync.replicas".into(),
+                format!("{min_isr} is above the replication factor {rf}: acks=all writes could never succeed"),
+            ));
+        }
         if validate_only {
             return Ok(Arc::new(Topic {
                 name: name.into(),
-                meta: vec![],
+                meta: Default::default(),
                 partitions: vec![],
                 config,
             }));
@@ -229,7 +258,7 @@ impl Broker {
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
-            meta,
+            meta: std::sync::RwLock::new(meta),
             partitions,
             config,
         });
@@ -249,8 +278,8 @@ impl Broker {
         replicas: &[i32],
         log_config: &LogConfig,
     ) -> Result<(PartitionMeta, Option<Arc<Partition>>), TopicError> {
-        let state = match self.layout.partition_state(name, p).await {
-            Ok(Some((state, _))) => state,
+        let (state, version) = match self.layout.partition_state(name, p).await {
+            Ok(Some(found)) => found,
             Ok(None) => self.elect_initial_state(name, p, replicas).await?,
             Err(crate::metadata::LayoutError::UnknownTopic(t)) => return Err(TopicError::Unknown(t)),
             Err(e) => return Err(TopicError::Store(e.to_string())),
@@ -258,9 +287,16 @@ impl Broker {
         let local = if replicas.contains(&self.config.broker_id) {
             let dir = self.partition_dir(name, p);
             let log = PartitionLog::open(&dir, log_config.clone()).map_err(|e| TopicError::Log(e.to_string()))?;
+            let hw = self.checkpointed_high_watermark(name, p);
             let partition =
-                Partition::new(name, p, log, state.leader_epoch).map_err(|e| TopicError::Log(e.to_string()))?;
-            Some(Arc::new(partition))
+                Partition::new(name, p, log, self.config.broker_id, hw).map_err(|e| TopicError::Log(e.to_string()))?;
+            let partition = Arc::new(partition);
+            if version >= 0 {
+                // Lead or follow at once, so a client that just created the
+                // topic can produce to it.
+                self.apply_to_replica(&partition, &state, version, replicas);
+            }
+            Some(partition)
         } else {
             None
         };
@@ -292,15 +328,18 @@ impl Broker {
         name: &str,
         p: i32,
         replicas: &[i32],
-    ) -> Result<PartitionState, TopicError> {
+    ) -> Result<(PartitionState, i32), TopicError> {
         let state = self.initial_state(replicas, &self.live_broker_ids().await);
         if self.is_controller() {
-            self.layout
+            let version = self
+                .layout
                 .write_partition_state(name, p, &state, None)
                 .await
                 .map_err(|e| TopicError::Store(e.to_string()))?;
+            return Ok((state, version));
         }
-        Ok(state)
+        // Not ours to write: the controller will, and the next sync reads it.
+        Ok((state, -1))
     }
 
     /// Brings the registry in line with the store: opens topics that

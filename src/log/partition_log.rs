@@ -309,6 +309,27 @@ impl PartitionLog {
         self.poison_on_io(result)
     }
 
+    /// Appends a batch copied from the leader, keeping its offsets: its base
+    /// offset must be this log's end offset (a follower fetches from there).
+    pub fn append_replica(&mut self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        self.ensure_writable()?;
+        let header = parse_header(batch).map_err(LogError::InvalidBatch)?;
+        if total_size(&header) != batch.len() as u64 {
+            return Err(LogError::InvalidBatch(
+                "batchLength does not match the batch".to_string(),
+            ));
+        }
+        if header.base_offset != self.log_end_offset() || header.last_offset_delta < 0 {
+            return Err(LogError::InvalidBatch(format!(
+                "replicated batch at offset {} does not continue the log ending at {}",
+                header.base_offset,
+                self.log_end_offset()
+            )));
+        }
+        let result = self.write_batch(batch, &header, wall_clock_ms());
+        self.poison_on_io(result)
+    }
+
     fn write_batch(&mut self, batch: &mut [u8], header: &BatchHeader, now_ms: i64) -> Result<AppendInfo, LogError> {
         if self.should_roll(header, now_ms) {
             self.roll()?;
@@ -362,6 +383,18 @@ impl PartitionLog {
     /// larger than `max_bytes` (Kafka's minOneMessage, false for all but the first
     /// partition of a fetch response).
     pub fn read_batches(&self, offset: i64, max_bytes: usize, min_one_batch: bool) -> Result<ReadResult, LogError> {
+        self.read_batches_below(offset, max_bytes, min_one_batch, i64::MAX)
+    }
+
+    /// `read_batches` that stops at the first batch starting at or after
+    /// `upper` (the high watermark, for consumers of a replicated partition).
+    pub fn read_batches_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        upper: i64,
+    ) -> Result<ReadResult, LogError> {
         self.check_in_range(offset)?;
         let mut spans: Vec<(&Segment, u64, u64)> = Vec::new();
         let mut total: u64 = 0;
@@ -372,6 +405,10 @@ impl PartitionLog {
             loop {
                 match scanner.next_batch(ScanDepth::Header)? {
                     Scanned::Batch { header, .. } => {
+                        if header.base_offset >= upper {
+                            budget_exhausted = true;
+                            break;
+                        }
                         let size = total_size(&header);
                         if (total > 0 || !min_one_batch) && total + size > max_bytes as u64 {
                             budget_exhausted = true;

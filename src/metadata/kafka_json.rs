@@ -328,3 +328,41 @@ pub fn parse_producer_id_block_end(data: &[u8]) -> Result<i64, String> {
 #[cfg(test)]
 #[path = "kafka_json_tests.rs"]
 mod tests;
+
+/// `{"version":1,"partitions":[{"topic":"t","partition":0},...]}`, the
+/// format of /admin/preferred_replica_election and Kafka's election JSON files.
+pub fn partition_list(partitions: &[(String, i32)]) -> Vec<u8> {
+    let list: Vec<serde_json::Value> = partitions
+        .iter()
+        .map(|(topic, partition)| serde_json::json!({"topic": topic, "partition": partition}))
+        .collect();
+    serde_json::json!({"version": 1, "partitions": list})
+        .to_string()
+        .into_bytes()
+}
+
+pub fn parse_partition_list(data: &[u8]) -> Result<Vec<(String, i32)>, String> {
+    let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| format!("not JSON: {e}"))?;
+    let list = value
+        .get("partitions")
+        .and_then(|p| p.as_array())
+        .ok_or("no \"partitions\" list")?;
+    let mut out = Vec::with_capacity(list.len());
+    for item in list {
+        let topic = item
+            .get("topic")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| format!("entry without a topic: {item}"))?;
+        let partition = item
+            .get("partition")
+            .and_then(|p| p.as_i64())
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|p| *p >= 0)
+            .ok_or_else(|| format!("entry without a valid partition: {item}"))?;
+        if out.iter().any(|(t, p)| t == topic && *p == partition) {
+            return Err(format!("partition {topic}-{partition} is listed twice"));
+        }
+        out.push((topic.to_string(), partition));
+    }
+    Ok(out)
+}

@@ -127,6 +127,64 @@ impl KafkaLayout {
         Ok(self.upsert(&path, &data).await?.version)
     }
 
+    /// Announces ISR changes as Kafka's leaders do:
+    /// `/isr_change_notification/isr_change_<seq>` holding the partitions.
+    pub async fn notify_isr_change(&self, partitions: &[(&str, i32)]) -> Result<(), LayoutError> {
+        let list: Vec<serde_json::Value> = partitions
+            .iter()
+            .map(|(topic, partition)| serde_json::json!({"topic": topic, "partition": partition}))
+            .collect();
+        let data = serde_json::json!({"version": 1, "partitions": list}).to_string();
+        self.store()
+            .create_with_parents(
+                "/isr_change_notification/isr_change_",
+                data.as_bytes(),
+                NodeKind::PersistentSequential,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The partitions listed in /admin/preferred_replica_election, if a
+    /// preferred election was requested.
+    pub async fn preferred_election_request(&self) -> Result<Option<Vec<(String, i32)>>, LayoutError> {
+        let path = "/admin/preferred_replica_election";
+        let Some((data, _)) = self.store().get(path).await? else {
+            return Ok(None);
+        };
+        codec::parse_partition_list(&data)
+            .map(Some)
+            .map_err(|r| malformed(path, r))
+    }
+
+    pub async fn clear_preferred_election_request(&self) -> Result<(), LayoutError> {
+        self.store().delete("/admin/preferred_replica_election", false).await?;
+        Ok(())
+    }
+
+    /// Writes /admin/preferred_replica_election; fails with NodeExists while
+    /// an earlier request is still pending (as Kafka's tool reports).
+    pub async fn request_preferred_election(&self, partitions: &[(String, i32)]) -> Result<(), LayoutError> {
+        let data = codec::partition_list(partitions);
+        self.store()
+            .create_with_parents("/admin/preferred_replica_election", &data, NodeKind::Persistent)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes ISR change notifications (the controller has read the states).
+    pub async fn clear_isr_change_notifications(&self) -> Result<usize, LayoutError> {
+        let Some(children) = self.store().children("/isr_change_notification").await? else {
+            return Ok(0);
+        };
+        for child in &children {
+            self.store()
+                .delete(&format!("/isr_change_notification/{child}"), false)
+                .await?;
+        }
+        Ok(children.len())
+    }
+
     /// The partition's leader/ISR and the znode version to pass back for a conditional write.
     pub async fn partition_state(
         &self,

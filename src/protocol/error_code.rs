@@ -51,6 +51,17 @@ pub enum ErrorCode {
     GroupMaxSizeReached = 81,
     FencedInstanceId = 82,
     KafkaStorageError = 56,
+    BrokerNotAvailable = 8,
+    ReplicaNotAvailable = 9,
+    StaleControllerEpoch = 11,
+    NotEnoughReplicasAfterAppend = 20,
+    NotController = 41,
+    FencedLeaderEpoch = 74,
+    UnknownLeaderEpoch = 75,
+    PreferredLeaderNotAvailable = 80,
+    EligibleLeadersNotAvailable = 83,
+    ElectionNotNeeded = 84,
+    NoReassignmentInProgress = 85,
 }
 
 impl ErrorCode {

@@ -5,8 +5,13 @@
 //! Response size: `partition_max_bytes` per partition and (v3+) `max_bytes`
 //! overall, except that the first batch found is always returned whole so a
 //! large message can never stall a consumer (KIP-74).
+//! Consumers read up to the high watermark, from the leader only
+//! (NOT_LEADER_OR_FOLLOWER elsewhere); a v9+ `current_leader_epoch` other
+//! than the leader's gets FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH.
+//! Replica fetches (replica_id = a broker id) read up to the log end and
+//! record the follower's position, which moves the high watermark.
 //! Not implemented: fetch sessions (v7+; we answer session 0, so clients
-//! send full requests), follower fetching and replica fetches, read_committed
+//! send full requests), fetching from followers (KIP-392), read_committed
 //! (no transactions: last stable offset = high watermark).
 //! Metrics: the bytes and records of the pass that is answered count as the
 //! partitions' traffic out; polls that found too little are not counted.
@@ -67,6 +72,7 @@ struct Pass {
 }
 
 fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
+    let follower = (request.replica_id.0 >= 0).then_some(request.replica_id.0);
     let mut budget = if version >= 3 {
         request.max_bytes.max(0) as usize
     } else {
@@ -91,6 +97,25 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
                     continue;
                 }
             };
+            let checked = partition.check_leader_epoch(fp.current_leader_epoch).and_then(|()| {
+                if !partition.is_leader() {
+                    return Err(ErrorCode::NotLeaderOrFollower);
+                }
+                if let Some(id) = follower {
+                    // A higher watermark makes records visible: wake consumers.
+                    if partition.record_follower_fetch(id, fp.fetch_offset, crate::broker::now_ms())? {
+                        broker.notify_appended();
+                    }
+                }
+                Ok(())
+            });
+            if let Err(code) = checked {
+                out.error_code = code.code();
+                out.high_watermark = -1;
+                any_error = true;
+                partitions.push(out);
+                continue;
+            }
             let hw = partition.high_watermark();
             out.high_watermark = hw;
             if version >= 4 {
@@ -106,7 +131,7 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
                 partitions.push(out);
                 continue;
             }
-            match read_partition(partition, fp.fetch_offset, limit.max(1), version) {
+            match read_partition(partition, fp.fetch_offset, limit.max(1), version, follower.is_some()) {
                 Ok((data, records)) => {
                     total += data.len();
                     budget = budget.saturating_sub(data.len());
@@ -143,11 +168,22 @@ fn read_partition(
     offset: i64,
     max_bytes: usize,
     version: i16,
+    for_replica: bool,
 ) -> Result<(Bytes, u64), ErrorCode> {
-    if offset > partition.high_watermark() {
+    // Between the high watermark and the log end a consumer gets nothing
+    // yet (a new leader's high watermark may trail what it has); past the
+    // log end the offset is out of range.
+    if offset > partition.log_end_offset() {
         return Err(ErrorCode::OffsetOutOfRange);
     }
-    let data = partition.read(offset, max_bytes).map_err(|e| match e {
+    let read = if for_replica {
+        partition.read_for_replica(offset, max_bytes)
+    } else if offset >= partition.high_watermark() {
+        return Ok((Bytes::new(), 0));
+    } else {
+        partition.read(offset, max_bytes)
+    };
+    let data = read.map_err(|e| match e {
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         other => {
             tracing::error!(topic = %partition.topic, partition = partition.index, error = %other, "read failed");

@@ -124,7 +124,7 @@ fn error_topic(name: &str, code: ErrorCode) -> MetadataResponseTopic {
 /// codec refuses to encode them otherwise).
 pub fn topic_metadata(topic: &Topic, version: i16) -> MetadataResponseTopic {
     let partitions = topic
-        .meta
+        .meta()
         .iter()
         .enumerate()
         .map(|(index, meta)| {

@@ -48,7 +48,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             let exists = p.partition_index >= 0
                 && topic
                     .as_ref()
-                    .is_some_and(|topic| (p.partition_index as usize) < topic.meta.len());
+                    .is_some_and(|topic| (p.partition_index as usize) < topic.partition_count());
             let metadata_len = p.committed_metadata.as_ref().map_or(0, |m| m.len());
             row.push(if let Some(error) = request_error {
                 Err(error)

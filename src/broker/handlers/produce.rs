@@ -1,5 +1,9 @@
-//! Produce (key 0), v0–9, acks 0, 1 and -1 (with one replica in the ISR, 1
-//! and -1 promise the same). v0–2 accept magic 0/1 MessageSets (and magic 2;
+//! Produce (key 0), v0–9, acks 0, 1 and -1. acks=-1 (all) is refused with
+//! NOT_ENOUGH_REPLICAS before appending when the ISR is below
+//! `min.insync.replicas`, and answered once the high watermark covers the
+//! batches (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below it
+//! meanwhile, REQUEST_TIMED_OUT after the request's timeout,
+//! NOT_LEADER_OR_FOLLOWER if leadership moved while waiting). v0–2 accept magic 0/1 MessageSets (and magic 2;
 //! Kafka does not check magic there) and up-convert them to one v2 batch;
 //! v3+ take v2 batches as sent, validated by CRC-32C, offsets stamped in
 //! place. Idempotent batches are deduplicated per partition.
@@ -8,6 +12,8 @@
 
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use std::time::Duration;
 
 use crate::broker::dispatch::{HandlerResult, Reply};
 use crate::broker::partition::ProduceOutcome;
@@ -25,6 +31,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let acks_valid = matches!(request.acks, -1..=1);
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut appended_any = false;
+    // (response slot, partition, outcome, min ISR) of acks=all appends.
+    let mut waiting = Vec::new();
     for topic_data in &request.topic_data {
         let name = topic_data.name.as_str();
         let topic = broker.topic(name);
@@ -43,13 +51,22 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                         prepare(records, version, max).and_then(|(batches, headers)| {
                             if batches.is_empty() {
                                 return Ok(ProduceOutcome {
+                                    last_offset: -1,
+                                    leader_epoch: partition.leader_epoch(),
                                     base_offset: partition.log_end_offset(),
                                     log_append_time: -1,
                                     log_start_offset: partition.log_start_offset(),
                                 });
                             }
                             appended_any = true;
-                            partition.append(batches, &headers)
+                            let min_insync = topic
+                                .filter(|_| request.acks == -1)
+                                .map(|t| broker.min_insync_replicas(t));
+                            let outcome = partition.append(batches, &headers, min_insync)?;
+                            if let Some(min) = min_insync.filter(|_| outcome.last_offset >= 0) {
+                                waiting.push((responses.len(), partitions.len(), partition.clone(), outcome, min));
+                            }
+                            Ok(outcome)
                         })
                     }
                 }
@@ -77,6 +94,18 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     }
     if appended_any {
         broker.notify_appended();
+    }
+    // acks=all: every partition's wait runs against the same deadline.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
+    for (topic_slot, partition_slot, partition, outcome, min) in waiting {
+        if let Err(code) = partition
+            .wait_committed(outcome.last_offset, outcome.leader_epoch, deadline, min)
+            .await
+        {
+            let response = &mut responses[topic_slot].partition_responses[partition_slot];
+            response.error_code = code.code();
+            response.base_offset = -1;
+        }
     }
     let response = ProduceResponse::default().with_responses(responses);
     if request.acks == 0 {

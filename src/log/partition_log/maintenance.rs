@@ -196,6 +196,41 @@ impl PartitionLog {
         self.poison_on_io(result)
     }
 
+    /// Empties the log and restarts it at `offset` (a follower far behind a
+    /// leader whose log now starts above this one's end).
+    pub fn restart_at(&mut self, offset: i64) -> Result<(), LogError> {
+        self.ensure_writable()?;
+        if offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end: self.log_end_offset(),
+            });
+        }
+        let result = self.restart_inner(offset);
+        self.poison_on_io(result)
+    }
+
+    fn restart_inner(&mut self, offset: i64) -> Result<(), LogError> {
+        let fresh = Segment::create(&self.dir, offset)?;
+        let old_active = mem::replace(&mut self.active, fresh);
+        for segment in mem::take(&mut self.sealed).into_values().chain(iter::once(old_active)) {
+            if segment.base_offset != offset {
+                segment.delete_files()?;
+            }
+        }
+        self.set_log_start_offset(offset)?;
+        self.recovery_point = offset;
+        self.dir_changed = true;
+        if self
+            .persisted_recovery_point
+            .is_some_and(|persisted| persisted != offset)
+        {
+            self.checkpoint_recovery_point()?;
+        }
+        Ok(())
+    }
+
     fn truncate_inner(&mut self, offset: i64) -> Result<(), LogError> {
         let first_base = self.sealed.keys().next().copied().unwrap_or(self.active.base_offset);
         if offset < first_base {
