@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use krab::config::{apply_overrides, read_config_file, BrokerConfig, RawConfig};
 use krab::tools::consumer_groups::{GroupsAction, ResetTo};
-use krab::tools::topics::{self, TopicsAction};
+use krab::tools::topics::{self, DescribeFilter, TopicsAction};
 use krab::tools::{console_consumer, console_producer, topics_zk};
 
 /// A Kafka-wire-protocol compatible message broker.
@@ -36,6 +36,8 @@ enum Command {
     ConsoleConsumer(console_consumer::ConsumerArgs),
     /// Serve the offset monitor (groups, offsets, lag, history), like KafkaOffsetMonitor.
     Monitor(krab::monitor::cli::MonitorArgs),
+    /// Print the batches (and records) of segment files, like kafka-dump-log.sh.
+    DumpLog(krab::tools::dump_log::DumpLogArgs),
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +138,15 @@ struct TopicsArgs {
     /// With --create: succeed quietly if the topic already exists.
     #[arg(long)]
     if_not_exists: bool,
+    /// With --describe: only partitions whose ISR is smaller than their replicas.
+    #[arg(long, requires = "describe")]
+    under_replicated_partitions: bool,
+    /// With --describe: only partitions without a live leader.
+    #[arg(long, requires = "describe")]
+    unavailable_partitions: bool,
+    /// With --describe: only partitions whose ISR is below min.insync.replicas.
+    #[arg(long, requires = "describe")]
+    under_min_isr_partitions: bool,
 }
 
 /// Kafka's tools accept single-dash long options (`-topic test`), and the
@@ -185,6 +196,7 @@ fn main() -> ExitCode {
             console_producer::run(&args, Box::new(std::io::BufReader::new(std::io::stdin()))).map(|_| String::new()),
         ),
         Command::Monitor(args) => monitor(args),
+        Command::DumpLog(args) => report(krab::tools::dump_log::run(&args)),
         Command::ConsoleConsumer(args) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -335,8 +347,18 @@ fn run_topics(args: TopicsArgs) -> ExitCode {
         } else if args.list {
             Ok(TopicsAction::List)
         } else if args.describe {
+            let filter = if args.under_replicated_partitions {
+                DescribeFilter::UnderReplicated
+            } else if args.unavailable_partitions {
+                DescribeFilter::Unavailable
+            } else if args.under_min_isr_partitions {
+                DescribeFilter::UnderMinIsr
+            } else {
+                DescribeFilter::All
+            };
             Ok(TopicsAction::Describe {
                 topic: args.topic.clone(),
+                filter,
             })
         } else if args.alter {
             let mut set_config = BTreeMap::new();

@@ -69,14 +69,6 @@ pub(super) fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_,
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Writes the partition leader epoch into a v2 batch header (bytes 12–15,
-/// outside the CRC, so the batch stays valid).
-fn stamp_leader_epoch(batch: &mut [u8], epoch: i32) {
-    if batch.len() >= 16 {
-        batch[12..16].copy_from_slice(&epoch.to_be_bytes());
-    }
-}
-
 impl Partition {
     /// Wraps an opened log, rebuilding idempotent-producer state from it.
     /// `checkpointed_hw` is the high watermark last written to
@@ -218,7 +210,8 @@ impl Partition {
                     SequenceCheck::Reject(code) => return Err(code),
                 }
             }
-            stamp_leader_epoch(&mut batch, leader_epoch);
+            // The epoch is outside the CRC; the batch was validated already.
+            let _ = crate::records::set_partition_leader_epoch(&mut batch, leader_epoch);
             let info = log.append(&mut batch).map_err(|e| {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
                 ErrorCode::KafkaStorageError

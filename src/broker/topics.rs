@@ -76,6 +76,21 @@ pub fn local_partition(topic: Option<&Arc<Topic>>, index: i32) -> Result<&Arc<Pa
     }
 }
 
+/// `local_partition`, which must be led here, checked against a request's
+/// `current_leader_epoch` (-1: unchecked).
+pub fn leader_partition(
+    topic: Option<&Arc<Topic>>,
+    index: i32,
+    current_leader_epoch: i32,
+) -> Result<&Arc<Partition>, ErrorCode> {
+    let partition = local_partition(topic, index)?;
+    partition.check_leader_epoch(current_leader_epoch)?;
+    if !partition.is_leader() {
+        return Err(ErrorCode::NotLeaderOrFollower);
+    }
+    Ok(partition)
+}
+
 impl Broker {
     /// The log settings for a topic: broker defaults, then topic overrides.
     pub fn log_config_for(&self, topic_config: &BTreeMap<String, String>) -> LogConfig {

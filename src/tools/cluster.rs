@@ -98,7 +98,7 @@ pub fn leaders_via_metadata(bootstrap: &str, topic: &str, create: bool) -> Resul
 /// Partition leaders as the old consumer found them: the state znodes and
 /// the leaders' registrations. `None` while the topic does not exist.
 pub fn leaders_via_zookeeper(
-    rt: &tokio::runtime::Runtime,
+    rt: &tokio::runtime::Handle,
     layout: &KafkaLayout,
     topic: &str,
 ) -> Result<Option<TopicLeaders>, String> {

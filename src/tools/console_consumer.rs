@@ -198,6 +198,12 @@ fn run_bootstrap(
         _ => BTreeMap::new(),
     };
     let mut fetcher = Fetcher::new(&args.topic);
+    {
+        let (bootstrap, topic) = (bootstrap.to_string(), args.topic.clone());
+        fetcher.set_leader_source(Box::new(move || {
+            leaders_via_metadata(&bootstrap, &topic, false).map(|l| l.leaders)
+        }));
+    }
     for p in &partitions {
         let leader = &leaders[p];
         let explicit = args.offset.as_deref().map(explicit_offset).transpose()?;

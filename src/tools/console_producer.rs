@@ -24,7 +24,7 @@ const PRODUCE_VERSION: i16 = 7;
 
 /// Error codes worth another attempt: UNKNOWN_TOPIC_OR_PARTITION,
 /// LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS.
-const RETRIABLE: [i16; 5] = [3, 5, 6, 7, 19];
+const RETRIABLE: [i16; 6] = [3, 5, 6, 7, 19, 20];
 const MAX_RETRIES: usize = 10;
 
 /// kafka-console-producer.sh's flags.
@@ -293,13 +293,31 @@ fn send(
             .with_topic_data(vec![TopicProduceData::default()
                 .with_name(topic_name(topic))
                 .with_partition_data(data)]);
-        let client: &mut Client = connections.client(leader)?;
-        if s.acks == 0 {
-            client.send_oneway(&request, PRODUCE_VERSION)?;
-            ok += counts.values().sum::<u64>();
-            continue;
-        }
-        let response = client.send(&request, PRODUCE_VERSION)?;
+        // A leader that went away: retried as NOT_LEADER_OR_FOLLOWER with
+        // fresh metadata (the batch may have landed; as with Kafka's
+        // non-idempotent producer, a retry can then duplicate it).
+        let sent = connections.client(leader).and_then(|client: &mut Client| {
+            if s.acks == 0 {
+                client.send_oneway(&request, PRODUCE_VERSION).map(|()| None)
+            } else {
+                client.send(&request, PRODUCE_VERSION).map(Some)
+            }
+        });
+        let response = match sent {
+            Ok(Some(response)) => response,
+            Ok(None) => {
+                ok += counts.values().sum::<u64>();
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!(leader, error = %e, "produce request failed");
+                connections.drop_client(leader);
+                for p in counts.keys() {
+                    failures.insert(*p, 6);
+                }
+                continue;
+            }
+        };
         for t in &response.responses {
             for p in &t.partition_responses {
                 let n = counts.get(&p.index).copied().unwrap_or(0);

@@ -28,11 +28,16 @@ const ERROR_OFFSET_OUT_OF_RANGE: i16 = 1;
 /// UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER.
 const RETRIABLE: [i16; 3] = [3, 5, 6];
 
+/// Where the current partition leaders ("host:port") are looked up again
+/// after a leader moved or went away.
+pub type LeaderSource = Box<dyn FnMut() -> Result<BTreeMap<i32, String>, String>>;
+
 pub struct Fetcher {
     topic: String,
     clients: HashMap<String, Client>,
     /// Partition → (leader "host:port", next offset to read).
     positions: BTreeMap<i32, (String, i64)>,
+    leader_source: Option<LeaderSource>,
 }
 
 impl Fetcher {
@@ -41,7 +46,37 @@ impl Fetcher {
             topic: topic.to_string(),
             clients: HashMap::new(),
             positions: BTreeMap::new(),
+            leader_source: None,
         }
+    }
+
+    /// With a source, a lost connection or NOT_LEADER makes `poll` look the
+    /// leaders up again and carry on, instead of failing.
+    pub fn set_leader_source(&mut self, source: LeaderSource) {
+        self.leader_source = Some(source);
+    }
+
+    /// Forgets the connection to `addr` (it failed).
+    pub fn drop_client(&mut self, addr: &str) {
+        self.clients.remove(addr);
+    }
+
+    /// Re-reads the leaders; a failure keeps the old ones for the next try.
+    fn refresh_leaders(&mut self) {
+        let Some(source) = self.leader_source.as_mut() else {
+            return;
+        };
+        match source() {
+            Ok(leaders) => {
+                for (p, (leader, _)) in self.positions.iter_mut() {
+                    if let Some(new) = leaders.get(p) {
+                        leader.clone_from(new);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot refresh partition leaders"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 
     /// A connection to `addr`, opened on first use.
@@ -105,6 +140,7 @@ impl Fetcher {
         }
         let wait = max_wait_ms / by_leader.len().max(1) as i32;
         let mut out = Vec::new();
+        let mut stale_leaders = false;
         for (leader, partitions) in by_leader {
             let request = FetchRequest::default()
                 .with_replica_id(BrokerId(-1))
@@ -124,7 +160,16 @@ impl Fetcher {
                             })
                             .collect(),
                     )]);
-            let response = self.client(&leader)?.send(&request, 4)?;
+            let response = match self.client(&leader).and_then(|c| c.send(&request, 4)) {
+                Ok(response) => response,
+                Err(e) if self.leader_source.is_some() => {
+                    tracing::debug!(%leader, error = %e, "fetch failed; looking up the leaders again");
+                    self.drop_client(&leader);
+                    stale_leaders = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for topic in &response.responses {
                 for data in &topic.partitions {
                     let p = data.partition_index;
@@ -135,8 +180,13 @@ impl Fetcher {
                         continue;
                     }
                     if RETRIABLE.contains(&data.error_code) {
-                        // A leader that has not loaded the topic yet: try again next round.
-                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        // A leader that has not loaded the topic yet, or one
+                        // that is not the leader any more: try again next round.
+                        if self.leader_source.is_some() && data.error_code != 3 {
+                            stale_leaders = true;
+                        } else {
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                        }
                         continue;
                     }
                     if data.error_code != 0 {
@@ -170,6 +220,9 @@ impl Fetcher {
                     }
                 }
             }
+        }
+        if stale_leaders {
+            self.refresh_leaders();
         }
         Ok(out)
     }

@@ -1,7 +1,7 @@
 //! Admin tools that speak the Kafka protocol to a broker, or ZooKeeper's
 //! znodes directly, as Kafka's own scripts do: `krab topics`
 //! (kafka-topics.sh), `krab consumer-groups` (kafka-consumer-groups.sh),
-//! `krab console-producer` and `krab console-consumer`.
+//! `krab console-producer`, `krab console-consumer` and `krab dump-log`.
 
 pub mod client;
 pub mod cluster;
@@ -9,6 +9,7 @@ pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
 pub mod consumer_groups_zk;
+pub mod dump_log;
 pub mod fetcher;
 mod old_consumer;
 pub mod partition_offsets;

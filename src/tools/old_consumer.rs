@@ -104,7 +104,7 @@ fn consume_as(
     let timeout = args.timeout_ms.map(Duration::from_millis);
     // The old consumer waits for a topic that does not exist yet.
     let leaders = loop {
-        if let Some(l) = leaders_via_zookeeper(rt, layout, &args.topic)? {
+        if let Some(l) = leaders_via_zookeeper(rt.handle(), layout, &args.topic)? {
             break l.leaders;
         }
         if stop.load(Ordering::Acquire) || timeout.is_some_and(|t| started.elapsed() >= t) {
@@ -113,6 +113,14 @@ fn consume_as(
         std::thread::sleep(Duration::from_millis(500));
     };
     let mut fetcher = Fetcher::new(&args.topic);
+    {
+        let (handle, layout, topic) = (rt.handle().clone(), layout.clone(), args.topic.clone());
+        fetcher.set_leader_source(Box::new(move || {
+            leaders_via_zookeeper(&handle, &layout, &topic)?
+                .map(|l| l.leaders)
+                .ok_or_else(|| format!("topic {topic} has partitions without a leader"))
+        }));
+    }
     for (p, leader) in &leaders {
         if args.partition.is_some_and(|only| only != *p) {
             continue;

@@ -38,11 +38,34 @@ pub enum TopicsAction {
     },
     Describe {
         topic: Option<String>,
+        filter: DescribeFilter,
     },
     Delete {
         topic: String,
         if_exists: bool,
     },
+}
+
+/// kafka-topics' `--describe` filters: with one, only the matching
+/// partition lines are printed (no topic header), as Kafka prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DescribeFilter {
+    All,
+    UnderReplicated,
+    Unavailable,
+    UnderMinIsr,
+}
+
+impl DescribeFilter {
+    /// Whether a partition line is printed.
+    pub fn keeps(self, leader: i32, replicas: &[i32], isr: &[i32], live: &[i32], min_isr: usize) -> bool {
+        match self {
+            DescribeFilter::All => true,
+            DescribeFilter::UnderReplicated => isr.len() < replicas.len(),
+            DescribeFilter::Unavailable => leader < 0 || !live.contains(&leader),
+            DescribeFilter::UnderMinIsr => isr.len() < min_isr,
+        }
+    }
 }
 
 pub(super) fn kafka_error_name(code: i16) -> &'static str {
@@ -79,6 +102,11 @@ pub(super) fn describe_header(name: &str, partitions: usize, rf: usize, configs:
 /// kafka-topics' `--describe` line for one partition.
 pub(super) fn describe_partition(name: &str, p: i32, leader: i32, replicas: &[i32], isr: &[i32]) -> String {
     let join = |v: &[i32]| v.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
+    let leader = if leader < 0 {
+        "none".to_string()
+    } else {
+        leader.to_string()
+    };
     format!(
         "\tTopic: {name}\tPartition: {p}\tLeader: {leader}\tReplicas: {}\tIsr: {}",
         join(replicas),
@@ -152,13 +180,14 @@ pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
             names.sort();
             Ok(names.join("\n"))
         }
-        TopicsAction::Describe { topic } => {
+        TopicsAction::Describe { topic, filter } => {
             let topics = topic
                 .map(|t| vec![MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t))))]);
             let request = MetadataRequest::default()
                 .with_topics(topics)
                 .with_allow_auto_topic_creation(false);
-            let response = client.send(&request, 4)?;
+            let response = client.send(&request, 5)?;
+            let live: Vec<i32> = response.brokers.iter().map(|b| b.node_id.0).collect();
             let mut out = Vec::new();
             let mut topics = response.topics;
             topics.sort_by(|a, b| {
@@ -177,18 +206,27 @@ pub fn run(bootstrap: &str, action: TopicsAction) -> Result<String, String> {
                 }
                 let rf = t.partitions.first().map(|p| p.replica_nodes.len()).unwrap_or(0);
                 let configs = super::topics_alter::describe_overrides(&mut client, &name)?;
-                out.push(describe_header(&name, t.partitions.len(), rf, &configs));
+                if filter == DescribeFilter::All {
+                    out.push(describe_header(&name, t.partitions.len(), rf, &configs));
+                }
+                let min_isr = configs
+                    .get("min.insync.replicas")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
                 let mut parts = t.partitions;
                 parts.sort_by_key(|p| p.partition_index);
                 for p in parts {
                     let ids = |v: &[BrokerId]| v.iter().map(|b| b.0).collect::<Vec<i32>>();
-                    out.push(describe_partition(
-                        &name,
-                        p.partition_index,
-                        p.leader_id.0,
-                        &ids(&p.replica_nodes),
-                        &ids(&p.isr_nodes),
-                    ));
+                    let (replicas, isr) = (ids(&p.replica_nodes), ids(&p.isr_nodes));
+                    if filter.keeps(p.leader_id.0, &replicas, &isr, &live, min_isr) {
+                        out.push(describe_partition(
+                            &name,
+                            p.partition_index,
+                            p.leader_id.0,
+                            &replicas,
+                            &isr,
+                        ));
+                    }
                 }
             }
             Ok(out.join("\n"))

@@ -13,7 +13,7 @@ use crate::broker::topic_rules::{
 use crate::metadata::{KafkaLayout, LayoutError};
 
 use super::cluster::{connect_zookeeper, runtime};
-use super::topics::{describe_header, describe_partition, TopicsAction};
+use super::topics::{describe_header, describe_partition, DescribeFilter, TopicsAction};
 
 fn zk(e: LayoutError) -> String {
     format!("ZooKeeper: {e}")
@@ -99,7 +99,14 @@ async fn run_async(layout: &KafkaLayout, action: TopicsAction) -> Result<String,
             }
             Ok(out.join("\n"))
         }
-        TopicsAction::Describe { topic } => {
+        TopicsAction::Describe { topic, filter } => {
+            let live: Vec<i32> = layout
+                .live_brokers()
+                .await
+                .map_err(zk)?
+                .into_iter()
+                .map(|b| b.id)
+                .collect();
             let names = match topic {
                 Some(t) => vec![t],
                 None => layout.list_topics().await.map_err(zk)?,
@@ -115,13 +122,21 @@ async fn run_async(layout: &KafkaLayout, action: TopicsAction) -> Result<String,
                 if layout.is_marked_for_deletion(&name).await.map_err(zk)? {
                     header.push_str("\tMarkedForDeletion: true");
                 }
-                out.push(header);
+                if filter == DescribeFilter::All {
+                    out.push(header);
+                }
+                let min_isr = config
+                    .get("min.insync.replicas")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
                 for (p, replicas) in &assignment {
                     let (leader, isr) = match layout.partition_state(&name, *p).await.map_err(zk)? {
                         Some((state, _)) => (state.leader, state.isr),
                         None => (-1, vec![]),
                     };
-                    out.push(describe_partition(&name, *p, leader, replicas, &isr));
+                    if filter.keeps(leader, replicas, &isr, &live, min_isr) {
+                        out.push(describe_partition(&name, *p, leader, replicas, &isr));
+                    }
                 }
             }
             Ok(out.join("\n"))

@@ -9,7 +9,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::partition::Partition;
-use crate::broker::topics::local_partition;
+use crate::broker::topics::leader_partition;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
 use crate::records::decode_batch_records;
@@ -28,7 +28,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut out = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-            match local_partition(topic.as_ref(), p.partition_index) {
+            match leader_partition(topic.as_ref(), p.partition_index, p.current_leader_epoch) {
                 Err(code) => out.error_code = code.code(),
                 Ok(partition) => match lookup(partition, p.timestamp) {
                     Ok(Some((offset, timestamp))) => {
@@ -74,6 +74,10 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, E
             let Some((base_offset, batch)) = found else {
                 return Ok(None);
             };
+            // Records above the high watermark are not visible yet.
+            if base_offset >= partition.high_watermark() {
+                return Ok(None);
+            }
             // The batch's max timestamp qualifies; find the first record
             // that does (timestamps need not be monotonic inside a batch).
             match decode_batch_records(&batch) {

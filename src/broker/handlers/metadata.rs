@@ -2,6 +2,9 @@
 //! list; named topics are auto-created when `auto.create.topics.enable` and
 //! (v4+) the request allows it — synchronously, so the first answer already
 //! has leaders (pykafka names a topic once and expects it to be there).
+//! Partitions list their replicas, ISR, offline replicas (v5+, replicas not
+//! registered as live) and leader epoch (v7+) as the state znodes say; a
+//! partition without a leader answers LEADER_NOT_AVAILABLE.
 //! Not implemented: topic ids (v10+), authorized operations (always unset).
 
 use std::collections::BTreeMap;
@@ -37,14 +40,14 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         None => {
             for name in broker.topic_names() {
                 if let Some(topic) = broker.topic(&name) {
-                    topics.push(topic_metadata(&topic, version));
+                    topics.push(topic_metadata(&topic, version, &live_ids(broker)));
                 }
             }
         }
         Some(names) => {
             for name in names {
                 let entry = match broker.topic(&name) {
-                    Some(topic) => topic_metadata(&topic, version),
+                    Some(topic) => topic_metadata(&topic, version, &live_ids(broker)),
                     None if may_create => auto_create(broker, &name, version).await,
                     None => error_topic(&name, ErrorCode::UnknownTopicOrPartition),
                 };
@@ -101,10 +104,10 @@ async fn auto_create(broker: &Broker, name: &str, version: i16) -> MetadataRespo
         .create_topic(name, broker.config.num_partitions, rf, None, BTreeMap::new(), false)
         .await
     {
-        Ok(topic) => topic_metadata(&topic, version),
+        Ok(topic) => topic_metadata(&topic, version, &live_ids(broker)),
         // Another request created it first: answer with what exists.
         Err(TopicError::Exists(_)) => match broker.topic(name) {
-            Some(topic) => topic_metadata(&topic, version),
+            Some(topic) => topic_metadata(&topic, version, &live_ids(broker)),
             None => error_topic(name, ErrorCode::LeaderNotAvailable),
         },
         Err(e) => {
@@ -120,9 +123,17 @@ fn error_topic(name: &str, code: ErrorCode) -> MetadataResponseTopic {
         .with_error_code(code.code())
 }
 
+fn live_ids(broker: &Broker) -> Vec<i32> {
+    let mut ids: Vec<i32> = broker.cluster_view().brokers.iter().map(|b| b.id).collect();
+    if !ids.contains(&broker.config.broker_id) {
+        ids.push(broker.config.broker_id);
+    }
+    ids
+}
+
 /// A topic's entry; fields a version lacks stay at their defaults (the
 /// codec refuses to encode them otherwise).
-pub fn topic_metadata(topic: &Topic, version: i16) -> MetadataResponseTopic {
+pub fn topic_metadata(topic: &Topic, version: i16, live: &[i32]) -> MetadataResponseTopic {
     let partitions = topic
         .meta()
         .iter()
@@ -140,6 +151,15 @@ pub fn topic_metadata(topic: &Topic, version: i16) -> MetadataResponseTopic {
                 .with_leader_epoch(if version >= 7 { meta.leader_epoch } else { -1 })
                 .with_replica_nodes(meta.replicas.iter().map(|r| BrokerId(*r)).collect())
                 .with_isr_nodes(meta.isr.iter().map(|r| BrokerId(*r)).collect())
+                .with_offline_replicas(if version >= 5 {
+                    meta.replicas
+                        .iter()
+                        .filter(|r| !live.contains(r))
+                        .map(|r| BrokerId(*r))
+                        .collect()
+                } else {
+                    Vec::new()
+                })
         })
         .collect();
     MetadataResponseTopic::default()

@@ -1,15 +1,17 @@
-//! OffsetForLeaderEpoch (key 23), v0–3. librdkafka asks it once Metadata
-//! ≥ v9 is advertised, to detect log truncation after a leader change. With
-//! one replica the leader epoch never changes, so the answer for any epoch
-//! is the current epoch ending at the log end offset.
-//! Not implemented: an epoch history (leader-epoch-checkpoint); it comes
-//! with replication.
+//! OffsetForLeaderEpoch (key 23), v0–3. Followers ask it (v3, replica id =
+//! their broker id) to find where their log diverges from the leader's
+//! (KIP-101/KIP-279); consumers (librdkafka once Metadata ≥ v9 is
+//! advertised, KIP-320) to detect truncation after a leader change. The
+//! answer comes from the leader epoch cache: the largest epoch at or below
+//! the requested one and the offset where the next epoch starts (the log end
+//! for the latest); -1/-1 for an epoch older than any known. Only the leader
+//! answers; `current_leader_epoch` (v2+) is checked as Fetch checks it.
 
 use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use crate::broker::dispatch::HandlerResult;
-use crate::broker::topics::local_partition;
+use crate::broker::topics::leader_partition;
 use crate::broker::Broker;
 use crate::protocol::RequestFrame;
 
@@ -23,16 +25,24 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut out = EpochEndOffset::default().with_partition(p.partition);
-            match local_partition(topic.as_ref(), p.partition) {
-                Err(code) => {
-                    out.error_code = code.code();
-                    out.end_offset = -1;
-                }
+            out.end_offset = -1;
+            if frame.api_version >= 1 {
+                out.leader_epoch = -1;
+            }
+            let current = if frame.api_version >= 2 {
+                p.current_leader_epoch
+            } else {
+                -1
+            };
+            match leader_partition(topic.as_ref(), p.partition, current) {
+                Err(code) => out.error_code = code.code(),
                 Ok(partition) => {
-                    if frame.api_version >= 1 {
-                        out.leader_epoch = partition.leader_epoch();
+                    if let Some((epoch, end)) = partition.end_offset_for_epoch(p.leader_epoch) {
+                        if frame.api_version >= 1 {
+                            out.leader_epoch = epoch;
+                        }
+                        out.end_offset = end;
                     }
-                    out.end_offset = partition.log_end_offset();
                 }
             }
             partitions.push(out);
