@@ -169,3 +169,181 @@ def test_controller_kill_moves_the_controller_and_elections_go_on(krab, zk):
     assert state["leader"] == survivors[1] and state["isr"] == [survivors[1]]
     acked, errors = produce_acks_all(c.bootstrap, name, [b"after-%d" % i for i in range(100)])
     assert not errors and len(acked) == 100
+
+
+def _produce_raw(broker, topic, partition, values, acks=-1, timeout_ms=5000):
+    """One Produce v3 straight to ``broker``; returns (error_code, base_offset)."""
+    import kwire
+    conn = kwire.Conn(broker.host, broker.port)
+    try:
+        return kwire.produce_v3(conn, topic, partition, kwire.record_batch(values), acks=acks,
+                                timeout_ms=timeout_ms)
+    finally:
+        conn.close()
+
+
+NOT_LEADER, NOT_ENOUGH_REPLICAS = 6, 19
+
+
+def test_zombie_leader_acknowledges_nothing_after_losing_leadership(krab, zk):
+    """The leader is paused (SIGSTOP) past its ZooKeeper session: the controller elects the
+    follower, writes go there; resumed, the old leader acknowledges nothing, truncates and
+    rejoins with a log identical to the new leader's."""
+    c = Cluster(krab, zk, 3)
+    name = unique_topic("zombie")
+    c.create_topic(name, 1, 2, {"min.insync.replicas": 1}, assignment="0:1")
+    before, errors = produce_acks_all(c.bootstrap, name, [b"before-%d" % i for i in range(200)])
+    assert not errors and len(before) == 200
+    c.pause(0)
+    try:
+        state = c.wait_leader_moved(name, 0, 0, timeout=SESSION_MS / 1000 + 10)
+        assert state["leader"] == 1 and state["leader_epoch"] >= 1
+        survivors = ",".join(c.broker(b).bootstrap for b in (1, 2))
+        during, errors = produce_acks_all(survivors, name, [b"during-%d" % i for i in range(200)])
+        assert not errors and len(during) == 200
+    finally:
+        c.resume(0)
+    # Straight to the old leader, before and while it learns it lost leadership: it must
+    # not acknowledge (NOT_LEADER_OR_FOLLOWER, or a timeout) - or, if it ever did, the
+    # record must survive below.
+    zombie_acked = {}
+    for i in range(20):
+        value = b"zombie-%d" % i
+        code, offset = _produce_raw(c.broker(0), name, 0, [value], acks=-1, timeout_ms=2000)
+        if code == 0:
+            zombie_acked[value] = (0, offset)
+        time.sleep(0.05)
+    assert not zombie_acked, f"the old leader acknowledged {zombie_acked}"
+    c.wait_full_isr(name, 0)
+    acked = {**before, **during}
+    consumed = read_all(c.bootstrap, name, [0], len(acked))
+    assert_acked_read_once(acked, consumed)
+    wait_until(lambda: c.dump(0, name, 0) == c.dump(1, name, 0), timeout=10,
+               msg="identical logs on the old and the new leader")
+
+
+def test_paused_follower_leaves_and_rejoins_the_isr(krab, zk):
+    """A follower paused longer than replica.lag.time.max.ms (but shorter than its session)
+    leaves the ISR; acks=all writes go on where min.insync.replicas allows and get
+    NOT_ENOUGH_REPLICAS where it does not; resumed, the follower catches up and rejoins."""
+    c = Cluster(krab, zk, 3, overrides={"zookeeper.session.timeout.ms": 6000,
+                                         "replica.lag.time.max.ms": 1500})
+    strict, relaxed = unique_topic("strict"), unique_topic("relaxed")
+    c.create_topic(strict, 1, 2, {"min.insync.replicas": 2}, assignment="0:1")
+    c.create_topic(relaxed, 1, 2, {"min.insync.replicas": 1}, assignment="0:1")
+    assert _produce_raw(c.broker(0), strict, 0, [b"both in sync"])[0] == 0
+    c.pause(1)
+    try:
+        for t in (strict, relaxed):
+            state = c.wait_state(t, 0, lambda s: s["isr"] == [0], timeout=5, msg="ISR without 1")
+            assert state["leader"] == 0
+        assert 1 in c.live_ids(), "the paused follower's session must still be alive"
+        code, _ = _produce_raw(c.broker(0), strict, 0, [b"refused"])
+        assert code == NOT_ENOUGH_REPLICAS
+        code, offset = _produce_raw(c.broker(0), relaxed, 0, [b"accepted"])
+        assert code == 0
+        assert _produce_raw(c.broker(0), strict, 0, [b"acks=1 still works"], acks=1)[0] == 0
+    finally:
+        c.resume(1)
+    for t in (strict, relaxed):
+        c.wait_full_isr(t, 0, timeout=15)
+    assert _produce_raw(c.broker(0), strict, 0, [b"in sync again"])[0] == 0
+    values = [v for _, v in read_all(c.bootstrap, strict, [0], 3)[0]]
+    assert values == [b"both in sync", b"acks=1 still works", b"in sync again"]
+    wait_until(lambda: c.dump(0, strict, 0) == c.dump(1, strict, 0), timeout=10,
+               msg="identical replicas")
+
+
+def test_whole_isr_lost_waits_for_an_isr_member_unless_unclean(krab, zk):
+    c = Cluster(krab, zk, 3)
+    clean, unclean = unique_topic("clean"), unique_topic("unclean")
+    c.create_topic(clean, 1, 2, assignment="0:1")
+    c.create_topic(unclean, 1, 2, {"unclean.leader.election.enable": "true"}, assignment="0:1")
+    for t in (clean, unclean):
+        assert _produce_raw(c.broker(0), t, 0, [b"first"])[0] == 0
+    c.broker(1).kill()
+    for t in (clean, unclean):
+        c.wait_state(t, 0, lambda s: s["isr"] == [0], timeout=SESSION_MS / 1000 + 10, msg="ISR [0]")
+    # Written while only 0 is in sync: 1 never saw it.
+    for t in (clean, unclean):
+        assert _produce_raw(c.broker(0), t, 0, [b"only on 0"])[0] == 0
+    c.broker(0).kill()
+    state = c.wait_state(clean, 0, lambda s: s["leader"] == -1, timeout=SESSION_MS / 1000 + 10,
+                         msg="no leader")
+    assert state["isr"] == [0]
+    c.broker(1).start()
+    c.wait_registered([1, 2])
+    c.wait_state(unclean, 0, lambda s: s["leader"] == 1, timeout=10, msg="unclean leader 1")
+    time.sleep(1.5)
+    assert c.leader(clean, 0) == -1, "a replica outside the ISR must not lead with unclean off"
+    c.broker(0).start()
+    c.wait_state(clean, 0, lambda s: s["leader"] == 0, timeout=10, msg="leader 0 back")
+    values = [v for _, v in read_all(c.bootstrap, clean, [0], 2)[0]]
+    assert values == [b"first", b"only on 0"]
+    # The unclean topic lost the record only 0 had; 0 truncated to 1's log.
+    c.wait_full_isr(unclean, 0)
+    values = [v for _, v in read_all(c.bootstrap, unclean, [0], 1)[0]]
+    assert values == [b"first"]
+    wait_until(lambda: c.dump(0, unclean, 0) == c.dump(1, unclean, 0), timeout=10,
+               msg="0 truncated to the unclean leader's log")
+
+
+def test_divergent_logs_end_identical_after_two_hard_crashes(krab, zk):
+    """KIP-101/KIP-279: the follower crashes, the leader takes more writes alone and
+    crashes, the follower comes back as (unclean) leader and takes different writes; when
+    the old leader returns it truncates by leader epoch and both logs end identical."""
+    c = Cluster(krab, zk, 3)
+    name = unique_topic("kip101")
+    c.create_topic(name, 1, 2, {"unclean.leader.election.enable": "true"}, assignment="0:1")
+    common, errors = produce_acks_all(c.bootstrap, name, [b"common-%d" % i for i in range(500)])
+    assert not errors and len(common) == 500
+    c.broker(1).kill()
+    c.wait_state(name, 0, lambda s: s["isr"] == [0], timeout=SESSION_MS / 1000 + 10, msg="ISR [0]")
+    for i in range(30):
+        assert _produce_raw(c.broker(0), name, 0, [b"lost-%d-%d" % (i, j) for j in range(10)], acks=1)[0] == 0
+    c.broker(0).kill()
+    c.broker(1).start()
+    c.wait_state(name, 0, lambda s: s["leader"] == 1, timeout=SESSION_MS / 1000 + 10, msg="leader 1")
+    for i in range(10):
+        code = 6
+        deadline = time.monotonic() + 10
+        while code != 0 and time.monotonic() < deadline:
+            code = _produce_raw(c.broker(1), name, 0, [b"new-%d" % i], acks=1)[0]
+            time.sleep(0.05 if code else 0)
+        assert code == 0
+    c.broker(0).start()
+    c.wait_full_isr(name, 0, timeout=20)
+    wait_until(lambda: c.dump(0, name, 0) == c.dump(1, name, 0), timeout=10,
+               msg="identical logs after truncation by leader epoch")
+    values = [v for _, v in read_all(c.bootstrap, name, [0], 510)[0]]
+    assert values == [b"common-%d" % i for i in range(500)] + [b"new-%d" % i for i in range(10)]
+
+
+def test_rolling_controlled_restart_under_load(krab, zk):
+    """Every broker restarted in turn with SIGTERM (controlled shutdown) while an idempotent
+    acks=all producer runs: no acknowledged record lost, no delivery error."""
+    c = Cluster(krab, zk, 3)
+    name = unique_topic("rolling")
+    c.create_topic(name, 3, 3, {"min.insync.replicas": 2})
+    stop = threading.Event()
+    results = []
+    t = threading.Thread(target=_producer_thread, args=(c.bootstrap, name, b"roll", stop, results))
+    t.start()
+    try:
+        for b in range(3):
+            time.sleep(1)
+            c.broker(b).stop()
+            c.broker(b).start()
+            c.wait_registered([0, 1, 2])
+            for p in range(3):
+                c.wait_full_isr(name, p, timeout=30)
+        time.sleep(1)
+    finally:
+        stop.set()
+        t.join(120)
+    assert len(results) == 1
+    acked, errors = results[0]
+    assert not errors, errors[:5]
+    assert len(acked) > 1000
+    consumed = read_all(c.bootstrap, name, [0, 1, 2], len(acked))
+    assert_acked_read_once(acked, consumed)
