@@ -90,14 +90,37 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
         .get_or_create_cluster_id()
         .await
         .map_err(|e| format!("metadata store: {e}"))?;
-    layout
-        .register_broker(
-            config.broker_id,
-            &[("PLAINTEXT", advertised.0.as_str(), advertised.1)],
-            None,
-        )
-        .await
-        .map_err(|e| format!("cannot register broker {}: {e}", config.broker_id))?;
+    // A broker restarted right after kill -9 finds its previous registration
+    // still there until that session expires: wait for it (as long as a
+    // session lasts), then give up.
+    let registration_deadline =
+        tokio::time::Instant::now() + Duration::from_millis(config.zookeeper_session_timeout_ms + 2_000);
+    let mut waiting_logged = false;
+    loop {
+        let registered = layout
+            .register_broker(
+                config.broker_id,
+                &[("PLAINTEXT", advertised.0.as_str(), advertised.1)],
+                None,
+            )
+            .await;
+        match registered {
+            Ok(()) => break,
+            Err(crate::metadata::LayoutError::BrokerIdInUse(_))
+                if tokio::time::Instant::now() < registration_deadline =>
+            {
+                if !waiting_logged {
+                    tracing::info!(
+                        id = config.broker_id,
+                        "broker id still registered by a previous session; waiting for it to expire"
+                    );
+                    waiting_logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(format!("cannot register broker {}: {e}", config.broker_id)),
+        }
+    }
 
     let broker = Broker::new(config, layout, cluster_id, advertised);
     become_controller_if_free(&broker).await;

@@ -4,7 +4,7 @@
 //! has leaders (pykafka names a topic once and expects it to be there).
 //! Partitions list their replicas, ISR, offline replicas (v5+, replicas not
 //! registered as live) and leader epoch (v7+) as the state znodes say; a
-//! partition without a leader answers LEADER_NOT_AVAILABLE.
+//! partition without a live leader answers LEADER_NOT_AVAILABLE, leader -1.
 //! Not implemented: topic ids (v10+), authorized operations (always unset).
 
 use std::collections::BTreeMap;
@@ -139,7 +139,15 @@ pub fn topic_metadata(topic: &Topic, version: i16, live: &[i32]) -> MetadataResp
         .iter()
         .enumerate()
         .map(|(index, meta)| {
-            let error = if meta.leader < 0 {
+            // As Kafka's metadata cache: a leader that is not a live broker
+            // is reported as none (clients cannot connect to it anyway, and
+            // some fail on a leader id missing from the broker list).
+            let leader = if meta.leader >= 0 && live.contains(&meta.leader) {
+                meta.leader
+            } else {
+                -1
+            };
+            let error = if leader < 0 {
                 ErrorCode::LeaderNotAvailable
             } else {
                 ErrorCode::None
@@ -147,7 +155,7 @@ pub fn topic_metadata(topic: &Topic, version: i16, live: &[i32]) -> MetadataResp
             MetadataResponsePartition::default()
                 .with_error_code(error.code())
                 .with_partition_index(index as i32)
-                .with_leader_id(BrokerId(meta.leader))
+                .with_leader_id(BrokerId(leader))
                 .with_leader_epoch(if version >= 7 { meta.leader_epoch } else { -1 })
                 .with_replica_nodes(meta.replicas.iter().map(|r| BrokerId(*r)).collect())
                 .with_isr_nodes(meta.isr.iter().map(|r| BrokerId(*r)).collect())
