@@ -1,6 +1,7 @@
 """Replication across three krab brokers on one ZooKeeper (issue 10): the user's notes'
 scenario, leader and controller failures, zombie leaders, lagging followers, the whole ISR
 lost. Every test checks that nothing acknowledged with acks=all is lost."""
+import json
 import subprocess
 import threading
 import time
@@ -347,3 +348,134 @@ def test_rolling_controlled_restart_under_load(krab, zk):
     assert len(acked) > 1000
     consumed = read_all(c.bootstrap, name, [0, 1, 2], len(acked))
     assert_acked_read_once(acked, consumed)
+
+
+def _reassign(*args):
+    return wrapper("kafka-reassign-partitions.sh", *args)
+
+
+def test_reassignment_while_producing_then_preferred_election(krab, zk, zookeeper, tmp_path):
+    """Partitions move from brokers {0,1} to {1,2} with kafka-reassign-partitions.sh while a
+    producer runs (ZooKeeper mode for one topic, --bootstrap-server for the other); nothing
+    acknowledged is lost and broker 0 drops its replicas. Then a controlled restart moves
+    leadership away from broker 1 and the preferred-election tools bring it back."""
+    c = Cluster(krab, zk, 3)
+    a, b = unique_topic("move-zk"), unique_topic("move-bs")
+    for t in (a, b):
+        c.create_topic(t, 2, 2, assignment="0:1,1:0")
+    stop = threading.Event()
+    results = []
+    threads = [threading.Thread(target=_producer_thread, args=(c.bootstrap, t, t.encode(), stop, results))
+               for t in (a, b)]
+    for t in threads:
+        t.start()
+    try:
+        _move_both(c, zookeeper, tmp_path, a, b)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(120)
+    assert len(results) == 2
+    _after_move(c, zk, zookeeper, a, b, results)
+
+
+def _move_both(c, zookeeper, tmp_path, a, b):
+    time.sleep(1)
+    plans = {}
+    for t in (a, b):
+        plan = tmp_path / f"{t}.json"
+        plan.write_text(json.dumps({"version": 1, "partitions": [
+            {"topic": t, "partition": 0, "replicas": [1, 2]},
+            {"topic": t, "partition": 1, "replicas": [2, 1]}]}))
+        plans[t] = plan
+    out = ok(_reassign("--zookeeper", zookeeper.hosts, "--reassignment-json-file", plans[a], "--execute"))
+    assert "Successfully started partition reassignment" in out
+    assert '"replicas":[0,1]' in out, out
+    ok(_reassign("--bootstrap-server", c.bootstrap, "--reassignment-json-file", plans[b], "--execute"))
+
+    def complete(t, mode):
+        r = _reassign(*mode, "--reassignment-json-file", plans[t], "--verify")
+        return r.returncode == 0 and r.stdout.count("is complete.") == 2
+    wait_until(lambda: complete(a, ["--zookeeper", zookeeper.hosts]), timeout=60, msg="reassignment done")
+    wait_until(lambda: complete(b, ["--bootstrap-server", c.bootstrap]), timeout=60, msg="reassignment done")
+    time.sleep(1)
+
+
+def _after_move(c, zk, zookeeper, a, b, results):
+    assert not zk.exists("/admin/reassign_partitions")
+    for t in (a, b):
+        assert c.replicas(t, 0) == [1, 2] and c.replicas(t, 1) == [2, 1]
+        for p in (0, 1):
+            assert set(c.state(t, p)["isr"]) <= {1, 2}
+            wait_until(lambda: not (c.broker(0).log_dir / f"{t}-{p}").exists(), timeout=10,
+                       msg="broker 0 deleting its moved replica")
+    for (acked, errors), t in zip(results, (a, b)):
+        assert not errors, errors[:5]
+        consumed = read_all(c.bootstrap, t, [0, 1], len(acked))
+        assert_acked_read_once(acked, consumed)
+    for p in (0, 1):
+        c.wait_full_isr(a, p)
+        assert c.dump(1, a, p) == c.dump(2, a, p)
+
+    # Preferred leaders: a controlled restart of broker 1 hands partition 0 to broker 2...
+    c.broker(1).stop()
+    c.wait_state(a, 0, lambda s: s["leader"] == 2, timeout=10, msg="leader moved off 1")
+    c.broker(1).start()
+    c.wait_full_isr(a, 0)
+    assert c.leader(a, 0) == 2
+    # ...and the 0.9 tool (ZooKeeper) brings it back,
+    out = ok(wrapper("kafka-preferred-replica-election.sh", "--zookeeper", zookeeper.hosts))
+    assert "Successfully started preferred replica election" in out
+    c.wait_state(a, 0, lambda s: s["leader"] == 1, timeout=10, msg="preferred leader 1")
+    wait_until(lambda: not zk.exists("/admin/preferred_replica_election"), timeout=10,
+               msg="the election request consumed")
+    # as does kafka-leader-election.sh (ElectLeaders) after another restart.
+    c.broker(1).stop()
+    c.wait_state(a, 0, lambda s: s["leader"] == 2, timeout=10, msg="leader moved off 1")
+    c.broker(1).start()
+    c.wait_full_isr(a, 0)
+    out = ok(wrapper("kafka-leader-election.sh", "--bootstrap-server", c.bootstrap,
+                     "--election-type", "preferred", "--topic", a, "--partition", "0"))
+    assert f"Successfully completed leader election (PREFERRED) for partitions {a}-0" in out
+    assert c.leader(a, 0) == 1
+    out = ok(wrapper("kafka-leader-election.sh", "--bootstrap-server", c.bootstrap,
+                     "--election-type", "preferred", "--topic", a, "--partition", "0"))
+    assert f"Valid replica already elected for partitions {a}-0" in out
+
+
+def test_bad_reassignment_and_election_input_writes_nothing(krab, zk, zookeeper, tmp_path):
+    c = Cluster(krab, zk, 2)
+    name = unique_topic("badmove")
+    c.create_topic(name, 1, 2)
+    cases = {
+        "not json": "{",
+        "no partitions": '{"version":1}',
+        "unknown broker": json.dumps({"partitions": [{"topic": name, "partition": 0, "replicas": [0, 9]}]}),
+        "repeated replica": json.dumps({"partitions": [{"topic": name, "partition": 0, "replicas": [1, 1]}]}),
+        "empty replicas": json.dumps({"partitions": [{"topic": name, "partition": 0, "replicas": []}]}),
+        "unknown partition": json.dumps({"partitions": [{"topic": name, "partition": 7, "replicas": [0, 1]}]}),
+        "unknown topic": json.dumps({"partitions": [{"topic": "nope", "partition": 0, "replicas": [0, 1]}]}),
+    }
+    for why, text in cases.items():
+        f = tmp_path / "plan.json"
+        f.write_text(text)
+        for mode in (["--zookeeper", zookeeper.hosts], ["--bootstrap-server", c.bootstrap]):
+            r = _reassign(*mode, "--reassignment-json-file", f, "--execute")
+            assert r.returncode != 0, f"{why}: {r.stdout}"
+            assert r.stderr.strip(), why
+            assert not zk.exists("/admin/reassign_partitions"), why
+    bad = tmp_path / "election.json"
+    bad.write_text('{"partitions":[{"topic":"t"}]}')
+    r = wrapper("kafka-preferred-replica-election.sh", "--zookeeper", zookeeper.hosts,
+                "--path-to-json-file", bad)
+    assert r.returncode != 0 and "partition" in r.stderr
+    assert not zk.exists("/admin/preferred_replica_election")
+    r = wrapper("kafka-leader-election.sh", "--bootstrap-server", c.bootstrap,
+                "--election-type", "sideways", "--all-topic-partitions")
+    assert r.returncode != 0 and "election-type" in r.stderr
+    # min.insync.replicas above the replication factor is refused at creation.
+    r = subprocess.run([str(KRAB_BIN), "topics", "--bootstrap-server", c.bootstrap, "--create",
+                        "--topic", unique_topic("minisr"), "--partitions", "1",
+                        "--replication-factor", "2", "--config", "min.insync.replicas=3"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "min.insync.replicas" in r.stderr

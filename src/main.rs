@@ -38,6 +38,12 @@ enum Command {
     Monitor(krab::monitor::cli::MonitorArgs),
     /// Print the batches (and records) of segment files, like kafka-dump-log.sh.
     DumpLog(krab::tools::dump_log::DumpLogArgs),
+    /// Move partition replicas between brokers, like kafka-reassign-partitions.sh.
+    ReassignPartitions(krab::tools::reassign::ReassignArgs),
+    /// Elect preferred or unclean leaders, like kafka-leader-election.sh.
+    LeaderElection(krab::tools::leader_election::LeaderElectionArgs),
+    /// Move leadership back to preferred replicas, like kafka-preferred-replica-election.sh.
+    PreferredReplicaElection(krab::tools::leader_election::PreferredElectionArgs),
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +203,9 @@ fn main() -> ExitCode {
         ),
         Command::Monitor(args) => monitor(args),
         Command::DumpLog(args) => report(krab::tools::dump_log::run(&args)),
+        Command::ReassignPartitions(args) => report(krab::tools::reassign::run(&args)),
+        Command::LeaderElection(args) => report(krab::tools::leader_election::run_leader_election(&args)),
+        Command::PreferredReplicaElection(args) => report(krab::tools::leader_election::run_preferred(&args)),
         Command::ConsoleConsumer(args) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

@@ -55,6 +55,9 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         ApiKey::AlterConfigs => alter_configs::handle(broker, frame).await,
         ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(broker, frame).await,
         ApiKey::DeleteRecords => delete_records::handle(broker, frame).await,
+        ApiKey::ElectLeaders => elect_leaders::handle(broker, frame).await,
+        ApiKey::AlterPartitionReassignments => alter_partition_reassignments::handle(broker, frame).await,
+        ApiKey::ListPartitionReassignments => list_partition_reassignments::handle(broker, frame).await,
         other => Err(format!("{other:?} is registered but has no handler")),
     }
 }

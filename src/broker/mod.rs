@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod partition;
 pub mod partition_replica;
 pub mod producer_state;
+mod reassignment;
 mod replication;
 pub mod response_errors;
 pub mod server;

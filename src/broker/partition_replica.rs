@@ -88,6 +88,12 @@ impl Partition {
         let me = replica.me;
         let same_epoch = replica.leader_epoch == state.leader_epoch && replica.leader == state.leader;
         let role_known = !matches!(replica.role, Role::None);
+        if replica.replicas != replicas {
+            replica.replicas = replicas.to_vec();
+            if let Role::Leader(progress) = &mut replica.role {
+                progress.set_replicas(replicas, now_ms);
+            }
+        }
         if same_epoch && role_known {
             // Same leadership; only a newer znode (our own ISR write, seen
             // again) updates the view.
@@ -135,6 +141,19 @@ impl Partition {
         drop(log);
         self.announce();
         transition
+    }
+
+    /// The assignment changed without a new leader epoch (a reassignment
+    /// adding or dropping replicas).
+    pub fn set_replicas(&self, replicas: &[i32], now_ms: i64) {
+        let mut replica = self.lock_replica();
+        if replica.replicas == replicas {
+            return;
+        }
+        replica.replicas = replicas.to_vec();
+        if let Role::Leader(progress) = &mut replica.role {
+            progress.set_replicas(replicas, now_ms);
+        }
     }
 
     /// Waits until the high watermark covers `last_offset` (acks=all), the

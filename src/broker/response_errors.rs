@@ -97,6 +97,11 @@ error_codes! {
     DescribeGroupsResponse => |r| r.groups.iter().map(|g| g.error_code);
     DeleteGroupsResponse => |r| r.results.iter().map(|g| g.error_code);
     CreatePartitionsResponse => |r| r.results.iter().map(|t| t.error_code);
+    ElectLeadersResponse => |r| once(r.error_code)
+        .chain(r.replica_election_results.iter().flat_map(|t| &t.partition_result).map(|p| p.error_code));
+    AlterPartitionReassignmentsResponse => |r| once(r.error_code)
+        .chain(r.responses.iter().flat_map(|t| &t.partitions).map(|p| p.error_code));
+    ListPartitionReassignmentsResponse => |r| once(r.error_code);
     DescribeConfigsResponse => |r| r.results.iter().map(|c| c.error_code);
     AlterConfigsResponse => |r| r.responses.iter().map(|c| c.error_code);
     IncrementalAlterConfigsResponse => |r| r.responses.iter().map(|c| c.error_code);

@@ -135,7 +135,7 @@ impl Broker {
         Ok(())
     }
 
-    fn put_topic(&self, topic: Topic) {
+    pub(super) fn put_topic(&self, topic: Topic) {
         self.topics
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -241,6 +241,15 @@ impl Broker {
                 tracing::info!(topic = %name, partitions = assignment.len(), "partitions added in the metadata store");
                 self.extend_local_topic(&name, &assignment).await?;
             }
+            let moved = current
+                .meta()
+                .iter()
+                .enumerate()
+                .any(|(p, m)| assignment.get(&(p as i32)).is_some_and(|r| *r != m.replicas));
+            if moved {
+                let _guard = self.topic_lock.lock().await;
+                self.apply_reassignment(&name, &assignment).await?;
+            }
         }
         Ok(())
     }
@@ -269,6 +278,8 @@ impl Broker {
             "flush.messages" => c.log_flush_interval_messages.min(i64::MAX as u64).to_string(),
             "flush.ms" => c.log_flush_interval_ms.unwrap_or(i64::MAX as u64).to_string(),
             "cleanup.policy" => "delete".to_string(),
+            "min.insync.replicas" => c.min_insync_replicas.to_string(),
+            "unclean.leader.election.enable" => c.unclean_leader_election_enable.to_string(),
             _ => String::new(),
         }
     }

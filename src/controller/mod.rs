@@ -13,6 +13,7 @@
 
 pub mod election;
 pub mod preferred;
+pub mod reassign;
 
 use std::sync::Arc;
 
@@ -62,6 +63,7 @@ pub async fn run_round(broker: &Arc<Broker>) -> usize {
             }
         }
     }
+    written += reassign::run(broker, &live).await;
     written += preferred::run(broker, &live).await;
     if let Err(e) = broker.layout.clear_isr_change_notifications().await {
         tracing::debug!(error = %e, "cannot clear ISR change notifications");

@@ -103,3 +103,46 @@ pub async fn elect(broker: &Arc<Broker>, live: &[i32], partitions: &[(String, i3
     }
     written
 }
+
+/// One election asked for through ElectLeaders: preferred (the first
+/// assigned replica, if live and in the ISR) or unclean (any live replica,
+/// only when the partition has no live leader). The answer is the
+/// partition's error code.
+pub async fn elect_one(broker: &Arc<Broker>, topic: &str, partition: i32, unclean: bool) -> crate::protocol::ErrorCode {
+    use crate::protocol::ErrorCode;
+    let Some(replicas) = broker.topic(topic).and_then(|t| {
+        t.meta()
+            .get(usize::try_from(partition).ok()?)
+            .map(|m| m.replicas.clone())
+    }) else {
+        return ErrorCode::UnknownTopicOrPartition;
+    };
+    let live = broker.live_broker_ids().await;
+    let Ok(Some((state, version))) = broker.layout.partition_state(topic, partition).await else {
+        return ErrorCode::UnknownTopicOrPartition;
+    };
+    let epoch = broker.controller_epoch();
+    let next = if unclean {
+        if state.leader >= 0 && live.contains(&state.leader) {
+            return ErrorCode::ElectionNotNeeded;
+        }
+        match election::after_broker_change(&state, &replicas, &live, true, epoch) {
+            Some(next) if next.leader >= 0 => next,
+            _ => return ErrorCode::EligibleLeadersNotAvailable,
+        }
+    } else {
+        if replicas.first() == Some(&state.leader) {
+            return ErrorCode::ElectionNotNeeded;
+        }
+        match election::preferred(&state, &replicas, &live, epoch) {
+            Some(next) => next,
+            None => return ErrorCode::PreferredLeaderNotAvailable,
+        }
+    };
+    if write_state(broker, topic, partition, &state, &next, version).await {
+        ErrorCode::None
+    } else {
+        // The state changed under us; the client may ask again.
+        ErrorCode::PreferredLeaderNotAvailable
+    }
+}

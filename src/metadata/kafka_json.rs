@@ -366,3 +366,66 @@ pub fn parse_partition_list(data: &[u8]) -> Result<Vec<(String, i32)>, String> {
     }
     Ok(out)
 }
+
+/// One partition's target replicas in a reassignment.
+pub type Reassignment = BTreeMap<(String, i32), Vec<i32>>;
+
+/// `{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]},...]}`, the
+/// format of /admin/reassign_partitions and kafka-reassign-partitions.sh's files.
+pub fn reassignment(partitions: &Reassignment) -> Vec<u8> {
+    let list: Vec<serde_json::Value> = partitions
+        .iter()
+        .map(|((topic, partition), replicas)| {
+            serde_json::json!({"topic": topic, "partition": partition, "replicas": replicas})
+        })
+        .collect();
+    serde_json::json!({"version": 1, "partitions": list})
+        .to_string()
+        .into_bytes()
+}
+
+/// Parses a reassignment; every entry needs a topic, a partition and a
+/// non-empty list of distinct broker ids (`log_dirs`, if present, is ignored).
+pub fn parse_reassignment(data: &[u8]) -> Result<Reassignment, String> {
+    let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| format!("not JSON: {e}"))?;
+    let list = value
+        .get("partitions")
+        .and_then(|p| p.as_array())
+        .ok_or("no \"partitions\" list")?;
+    let mut out = Reassignment::new();
+    for item in list {
+        let topic = item
+            .get("topic")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| format!("entry without a topic: {item}"))?;
+        let partition = item
+            .get("partition")
+            .and_then(|p| p.as_i64())
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|p| *p >= 0)
+            .ok_or_else(|| format!("entry without a valid partition: {item}"))?;
+        let replicas: Vec<i32> = item
+            .get("replicas")
+            .and_then(|r| r.as_array())
+            .ok_or_else(|| format!("entry without replicas: {item}"))?
+            .iter()
+            .map(|r| r.as_i64().and_then(|r| i32::try_from(r).ok()).filter(|r| *r >= 0))
+            .collect::<Option<Vec<i32>>>()
+            .ok_or_else(|| format!("replicas must be broker ids: {item}"))?;
+        if replicas.is_empty() {
+            return Err(format!("partition {topic}-{partition} has an empty replica list"));
+        }
+        let mut distinct = replicas.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != replicas.len() {
+            return Err(format!(
+                "partition {topic}-{partition} lists a replica twice: {replicas:?}"
+            ));
+        }
+        if out.insert((topic.to_string(), partition), replicas).is_some() {
+            return Err(format!("partition {topic}-{partition} is listed twice"));
+        }
+    }
+    Ok(out)
+}

@@ -172,6 +172,41 @@ impl KafkaLayout {
         Ok(())
     }
 
+    /// The pending reassignment in /admin/reassign_partitions, if any.
+    pub async fn pending_reassignment(&self) -> Result<Option<codec::Reassignment>, LayoutError> {
+        let path = "/admin/reassign_partitions";
+        let Some((data, _)) = self.store().get(path).await? else {
+            return Ok(None);
+        };
+        codec::parse_reassignment(&data)
+            .map(Some)
+            .map_err(|r| malformed(path, r))
+    }
+
+    /// Writes the pending reassignment (none left: the znode is removed).
+    /// `create_only` refuses to replace a reassignment in progress, as
+    /// Kafka's tool does (Store(NodeExists)).
+    pub async fn set_pending_reassignment(
+        &self,
+        partitions: &codec::Reassignment,
+        create_only: bool,
+    ) -> Result<(), LayoutError> {
+        let path = "/admin/reassign_partitions";
+        if partitions.is_empty() {
+            self.store().delete(path, false).await?;
+            return Ok(());
+        }
+        let data = codec::reassignment(partitions);
+        if create_only {
+            self.store()
+                .create_with_parents(path, &data, NodeKind::Persistent)
+                .await?;
+            return Ok(());
+        }
+        self.upsert(path, &data).await?;
+        Ok(())
+    }
+
     /// Removes ISR change notifications (the controller has read the states).
     pub async fn clear_isr_change_notifications(&self) -> Result<usize, LayoutError> {
         let Some(children) = self.store().children("/isr_change_notification").await? else {

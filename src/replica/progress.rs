@@ -66,6 +66,21 @@ impl LeaderProgress {
         }
     }
 
+    /// The assignment changed (a reassignment): new followers start
+    /// unknown (and counted as caught up now), removed ones are forgotten.
+    pub fn set_replicas(&mut self, replicas: &[i32], now_ms: i64) {
+        self.followers.retain(|id, _| replicas.contains(id));
+        for r in replicas.iter().filter(|r| **r != self.me) {
+            self.followers.entry(*r).or_insert(FollowerProgress {
+                log_end_offset: -1,
+                last_caught_up_ms: now_ms,
+                previous_fetch_leader_leo: -1,
+                previous_fetch_ms: now_ms,
+            });
+        }
+        self.replicas = replicas.to_vec();
+    }
+
     pub fn follower(&self, id: i32) -> Option<&FollowerProgress> {
         self.followers.get(&id)
     }

@@ -1,7 +1,9 @@
 //! Admin tools that speak the Kafka protocol to a broker, or ZooKeeper's
 //! znodes directly, as Kafka's own scripts do: `krab topics`
 //! (kafka-topics.sh), `krab consumer-groups` (kafka-consumer-groups.sh),
-//! `krab console-producer`, `krab console-consumer` and `krab dump-log`.
+//! `krab console-producer`, `krab console-consumer`, `krab dump-log`,
+//! `krab reassign-partitions`, `krab leader-election` and
+//! `krab preferred-replica-election`.
 
 pub mod client;
 pub mod cluster;
@@ -11,8 +13,10 @@ pub mod consumer_groups;
 pub mod consumer_groups_zk;
 pub mod dump_log;
 pub mod fetcher;
+pub mod leader_election;
 mod old_consumer;
 pub mod partition_offsets;
+pub mod reassign;
 pub mod topics;
 mod topics_alter;
 pub mod topics_zk;
