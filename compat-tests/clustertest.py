@@ -79,6 +79,22 @@ class Cluster:
         n = partitions if not assignment else len(assignment.split(","))
         for p in range(n):
             self.wait_full_isr(name, p)
+        self.wait_metadata(name, n)
+
+    def wait_metadata(self, topic, partitions, timeout=15):
+        """Every running broker's Metadata lists the topic with a leader for each partition
+        (brokers learn new topics and states within a sync round)."""
+        from confluent_kafka.admin import AdminClient
+        for b in self.brokers:
+            if not b.running():
+                continue
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+
+            def ready():
+                md = admin.list_topics(topic, timeout=5).topics.get(topic)
+                return (md is not None and md.error is None and len(md.partitions) == partitions
+                        and all(p.leader >= 0 for p in md.partitions.values()))
+            wait_until(ready, timeout=timeout, msg=f"{topic} with leaders in broker {b.name}'s metadata")
 
     def state(self, topic, p):
         """The state znode's JSON, or None while it does not exist."""

@@ -479,3 +479,75 @@ def test_bad_reassignment_and_election_input_writes_nothing(krab, zk, zookeeper,
                         "--replication-factor", "2", "--config", "min.insync.replicas=3"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "min.insync.replicas" in r.stderr
+
+
+def test_pykafka_consumers_survive_a_broker_kill(krab, zk, zookeeper):
+    """The notes' client: pykafka's balanced consumers (coordinated in ZooKeeper) keep
+    consuming when a broker that leads partitions dies, and rebalance when one of them
+    leaves; a simple consumer resumes from its committed offsets afterwards."""
+    from pykafka import KafkaClient
+    from pykafka.common import OffsetType
+    c = Cluster(krab, zk, 3)
+    name = unique_topic("pyk")
+    c.create_topic(name, 4, 2)
+    client = KafkaClient(hosts=c.bootstrap)
+    topic = client.topics[name.encode()]
+    with topic.get_sync_producer() as producer:
+        for i in range(40):
+            producer.produce(b"first %d" % i, partition_key=b"%d" % i)
+
+    clients = []  # pykafka's topics hold their cluster weakly: keep the clients alive
+
+    def balanced():
+        clients.append(KafkaClient(hosts=c.bootstrap))
+        return clients[-1].topics[name.encode()].get_balanced_consumer(
+            consumer_group=b"pyk-group", zookeeper_connect=zookeeper.hosts, auto_commit_enable=True,
+            auto_commit_interval_ms=100, consumer_timeout_ms=200, num_consumer_fetchers=1,
+            auto_offset_reset=OffsetType.EARLIEST)
+    consumers = [balanced(), balanced()]
+    seen = set()
+
+    def drain(until, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not until() and time.monotonic() < deadline:
+            for consumer in consumers:
+                m = consumer.consume(block=False)
+                if m is not None:
+                    seen.add(m.value)
+            time.sleep(0.01)
+        return until()
+    try:
+        assert drain(lambda: len(seen) == 40), f"{len(seen)} of 40 before the kill"
+        victim = c.leader(name, 0)
+        c.broker(victim).kill()
+        for p in range(4):
+            if victim in c.replicas(name, p):
+                c.wait_state(name, p, lambda s: s["leader"] not in (victim, -1),
+                             timeout=SESSION_MS / 1000 + 10, msg="new leader")
+        acked, errors = produce_acks_all(c.bootstrap, name, [b"second %d" % i for i in range(40)])
+        assert not errors and len(acked) == 40
+        assert drain(lambda: len(seen) == 80), f"{len(seen)} of 80 after the kill"
+        consumers.pop().stop()
+        wait_until(lambda: sorted(p if isinstance(p, int) else p.id
+                                  for p in (consumers[0].partitions or ())) == [0, 1, 2, 3],
+                   timeout=60, msg="the remaining consumer owning every partition")
+        acked, errors = produce_acks_all(c.bootstrap, name, [b"third %d" % i for i in range(20)])
+        assert not errors
+        assert drain(lambda: len(seen) == 100), f"{len(seen)} of 100 after the rebalance"
+    finally:
+        for consumer in consumers:
+            consumer.stop()
+    # A simple consumer commits, stops, and the next one resumes where it left off.
+    live_client = KafkaClient(hosts=c.bootstrap)
+    live = live_client.topics[name.encode()]
+    first = live.get_simple_consumer(consumer_group=b"pyk-simple", auto_commit_enable=False,
+                                     auto_offset_reset=OffsetType.EARLIEST, consumer_timeout_ms=2000)
+    got = [first.consume() for _ in range(30)]
+    first.commit_offsets()
+    first.stop()
+    second = live.get_simple_consumer(consumer_group=b"pyk-simple", auto_commit_enable=False,
+                                      auto_offset_reset=OffsetType.EARLIEST, consumer_timeout_ms=3000)
+    rest = [m for m in second if m is not None]
+    second.stop()
+    assert len(got) + len(rest) == 100
+    assert {m.value for m in got}.isdisjoint({m.value for m in rest})

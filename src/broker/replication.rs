@@ -93,8 +93,10 @@ impl Broker {
         }
     }
 
-    /// Reads every partition's state znode and applies what changed.
+    /// Reads the live brokers and every partition's state znode, and
+    /// applies what changed (Metadata answers from both, so they move together).
     pub async fn sync_partition_states(&self) {
+        self.refresh_cluster_view().await;
         for name in self.topic_names() {
             let Some(topic) = self.topic(&name) else { continue };
             for index in 0..topic.partition_count() as i32 {
