@@ -222,5 +222,7 @@ def assert_acked_read_once(acked, consumed):
             seen[v] = (p, o)
     missing = [v for v in acked if v not in seen]
     assert not missing, f"{len(missing)} acknowledged records lost, e.g. {missing[:5]}"
-    moved = [(v, acked[v], seen[v]) for v in acked if acked[v] != seen[v]]
+    # librdkafka's idempotent producer reports some recovered deliveries with an unknown
+    # offset (None); those are checked for presence only.
+    moved = [(v, acked[v], seen[v]) for v in acked if acked[v][1] is not None and acked[v] != seen[v]]
     assert not moved, f"acknowledged records at other offsets: {moved[:5]}"

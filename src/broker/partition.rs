@@ -205,6 +205,9 @@ impl Partition {
                     SequenceCheck::Append => {}
                     SequenceCheck::Duplicate { base_offset } => {
                         first.get_or_insert((base_offset, -1));
+                        // A retry of a batch that may not be committed yet:
+                        // acks=all still waits for it.
+                        last_offset = last_offset.max(base_offset + i64::from(header.last_offset_delta));
                         continue;
                     }
                     SequenceCheck::Reject(code) => return Err(code),
