@@ -9,7 +9,7 @@ import time
 import pytest
 
 from admintools import Background, ok, topics, wrapper
-from clustertest import (LAG_MS, SESSION_MS, Cluster, assert_acked_read_once, produce_acks_all,
+from clustertest import (CLUSTER_OVERRIDES, LAG_MS, SESSION_MS, Cluster, assert_acked_read_once, produce_acks_all,
                          read_all)
 from krabtest import KRAB_BIN, unique_topic, wait_until
 
@@ -551,3 +551,56 @@ def test_pykafka_consumers_survive_a_broker_kill(krab, zk, zookeeper):
     second.stop()
     assert len(got) + len(rest) == 100
     assert {m.value for m in got}.isdisjoint({m.value for m in rest})
+
+
+def test_three_node_zookeeper_ensemble_survives_losing_its_leader(krab, tmp_path):
+    """The notes' ensemble: three ZooKeeper servers and three brokers with
+    zookeeper.connect listing all three; the ZooKeeper leader is killed and brokers,
+    elections and acks=all writes carry on, then a broker is killed too."""
+    from clustertest import ZooKeeperEnsemble
+    ensemble = ZooKeeperEnsemble(tmp_path / "ensemble").start()
+    try:
+        brokers = []
+        for i in range(3):
+            b = krab(mode="embedded", broker_id=i, start=False,
+                     overrides={**CLUSTER_OVERRIDES, "zookeeper.connect": ensemble.hosts,
+                                "zookeeper.session.timeout.ms": 6000})
+            b.start()
+            brokers.append(b)
+        zk = ensemble.client()
+        try:
+            wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout=30, msg="3 brokers")
+            bootstrap = ",".join(b.bootstrap for b in brokers)
+            name = unique_topic("ens")
+            r = subprocess.run([str(KRAB_BIN), "topics", "--zookeeper", ensemble.hosts, "--create", "--topic",
+                                name, "--partitions", "3", "--replication-factor", "2"],
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            before, errors = produce_acks_all(bootstrap, name, [b"before-%d" % i for i in range(300)])
+            assert not errors and len(before) == 300
+            ensemble.kill(ensemble.leader())
+            during, errors = produce_acks_all(bootstrap, name, [b"zk-down-%d" % i for i in range(300)])
+            assert not errors and len(during) == 300
+            wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout=30,
+                       msg="brokers still registered after the ZooKeeper leader died")
+            state = json.loads(zk.get(f"/brokers/topics/{name}/partitions/0/state")[0])
+            victim = state["leader"]
+            brokers[victim].kill()
+
+            def moved():
+                s = json.loads(zk.get(f"/brokers/topics/{name}/partitions/0/state")[0])
+                return s["leader"] not in (victim, -1)
+            wait_until(moved, timeout=30, msg="a new leader elected through the remaining quorum")
+            live = ",".join(b.bootstrap for b in brokers if b.running())
+            after, errors = produce_acks_all(live, name, [b"after-%d" % i for i in range(300)])
+            assert not errors and len(after) == 300
+            acked = {**before, **during, **after}
+            assert_acked_read_once(acked, read_all(live, name, [0, 1, 2], len(acked)))
+        finally:
+            zk.stop()
+            zk.close()
+    finally:
+        for b in brokers:
+            if b.running():
+                b.stop()
+        ensemble.stop()

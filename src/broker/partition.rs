@@ -210,7 +210,14 @@ impl Partition {
                         last_offset = last_offset.max(base_offset + i64::from(header.last_offset_delta));
                         continue;
                     }
-                    SequenceCheck::Reject(code) => return Err(code),
+                    SequenceCheck::Reject(code) => {
+                        tracing::info!(
+                            topic = %self.topic, partition = self.index, producer_id = header.producer_id,
+                            producer_epoch = header.producer_epoch, base_sequence = header.base_sequence,
+                            records = header.record_count, ?code, "idempotent batch refused"
+                        );
+                        return Err(code);
+                    }
                 }
             }
             // The epoch is outside the CRC; the batch was validated already.
