@@ -60,12 +60,16 @@ struct ConsumerGroupsArgs {
     /// Delete the group and its committed offsets (it must have no active members).
     #[arg(long)]
     delete: bool,
+    /// Delete the group's committed offsets of --topic T[:P,P...] (refused for topics a member consumes).
+    #[arg(long)]
+    delete_offsets: bool,
     /// The consumer group to act on.
     #[arg(long)]
     group: Option<String>,
-    /// The topic whose offsets --reset-offsets sets.
+    /// The topic whose offsets --reset-offsets sets; with --delete-offsets,
+    /// TOPIC or TOPIC:P,P... (repeatable).
     #[arg(long)]
-    topic: Option<String>,
+    topic: Vec<String>,
     /// Reset to the log start offset.
     #[arg(long, group = "reset_to")]
     to_earliest: bool,
@@ -394,12 +398,23 @@ fn run_consumer_groups(args: ConsumerGroupsArgs) -> ExitCode {
             };
             Ok(GroupsAction::ResetOffsets {
                 group: group()?,
-                topic: args.topic.clone().ok_or("Error: --reset-offsets requires --topic")?,
+                topic: args
+                    .topic
+                    .first()
+                    .cloned()
+                    .ok_or("Error: --reset-offsets requires --topic")?,
                 to,
                 execute: args.execute,
             })
-        } else {
+        } else if args.delete_offsets {
+            Ok(GroupsAction::DeleteOffsets {
+                group: group()?,
+                topics: krab::tools::consumer_groups_offsets::parse_topic_specs(&args.topic)?,
+            })
+        } else if args.delete {
             Ok(GroupsAction::Delete { group: group()? })
+        } else {
+            Err("Error: one of --list, --describe, --reset-offsets, --delete, --delete-offsets is required".into())
         }
     })();
     let result = action.and_then(|action| match (&args.bootstrap_server, &args.zookeeper) {

@@ -55,6 +55,8 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         ApiKey::AlterConfigs => alter_configs::handle(broker, frame).await,
         ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(broker, frame).await,
         ApiKey::DeleteRecords => delete_records::handle(broker, frame).await,
+        ApiKey::OffsetDelete => offset_delete::handle(broker, frame).await,
+        ApiKey::DescribeCluster => describe_cluster::handle(broker, frame).await,
         other => Err(format!("{other:?} is registered but has no handler")),
     }
 }

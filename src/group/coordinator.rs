@@ -1,25 +1,62 @@
 //! The group coordinator: every group's state machine behind one lock, the
-//! held JoinGroup/SyncGroup requests as oneshot channels, and a ticker that
-//! expires sessions and ends rebalances on time.
+//! held JoinGroup/SyncGroup requests as oneshot channels, and a timer that
+//! sleeps until the earliest group deadline (see `timers`) to expire
+//! sessions and end rebalances on time. DeleteGroups, DescribeGroups and
+//! ListGroups first expire whatever is due, so a client that waits exactly
+//! `session.timeout.ms` sees the member gone even if the timer runs late.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 
 use super::state::Group;
+use super::subscriptions::GroupSubscriptions;
+use super::timers::DeadlineQueue;
 use super::types::*;
+use crate::metadata::GroupRecord;
 use crate::protocol::ErrorCode;
-
-/// How often sessions and rebalance deadlines are checked.
-pub const TICK: Duration = Duration::from_millis(100);
 
 #[derive(Default)]
 struct Inner {
     groups: HashMap<String, Group>,
     waiters: HashMap<Waiter, oneshot::Sender<Reply>>,
+    timers: DeadlineQueue,
+}
+
+impl Inner {
+    /// After `group` changed: forget it if nothing is left in it (its
+    /// offsets stay in the store), else queue its next deadline. Returns
+    /// whether the timer must be re-armed.
+    fn settle(&mut self, group_id: &str) -> bool {
+        let Some(group) = self.groups.get(group_id) else {
+            self.timers.cancel(group_id);
+            return false;
+        };
+        if group.is_idle() {
+            self.groups.remove(group_id);
+            self.timers.cancel(group_id);
+            return false;
+        }
+        let deadline = group.next_deadline();
+        self.timers.schedule(group_id, deadline)
+    }
+
+    /// Ticks every group whose deadline has come.
+    fn expire_due(&mut self, now: u64) -> bool {
+        let mut rearm = false;
+        for id in self.timers.pop_due(now) {
+            let replies = match self.groups.get_mut(&id) {
+                Some(group) => group.tick(now),
+                None => continue,
+            };
+            deliver(self, replies);
+            rearm |= self.settle(&id);
+        }
+        rearm
+    }
 }
 
 pub struct GroupCoordinator {
@@ -27,6 +64,8 @@ pub struct GroupCoordinator {
     next_waiter: AtomicU64,
     limits: GroupLimits,
     started: Instant,
+    /// Wakes the timer when an earlier deadline is queued.
+    rearm: Notify,
 }
 
 impl GroupCoordinator {
@@ -36,6 +75,13 @@ impl GroupCoordinator {
             next_waiter: AtomicU64::new(1),
             limits,
             started: Instant::now(),
+            rearm: Notify::new(),
+        }
+    }
+
+    fn wake_timer_if(&self, rearm: bool) {
+        if rearm {
+            self.rearm.notify_one();
         }
     }
 
@@ -70,6 +116,8 @@ impl GroupCoordinator {
             let replies = op(group, now, waiter);
             inner.waiters.insert(waiter, tx);
             deliver(&mut inner, replies);
+            let rearm = inner.settle(group_id);
+            self.wake_timer_if(rearm);
         }
         rx.await.ok()
     }
@@ -100,10 +148,13 @@ impl GroupCoordinator {
     pub fn heartbeat(&self, group_id: &str, member_id: &str, instance_id: Option<&str>, generation: i32) -> ErrorCode {
         let now = self.now();
         let mut inner = self.lock();
-        match inner.groups.get_mut(group_id) {
+        let error = match inner.groups.get_mut(group_id) {
             Some(group) => group.heartbeat(now, member_id, instance_id, generation),
-            None => ErrorCode::UnknownMemberId,
-        }
+            None => return ErrorCode::UnknownMemberId,
+        };
+        let rearm = inner.settle(group_id);
+        self.wake_timer_if(rearm);
+        error
     }
 
     /// Per-member errors, in the order given.
@@ -115,6 +166,8 @@ impl GroupCoordinator {
         };
         let (errors, replies) = group.leave(now, leaving);
         deliver(&mut inner, replies);
+        let rearm = inner.settle(group_id);
+        self.wake_timer_if(rearm);
         errors
     }
 
@@ -129,21 +182,50 @@ impl GroupCoordinator {
     ) -> CommitCheck {
         let now = self.now();
         let mut inner = self.lock();
-        match inner.groups.get_mut(group_id) {
+        let check = match inner.groups.get_mut(group_id) {
             Some(group) => group.check_commit(now, member_id, instance_id, generation),
-            None if generation < 0 => CommitCheck::Allowed,
-            None => CommitCheck::Refused(ErrorCode::IllegalGeneration),
-        }
+            None if generation < 0 => return CommitCheck::Allowed,
+            None => return CommitCheck::Refused(ErrorCode::IllegalGeneration),
+        };
+        let rearm = inner.settle(group_id);
+        self.wake_timer_if(rearm);
+        check
+    }
+
+    /// Expires what is due before a read, so answers never lag the deadlines.
+    fn lock_current(&self) -> std::sync::MutexGuard<'_, Inner> {
+        let now = self.now();
+        let mut inner = self.lock();
+        let rearm = inner.expire_due(now);
+        self.wake_timer_if(rearm);
+        inner
     }
 
     /// The group as DescribeGroups shows it, if the coordinator has it.
     pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
-        self.lock().groups.get(group_id).map(Group::describe)
+        self.lock_current().groups.get(group_id).map(Group::describe)
+    }
+
+    /// The protocol of a group with members, for the record kept beside its offsets.
+    pub fn record(&self, group_id: &str) -> Option<GroupRecord> {
+        let inner = self.lock();
+        let group = inner.groups.get(group_id)?;
+        Some(GroupRecord {
+            version: 1,
+            protocol_type: group.protocol_type()?.to_string(),
+            protocol: group.protocol_name().unwrap_or("").to_string(),
+        })
+    }
+
+    /// The subscribed topics of every member (None: unknown, e.g. a
+    /// protocol that is not "consumer"), for OffsetDelete.
+    pub fn subscriptions(&self, group_id: &str) -> Option<GroupSubscriptions> {
+        self.lock_current().groups.get(group_id).map(Group::subscriptions)
     }
 
     /// (group, protocol type, state) of every group with members.
     pub fn list(&self) -> Vec<(String, String, GroupState)> {
-        let inner = self.lock();
+        let inner = self.lock_current();
         let mut out: Vec<_> = inner
             .groups
             .iter()
@@ -155,35 +237,38 @@ impl GroupCoordinator {
 
     /// Forgets a group that has no members (DeleteGroups); NON_EMPTY_GROUP otherwise.
     pub fn delete(&self, group_id: &str) -> Result<(), ErrorCode> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_current();
         if let Some(group) = inner.groups.get_mut(group_id) {
             group.mark_dead()?;
             inner.groups.remove(group_id);
+            inner.timers.cancel(group_id);
         }
         Ok(())
     }
 
-    /// One pass of expiries; drops groups with nothing left in them (their
-    /// offsets stay in the store).
-    pub fn tick(&self) {
+    /// Expires whatever is due now; returns the next deadline, if any.
+    pub fn expire_due(&self) -> Option<u64> {
         let now = self.now();
         let mut inner = self.lock();
-        let mut replies = Replies::new();
-        for group in inner.groups.values_mut() {
-            replies.extend(group.tick(now));
-        }
-        inner.groups.retain(|_, g| !g.is_idle());
-        deliver(&mut inner, replies);
+        inner.expire_due(now);
+        inner.timers.next()
     }
 
-    /// Ticks until `shutdown` turns true.
+    /// Sleeps until the earliest deadline (or an earlier one is queued) and
+    /// expires what is due, until `shutdown` turns true.
     pub async fn run_ticker(&self, mut shutdown: watch::Receiver<bool>) {
-        let mut interval = tokio::time::interval(TICK);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let next = self.expire_due();
+            // No deadline: sleep until one is queued (an hour is just a bound).
+            let at = self.started + Duration::from_millis(next.unwrap_or(self.now() + 3_600_000));
             tokio::select! {
-                _ = interval.tick() => self.tick(),
-                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep_until(at.into()) => {}
+                _ = self.rearm.notified() => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        return; // the broker is gone
+                    }
+                }
             }
             if *shutdown.borrow() {
                 return;

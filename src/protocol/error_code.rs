@@ -50,6 +50,7 @@ pub enum ErrorCode {
     MemberIdRequired = 79,
     GroupMaxSizeReached = 81,
     FencedInstanceId = 82,
+    GroupSubscribedToTopic = 86,
     KafkaStorageError = 56,
 }
 

@@ -1,8 +1,10 @@
 //! FindCoordinator (key 10), v0–3. Groups: the coordinator is one of the
 //! live brokers, picked by a hash of the group id (every broker computes the
 //! same answer; with one broker it is always itself). Not implemented:
-//! batched keys (v4+), transaction coordinators (key_type 1 gets
-//! COORDINATOR_NOT_AVAILABLE: transactions are refused).
+//! batched keys (v4+), transaction coordinators: key_type 1 (and any other
+//! but 0) gets INVALID_REQUEST, as Kafka answers a coordinator type it does
+//! not know. Not COORDINATOR_NOT_AVAILABLE: clients retry that every 500 ms
+//! until their own timeout, and krab will never have one to offer.
 
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 
@@ -17,7 +19,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: FindCoordinatorRequest = decode(&frame)?;
     let mut response = FindCoordinatorResponse::default();
     let error = if request.key_type != 0 {
-        Some(ErrorCode::CoordinatorNotAvailable)
+        Some(ErrorCode::InvalidRequest)
     } else if !valid_group_id(request.key.as_str()) {
         Some(ErrorCode::InvalidGroupId)
     } else {
@@ -25,6 +27,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     };
     if let Some(error) = error {
         response.error_code = error.code();
+        if frame.api_version >= 1 && request.key_type != 0 {
+            response.error_message = Some(str_bytes("krab has no transaction coordinator (transactions are not supported)"));
+        }
         response.node_id = BrokerId(-1);
         response.port = -1;
         return respond(&frame, &response);

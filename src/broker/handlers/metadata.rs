@@ -2,7 +2,8 @@
 //! list; named topics are auto-created when `auto.create.topics.enable` and
 //! (v4+) the request allows it — synchronously, so the first answer already
 //! has leaders (pykafka names a topic once and expects it to be there).
-//! Not implemented: topic ids (v10+), authorized operations (always unset).
+//! v8+ reports authorized operations when asked (see `broker::authorizer`).
+//! Not implemented: topic ids (v10+).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
+use crate::broker::authorizer::{authorized_operations, Resource};
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::topics::Topic;
 use crate::broker::{Broker, TopicError};
@@ -91,6 +93,17 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     }
     if version >= 2 {
         response.cluster_id = Some(str_bytes(&broker.cluster_id));
+    }
+    if version >= 8 {
+        if request.include_cluster_authorized_operations {
+            response.cluster_authorized_operations = authorized_operations(Resource::Cluster);
+        }
+        if request.include_topic_authorized_operations {
+            for t in &mut response.topics {
+                let name = t.name.as_ref().map_or("", |n| n.as_str());
+                t.topic_authorized_operations = authorized_operations(Resource::Topic(name));
+            }
+        }
     }
     respond(&frame, &response)
 }
