@@ -40,7 +40,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["bootstrap_server", "zookeeper"])))]
-#[command(group(clap::ArgGroup::new("groups_action").required(true).args(["list", "describe", "reset_offsets", "delete"])))]
+#[command(group(clap::ArgGroup::new("groups_action").required(true).args(["list", "describe", "reset_offsets", "delete", "delete_offsets"])))]
 struct ConsumerGroupsArgs {
     /// The broker to talk to: HOST:PORT[,HOST:PORT...].
     #[arg(long, value_name = "HOST:PORT")]
@@ -411,10 +411,9 @@ fn run_consumer_groups(args: ConsumerGroupsArgs) -> ExitCode {
                 group: group()?,
                 topics: krab::tools::consumer_groups_offsets::parse_topic_specs(&args.topic)?,
             })
-        } else if args.delete {
-            Ok(GroupsAction::Delete { group: group()? })
         } else {
-            Err("Error: one of --list, --describe, --reset-offsets, --delete, --delete-offsets is required".into())
+            // clap requires one action flag: the last left is --delete.
+            Ok(GroupsAction::Delete { group: group()? })
         }
     })();
     let result = action.and_then(|action| match (&args.bootstrap_server, &args.zookeeper) {

@@ -19,29 +19,49 @@ use super::types::*;
 use crate::metadata::GroupRecord;
 use crate::protocol::ErrorCode;
 
+/// How long a group whose members are all gone stays known here (Empty,
+/// with its protocol type; DeleteGroups finds it). Kafka keeps such a group
+/// until its offsets-cleanup pass (offsets.retention.check.interval.ms,
+/// 10 minutes by default); a group with offsets is also listed from the store.
+pub const EMPTY_GROUP_RETENTION_MS: u64 = 600_000;
+
 #[derive(Default)]
 struct Inner {
     groups: HashMap<String, Group>,
     waiters: HashMap<Waiter, oneshot::Sender<Reply>>,
     timers: DeadlineQueue,
+    /// When each Empty group (one that had members) is forgotten.
+    emptied: HashMap<String, u64>,
 }
 
 impl Inner {
-    /// After `group` changed: forget it if nothing is left in it (its
-    /// offsets stay in the store), else queue its next deadline. Returns
+    /// After `group` changed at `now`: queue its next deadline; a group
+    /// with nothing left in it is kept for [`EMPTY_GROUP_RETENTION_MS`] if it
+    /// had members, else forgotten (its offsets stay in the store). Returns
     /// whether the timer must be re-armed.
-    fn settle(&mut self, group_id: &str) -> bool {
+    fn settle(&mut self, group_id: &str, now: u64) -> bool {
         let Some(group) = self.groups.get(group_id) else {
             self.timers.cancel(group_id);
+            self.emptied.remove(group_id);
             return false;
         };
-        if group.is_idle() {
+        if !group.is_idle() {
+            self.emptied.remove(group_id);
+            let deadline = group.next_deadline();
+            return self.timers.schedule(group_id, deadline);
+        }
+        let had_members = group.protocol_type().is_some();
+        let forget_at = *self
+            .emptied
+            .entry(group_id.to_string())
+            .or_insert(now + EMPTY_GROUP_RETENTION_MS);
+        if !had_members || forget_at <= now {
             self.groups.remove(group_id);
+            self.emptied.remove(group_id);
             self.timers.cancel(group_id);
             return false;
         }
-        let deadline = group.next_deadline();
-        self.timers.schedule(group_id, deadline)
+        self.timers.schedule(group_id, Some(forget_at))
     }
 
     /// Ticks every group whose deadline has come.
@@ -53,9 +73,15 @@ impl Inner {
                 None => continue,
             };
             deliver(self, replies);
-            rearm |= self.settle(&id);
+            rearm |= self.settle(&id, now);
         }
         rearm
+    }
+
+    fn forget(&mut self, group_id: &str) {
+        self.groups.remove(group_id);
+        self.emptied.remove(group_id);
+        self.timers.cancel(group_id);
     }
 }
 
@@ -116,7 +142,7 @@ impl GroupCoordinator {
             let replies = op(group, now, waiter);
             inner.waiters.insert(waiter, tx);
             deliver(&mut inner, replies);
-            let rearm = inner.settle(group_id);
+            let rearm = inner.settle(group_id, now);
             self.wake_timer_if(rearm);
         }
         rx.await.ok()
@@ -152,7 +178,7 @@ impl GroupCoordinator {
             Some(group) => group.heartbeat(now, member_id, instance_id, generation),
             None => return ErrorCode::UnknownMemberId,
         };
-        let rearm = inner.settle(group_id);
+        let rearm = inner.settle(group_id, now);
         self.wake_timer_if(rearm);
         error
     }
@@ -166,7 +192,7 @@ impl GroupCoordinator {
         };
         let (errors, replies) = group.leave(now, leaving);
         deliver(&mut inner, replies);
-        let rearm = inner.settle(group_id);
+        let rearm = inner.settle(group_id, now);
         self.wake_timer_if(rearm);
         errors
     }
@@ -187,7 +213,7 @@ impl GroupCoordinator {
             None if generation < 0 => return CommitCheck::Allowed,
             None => return CommitCheck::Refused(ErrorCode::IllegalGeneration),
         };
-        let rearm = inner.settle(group_id);
+        let rearm = inner.settle(group_id, now);
         self.wake_timer_if(rearm);
         check
     }
@@ -240,8 +266,7 @@ impl GroupCoordinator {
         let mut inner = self.lock_current();
         if let Some(group) = inner.groups.get_mut(group_id) {
             group.mark_dead()?;
-            inner.groups.remove(group_id);
-            inner.timers.cancel(group_id);
+            inner.forget(group_id);
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DeleteRecords, 0, 1),
     (ApiKey::OffsetDelete, 0, 0),
-    (ApiKey::DescribeCluster, 0, 0),
+    (ApiKey::DescribeCluster, 0, 1),
 ];
 
 /// The supported (min, max) versions of an API key, if any.

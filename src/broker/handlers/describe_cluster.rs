@@ -1,7 +1,10 @@
-//! DescribeCluster (key 60), v0: cluster id, controller and live brokers,
+//! DescribeCluster (key 60), v0–1: cluster id, controller and live brokers,
 //! from the same view Metadata answers from, and (when asked) the cluster's
-//! authorized operations (see `broker::authorizer`).
-//! Not implemented: v1 (endpoint type: krab has no controller listeners).
+//! authorized operations (see `broker::authorizer`). v1 is served because
+//! kafka-python reads its endpoint_type; only broker endpoints (1) exist:
+//! asking for controllers (2) gets MISMATCHED_ENDPOINT_TYPE, as a Kafka
+//! broker answers, anything else UNSUPPORTED_ENDPOINT_TYPE.
+//! Not implemented: v2 (fenced brokers: krab never fences one).
 
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
@@ -13,8 +16,25 @@ use crate::protocol::RequestFrame;
 
 use super::{decode, respond, str_bytes};
 
+const BROKER_ENDPOINTS: i8 = 1;
+const CONTROLLER_ENDPOINTS: i8 = 2;
+// Kafka's codes (Errors.java); only this handler uses them.
+const MISMATCHED_ENDPOINT_TYPE: i16 = 114;
+const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
+
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: DescribeClusterRequest = decode(&frame)?;
+    if frame.api_version >= 1 && request.endpoint_type != BROKER_ENDPOINTS {
+        let error = if request.endpoint_type == CONTROLLER_ENDPOINTS {
+            MISMATCHED_ENDPOINT_TYPE
+        } else {
+            UNSUPPORTED_ENDPOINT_TYPE
+        };
+        let response = DescribeClusterResponse::default()
+            .with_error_code(error)
+            .with_endpoint_type(request.endpoint_type);
+        return respond(&frame, &response);
+    }
     let view = broker.cluster_view();
     let mut brokers: Vec<DescribeClusterBroker> = Vec::new();
     for b in &view.brokers {
@@ -46,6 +66,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         .with_cluster_id(str_bytes(&broker.cluster_id))
         .with_controller_id(BrokerId(view.controller.unwrap_or(broker.config.broker_id)))
         .with_brokers(brokers);
+    if frame.api_version >= 1 {
+        response.endpoint_type = BROKER_ENDPOINTS;
+    }
     if request.include_cluster_authorized_operations {
         response.cluster_authorized_operations = authorized_operations(Resource::Cluster);
     }
