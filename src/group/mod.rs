@@ -14,6 +14,10 @@ pub mod types;
 pub mod zk_consumers;
 
 #[cfg(test)]
+mod coordinator_tests;
+#[cfg(test)]
+mod offsets_tests;
+#[cfg(test)]
 mod state_tests;
 
 pub use coordinator::GroupCoordinator;
