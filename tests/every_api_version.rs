@@ -469,7 +469,10 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                         ])])
             };
             let r = client.send(&delete(&group, "no-such-topic"), v)?;
-            assert_eq!(r.topics[0].partitions[0].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION v{v}");
+            assert_eq!(
+                r.topics[0].partitions[0].error_code, 3,
+                "UNKNOWN_TOPIC_OR_PARTITION v{v}"
+            );
             let r = client.send(&delete(&group, topic), v)?;
             assert_eq!(r.error_code, 0, "offset delete v{v}");
             assert_eq!(r.topics[0].partitions[0].error_code, 0);
@@ -480,13 +483,20 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                     .with_partition_indexes(vec![0])]));
             assert_eq!(client.send(&fetch, 1)?.topics[0].partitions[0].committed_offset, -1);
             // Its last offset gone, the Empty group is gone too (Kafka's cleanupGroupMetadata).
-            assert_eq!(client.send(&delete(&group, topic), v)?.error_code, 69, "GROUP_ID_NOT_FOUND v{v}");
+            assert_eq!(
+                client.send(&delete(&group, topic), v)?.error_code,
+                69,
+                "GROUP_ID_NOT_FOUND v{v}"
+            );
             assert_eq!(client.send(&delete("never-seen", topic), v)?.error_code, 69);
             // A member whose subscription cannot be read counts as subscribed to everything.
             let busy = format!("offset-delete-busy-v{v}");
             join(client, &busy, 0)?;
             let r = client.send(&delete(&busy, topic), v)?;
-            assert_eq!(r.topics[0].partitions[0].error_code, 86, "GROUP_SUBSCRIBED_TO_TOPIC v{v}");
+            assert_eq!(
+                r.topics[0].partitions[0].error_code, 86,
+                "GROUP_SUBSCRIBED_TO_TOPIC v{v}"
+            );
         }
         ApiKey::DescribeCluster => {
             let req = DescribeClusterRequest::default().with_include_cluster_authorized_operations(true);

@@ -34,7 +34,16 @@ pub enum Resource<'a> {
 /// Every operation the resource's type supports, in Kafka's order.
 pub fn supported_operations(resource: Resource<'_>) -> &'static [AclOperation] {
     match resource {
-        Resource::Topic(_) => &[Read, Write, Create, Describe, Delete, Alter, DescribeConfigs, AlterConfigs],
+        Resource::Topic(_) => &[
+            Read,
+            Write,
+            Create,
+            Describe,
+            Delete,
+            Alter,
+            DescribeConfigs,
+            AlterConfigs,
+        ],
         Resource::Group(_) => &[Read, Describe, Delete],
         Resource::Cluster => &[
             Create,

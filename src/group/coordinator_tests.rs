@@ -82,7 +82,10 @@ async fn a_rebalance_ends_at_its_timeout() {
     let joined = c.join("g", join_req("", 10_000, 150)).await;
     let waited = started.elapsed();
     assert_eq!(joined.error, ErrorCode::None);
-    assert_eq!(joined.leader, joined.member_id, "the member that did not rejoin is gone");
+    assert_eq!(
+        joined.leader, joined.member_id,
+        "the member that did not rejoin is gone"
+    );
     assert!(waited >= Duration::from_millis(145), "answered early: {waited:?}");
     // A polling tick of 100 ms would answer anywhere up to 250 ms.
     assert!(waited < Duration::from_millis(230), "answered late: {waited:?}");
@@ -95,7 +98,10 @@ async fn an_emptied_group_stays_known_and_can_be_deleted() {
     assert_eq!(c.leave("g", &[(member, None)]), vec![ErrorCode::None]);
     let d = c.describe("g").expect("an Empty group that had members is kept");
     assert_eq!((d.state, d.protocol_type.as_str()), (GroupState::Empty, "consumer"));
-    assert_eq!(c.list(), vec![("g".to_string(), "consumer".to_string(), GroupState::Empty)]);
+    assert_eq!(
+        c.list(),
+        vec![("g".to_string(), "consumer".to_string(), GroupState::Empty)]
+    );
     assert_eq!(c.delete("g"), Ok(()));
     assert!(c.describe("g").is_none());
 }

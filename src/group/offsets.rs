@@ -263,7 +263,12 @@ impl OffsetStore {
 /// Writes a commit's offset and (when there is any) its details side by
 /// side: each names the offset, so a reader pairs them whatever order they
 /// land in. A plain commit removes stale details instead, once per key.
-async fn store_commit(layout: &KafkaLayout, key: &OffsetKey, commit: &Commit, known_plain: bool) -> Result<(), LayoutError> {
+async fn store_commit(
+    layout: &KafkaLayout,
+    key: &OffsetKey,
+    commit: &Commit,
+    known_plain: bool,
+) -> Result<(), LayoutError> {
     let (group, topic, partition) = (key.0.as_str(), key.1.as_str(), key.2);
     let offset = layout.commit_offset(group, topic, partition, commit.offset);
     let details = async {

@@ -32,7 +32,10 @@ async fn epoch_and_metadata_are_kept_beside_a_plain_decimal() {
     let (_dir, store, offsets) = setup();
     offsets.commit(key(0), commit(5, 1, "five")).await.unwrap();
     let got = offsets.fetch("g", "t", 0).await.unwrap();
-    assert_eq!((got.offset, got.leader_epoch, got.metadata.as_str()), (Some(5), 1, "five"));
+    assert_eq!(
+        (got.offset, got.leader_epoch, got.metadata.as_str()),
+        (Some(5), 1, "five")
+    );
     let (raw, _) = store.get(&paths::consumer_offset("g", "t", 0)).await.unwrap().unwrap();
     assert_eq!(raw, b"5", "the offset znode stays a plain decimal");
 

@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn garbage_is_not_a_subscription() {
         assert_eq!(subscribed_topics(&Bytes::from_static(b"\x00")), None);
-        assert_eq!(subscribed_topics(&Bytes::from_static(b"\x00\x00\x00\x00\x00\x05ab")), None);
+        assert_eq!(
+            subscribed_topics(&Bytes::from_static(b"\x00\x00\x00\x00\x00\x05ab")),
+            None
+        );
     }
 
     #[test]

@@ -108,7 +108,10 @@ impl KafkaLayout {
             .delete(&offset_details_path(group, topic, partition), true)
             .await?;
         let base = group_base(group);
-        for dir in [format!("{base}/offsets/{topic}"), format!("{base}/krab/offsets/{topic}")] {
+        for dir in [
+            format!("{base}/offsets/{topic}"),
+            format!("{base}/krab/offsets/{topic}"),
+        ] {
             delete_if_empty(self, &dir).await?;
         }
         Ok(existed)

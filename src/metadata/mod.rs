@@ -21,8 +21,8 @@ mod layout_tests;
 mod test_zookeeper;
 
 pub use embedded::EmbeddedStore;
-pub use layout_groups::{GroupRecord, OffsetDetails};
 pub use layout::{BrokerInfo, KafkaLayout, LayoutError, PartitionState};
+pub use layout_groups::{GroupRecord, OffsetDetails};
 pub use store::{BoxFuture, MetadataStore, NodeData, NodeKind, NodeStat, SessionEvent, StoreError};
 pub use zookeeper::ZkStore;
 

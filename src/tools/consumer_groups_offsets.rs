@@ -44,7 +44,10 @@ pub fn parse_topic_specs(specs: &[String]) -> Result<Vec<(String, Vec<i32>)>, St
 pub fn summary(group: &str, topics: &[(String, Vec<i32>)], code: i16) -> String {
     let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
     match code {
-        0 => format!("Request succeed for deleting offsets with topic {} group {group}", names.join(", ")),
+        0 => format!(
+            "Request succeed for deleting offsets with topic {} group {group}",
+            names.join(", ")
+        ),
         24 => format!("Error: '{group}' is not valid."),
         69 => format!("Error: '{group}' does not exist."),
         68 => format!("Error: Deleting offsets of a consumer group '{group}' is forbidden if the group is not empty."),
@@ -53,7 +56,11 @@ pub fn summary(group: &str, topics: &[(String, Vec<i32>)], code: i16) -> String 
 }
 
 /// The per-partition table; `Err` when anything failed (the text is the same).
-pub fn result_table(summary_line: String, results: &BTreeMap<(String, i32), i16>, group_ok: bool) -> Result<String, String> {
+pub fn result_table(
+    summary_line: String,
+    results: &BTreeMap<(String, i32), i16>,
+    group_ok: bool,
+) -> Result<String, String> {
     let mut out = summary_line;
     let failed = !group_ok || results.values().any(|c| *c != 0);
     if group_ok && failed {
@@ -120,7 +127,11 @@ pub fn delete_via_broker(bootstrap: &str, group: &str, topics: &[(String, Vec<i3
             results.insert((t.name.to_string(), p.partition_index), p.error_code);
         }
     }
-    result_table(summary(group, topics, response.error_code), &results, response.error_code == 0)
+    result_table(
+        summary(group, topics, response.error_code),
+        &results,
+        response.error_code == 0,
+    )
 }
 
 #[cfg(test)]

@@ -146,8 +146,12 @@ async fn delete_offsets(layout: &KafkaLayout, group: &str, topics: &[(String, Ve
             Err(e) => tracing::warn!(error = %e, "cannot ask the brokers about group members"),
         }
     }
-    let with_offsets: BTreeMap<String, Vec<i32>> =
-        layout.group_offset_partitions(group).await.map_err(failed)?.into_iter().collect();
+    let with_offsets: BTreeMap<String, Vec<i32>> = layout
+        .group_offset_partitions(group)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .collect();
     let mut results = BTreeMap::new();
     for (topic, partitions) in topics {
         let partitions = if partitions.is_empty() {

@@ -11,9 +11,9 @@
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
+use crate::broker::authorizer::{authorized_operations, Resource};
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
-use crate::broker::authorizer::{authorized_operations, Resource};
 use crate::group::stored::describe_stored;
 use crate::group::{GroupDescription, GroupState};
 use crate::metadata::LayoutError;

@@ -28,7 +28,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     if let Some(error) = error {
         response.error_code = error.code();
         if frame.api_version >= 1 && request.key_type != 0 {
-            response.error_message = Some(str_bytes("krab has no transaction coordinator (transactions are not supported)"));
+            response.error_message = Some(str_bytes(
+                "krab has no transaction coordinator (transactions are not supported)",
+            ));
         }
         response.node_id = BrokerId(-1);
         response.port = -1;

@@ -38,7 +38,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 match describe_stored(&broker.layout, &id).await {
                     // An Empty group this broker still holds knows its protocol
                     // type even when no member committed (no record in the store).
-                    Ok(d) if d.state == GroupState::Empty && d.protocol_type.is_empty() && groups.contains_key(&id) => {}
+                    Ok(d) if d.state == GroupState::Empty && d.protocol_type.is_empty() && groups.contains_key(&id) => {
+                    }
                     Ok(d) => {
                         groups.insert(id, (d.protocol_type, d.state));
                     }

@@ -64,7 +64,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             } else if live.keeps(name) {
                 ErrorCode::GroupSubscribedToTopic
             } else {
-                match broker.offsets.delete(&(group.to_string(), name.to_string(), index)).await {
+                match broker
+                    .offsets
+                    .delete(&(group.to_string(), name.to_string(), index))
+                    .await
+                {
                     Ok(existed) => {
                         deleted_any |= existed;
                         ErrorCode::None
