@@ -241,20 +241,27 @@ def test_refusals_answer_at_once_with_non_retriable_errors(krab):
     try:
         _, versions = kwire.api_versions_v0(conn)
         assert versions[47] == (0, 0) and versions[60] == (0, 1), "OffsetDelete, DescribeCluster"
-        # FindCoordinator v1 for a transactional id (key type 1): INVALID_REQUEST, not the
-        # retriable COORDINATOR_NOT_AVAILABLE clients spin on.
-        for key_type in (1, 2):
+        # FindCoordinator v1 for a transactional id (key type 1): the fatal
+        # TRANSACTIONAL_ID_AUTHORIZATION_FAILED, not the retriable COORDINATOR_NOT_AVAILABLE
+        # clients spin on; an unknown key type: INVALID_REQUEST.
+        for key_type, code in ((1, 53), (2, 42)):
             start = time.monotonic()
             r = conn.call(10, 1, kwire.string("my-txn") + kwire.i8(key_type))
             r.i32()  # throttle
-            assert r.i16() == 42, f"key type {key_type}"
+            assert r.i16() == code, f"key type {key_type}"
             assert time.monotonic() - start < 1
         # InitProducerId with a transactional id: INVALID_REQUEST.
         r = conn.call(22, 0, kwire.string("my-txn") + kwire.i32(60000))
         r.i32()
         assert r.i16() == 42
-        # ListOffsets for the max timestamp (-3, a v7 feature): UNSUPPORTED_VERSION.
+        # A transactional batch (attributes bit 4) from an idempotent producer: INVALID_RECORD.
+        err, pid, epoch = kwire.init_producer_id_v0(conn)
+        assert err == 0
         produce(b.bootstrap, "refusals", 1, partitions=1)
+        batch = kwire.record_batch([b"tx"], producer_id=pid, producer_epoch=epoch,
+                                   base_sequence=0, attributes=0x10)
+        assert kwire.produce_v3(conn, "refusals", 0, batch)[0] == 87
+        # ListOffsets for the max timestamp (-3, a v7 feature): UNSUPPORTED_VERSION.
         body = kwire.i32(-1) + kwire.i8(0) + kwire.array(
             [kwire.string("refusals") + kwire.array([kwire.i32(0) + kwire.i32(-1) + kwire.i64(-3)])])
         r = conn.call(2, 4, body)
@@ -279,6 +286,14 @@ def test_refusals_answer_at_once_with_non_retriable_errors(krab):
             assert time.monotonic() - start < 1, f"api {api_key}: slow refusal"
         finally:
             c.close()
+    # librdkafka gives up on init_transactions() at once (it retried until its timeout).
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "my-txn"})
+    start = time.monotonic()
+    with pytest.raises(KafkaException) as fatal:
+        p.init_transactions(30)
+    assert time.monotonic() - start < 5, "init_transactions spun"
+    assert fatal.value.args[0].fatal(), fatal.value
+    assert "TRANSACTIONAL_ID_AUTHORIZATION_FAILED" in str(fatal.value)
     # And the broker is still serving.
     a = admin(b.bootstrap)
     assert "refusals" in a.list_topics(timeout=10).topics

@@ -22,6 +22,7 @@ pub enum ErrorCode {
     RecordListTooLarge = 18,
     NotEnoughReplicas = 19,
     InvalidRequiredAcks = 21,
+    TransactionalIdAuthorizationFailed = 53,
     IllegalGeneration = 22,
     UnknownMemberId = 25,
     InvalidTimestamp = 32,
