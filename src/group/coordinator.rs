@@ -128,8 +128,7 @@ impl GroupCoordinator {
         let waiter = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {
-            let mut inner = self.lock();
-            let now = self.now();
+            let (mut inner, now) = self.lock_current();
             let limits = self.limits;
             let group = if create {
                 inner
@@ -172,8 +171,7 @@ impl GroupCoordinator {
     }
 
     pub fn heartbeat(&self, group_id: &str, member_id: &str, instance_id: Option<&str>, generation: i32) -> ErrorCode {
-        let now = self.now();
-        let mut inner = self.lock();
+        let (mut inner, now) = self.lock_current();
         let error = match inner.groups.get_mut(group_id) {
             Some(group) => group.heartbeat(now, member_id, instance_id, generation),
             None => return ErrorCode::UnknownMemberId,
@@ -185,8 +183,7 @@ impl GroupCoordinator {
 
     /// Per-member errors, in the order given.
     pub fn leave(&self, group_id: &str, leaving: &[(String, Option<String>)]) -> Vec<ErrorCode> {
-        let now = self.now();
-        let mut inner = self.lock();
+        let (mut inner, now) = self.lock_current();
         let Some(group) = inner.groups.get_mut(group_id) else {
             return vec![ErrorCode::UnknownMemberId; leaving.len()];
         };
@@ -206,8 +203,7 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation: i32,
     ) -> CommitCheck {
-        let now = self.now();
-        let mut inner = self.lock();
+        let (mut inner, now) = self.lock_current();
         let check = match inner.groups.get_mut(group_id) {
             Some(group) => group.check_commit(now, member_id, instance_id, generation),
             None if generation < 0 => return CommitCheck::Allowed,
@@ -218,18 +214,19 @@ impl GroupCoordinator {
         check
     }
 
-    /// Expires what is due before a read, so answers never lag the deadlines.
-    fn lock_current(&self) -> std::sync::MutexGuard<'_, Inner> {
+    /// The state with whatever is due expired, and the time: every request
+    /// sees the deadlines as exact even when the timer task runs late.
+    fn lock_current(&self) -> (std::sync::MutexGuard<'_, Inner>, u64) {
         let now = self.now();
         let mut inner = self.lock();
         let rearm = inner.expire_due(now);
         self.wake_timer_if(rearm);
-        inner
+        (inner, now)
     }
 
     /// The group as DescribeGroups shows it, if the coordinator has it.
     pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
-        self.lock_current().groups.get(group_id).map(Group::describe)
+        self.lock_current().0.groups.get(group_id).map(Group::describe)
     }
 
     /// The protocol of a group with members, for the record kept beside its offsets.
@@ -246,12 +243,12 @@ impl GroupCoordinator {
     /// The subscribed topics of every member (None: unknown, e.g. a
     /// protocol that is not "consumer"), for OffsetDelete.
     pub fn subscriptions(&self, group_id: &str) -> Option<GroupSubscriptions> {
-        self.lock_current().groups.get(group_id).map(Group::subscriptions)
+        self.lock_current().0.groups.get(group_id).map(Group::subscriptions)
     }
 
     /// (group, protocol type, state) of every group with members.
     pub fn list(&self) -> Vec<(String, String, GroupState)> {
-        let inner = self.lock_current();
+        let (inner, _) = self.lock_current();
         let mut out: Vec<_> = inner
             .groups
             .iter()
@@ -263,7 +260,7 @@ impl GroupCoordinator {
 
     /// Forgets a group that has no members (DeleteGroups); NON_EMPTY_GROUP otherwise.
     pub fn delete(&self, group_id: &str) -> Result<(), ErrorCode> {
-        let mut inner = self.lock_current();
+        let (mut inner, _) = self.lock_current();
         if let Some(group) = inner.groups.get_mut(group_id) {
             group.mark_dead()?;
             inner.forget(group_id);
@@ -273,9 +270,7 @@ impl GroupCoordinator {
 
     /// Expires whatever is due now; returns the next deadline, if any.
     pub fn expire_due(&self) -> Option<u64> {
-        let now = self.now();
-        let mut inner = self.lock();
-        inner.expire_due(now);
+        let (inner, _) = self.lock_current();
         inner.timers.next()
     }
 

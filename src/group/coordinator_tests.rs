@@ -60,14 +60,20 @@ fn start_timer(c: &Arc<GroupCoordinator>) -> watch::Sender<bool> {
 async fn a_silent_member_expires_at_its_session_deadline() {
     let c = coordinator();
     let _stop = start_timer(&c);
-    let (member, generation) = stable_member(&c, "g", 200, 1_000).await;
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    // Still alive, and the heartbeat moves its deadline to 200 ms from now.
+    let (member, generation) = stable_member(&c, "g", 200, 5_000).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let last_heartbeat = Instant::now();
     assert_eq!(c.heartbeat("g", &member, None, generation), ErrorCode::None);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(c.heartbeat("g", &member, None, generation), ErrorCode::None);
-    tokio::time::sleep(Duration::from_millis(260)).await;
-    // The heartbeat path expires nothing itself: only the timer can have removed it.
+    // A newcomer's join is held until the silent member rejoins (never), its
+    // session ends (200 ms after its heartbeat) or the 5 s rebalance timeout:
+    // only the timer can answer it, and it must do so at the session deadline.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let joined = c.join("g", join_req("", 10_000, 5_000)).await;
+    let waited = last_heartbeat.elapsed();
+    assert_eq!(joined.error, ErrorCode::None);
+    assert_eq!(joined.leader, joined.member_id, "the silent member is gone");
+    assert!(waited >= Duration::from_millis(195), "expired early: {waited:?}");
+    assert!(waited < Duration::from_millis(280), "expired late: {waited:?}");
     assert_eq!(c.heartbeat("g", &member, None, generation), ErrorCode::UnknownMemberId);
 }
 
