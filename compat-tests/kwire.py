@@ -118,8 +118,9 @@ def crc32c(data):
 
 
 def record_batch(values, base_timestamp=None, corrupt_crc=False, producer_id=-1,
-                 producer_epoch=-1, base_sequence=-1):
-    """An uncompressed magic-2 batch holding ``values`` (bytes, key null, no headers)."""
+                 producer_epoch=-1, base_sequence=-1, attributes=0):
+    """An uncompressed magic-2 batch holding ``values`` (bytes, key null, no headers);
+    ``attributes`` sets flags such as transactional (0x10), never a codec."""
     ts = int(time.time() * 1000) if base_timestamp is None else base_timestamp
     records = b""
     for delta, value in enumerate(values):
@@ -127,7 +128,7 @@ def record_batch(values, base_timestamp=None, corrupt_crc=False, producer_id=-1,
                 + varint(0))
         records += varint(len(body)) + body
     # attributes .. end (the CRC-covered part)
-    after_crc = (i16(0) + i32(len(values) - 1) + i64(ts) + i64(ts)
+    after_crc = (i16(attributes) + i32(len(values) - 1) + i64(ts) + i64(ts)
                  + i64(producer_id) + i16(producer_epoch) + i32(base_sequence)
                  + i32(len(values)) + records)
     crc = crc32c(after_crc)

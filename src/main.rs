@@ -48,7 +48,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["bootstrap_server", "zookeeper"])))]
-#[command(group(clap::ArgGroup::new("groups_action").required(true).args(["list", "describe", "reset_offsets", "delete"])))]
+#[command(group(clap::ArgGroup::new("groups_action").required(true).args(["list", "describe", "reset_offsets", "delete", "delete_offsets"])))]
 struct ConsumerGroupsArgs {
     /// The broker to talk to: HOST:PORT[,HOST:PORT...].
     #[arg(long, value_name = "HOST:PORT")]
@@ -68,12 +68,16 @@ struct ConsumerGroupsArgs {
     /// Delete the group and its committed offsets (it must have no active members).
     #[arg(long)]
     delete: bool,
+    /// Delete the group's committed offsets of --topic T[:P,P...] (refused for topics a member consumes).
+    #[arg(long)]
+    delete_offsets: bool,
     /// The consumer group to act on.
     #[arg(long)]
     group: Option<String>,
-    /// The topic whose offsets --reset-offsets sets.
+    /// The topic whose offsets --reset-offsets sets; with --delete-offsets,
+    /// TOPIC or TOPIC:P,P... (repeatable).
     #[arg(long)]
-    topic: Option<String>,
+    topic: Vec<String>,
     /// Reset to the log start offset.
     #[arg(long, group = "reset_to")]
     to_earliest: bool,
@@ -425,11 +429,21 @@ fn run_consumer_groups(args: ConsumerGroupsArgs) -> ExitCode {
             };
             Ok(GroupsAction::ResetOffsets {
                 group: group()?,
-                topic: args.topic.clone().ok_or("Error: --reset-offsets requires --topic")?,
+                topic: args
+                    .topic
+                    .first()
+                    .cloned()
+                    .ok_or("Error: --reset-offsets requires --topic")?,
                 to,
                 execute: args.execute,
             })
+        } else if args.delete_offsets {
+            Ok(GroupsAction::DeleteOffsets {
+                group: group()?,
+                topics: krab::tools::consumer_groups_offsets::parse_topic_specs(&args.topic)?,
+            })
         } else {
+            // clap requires one action flag: the last left is --delete.
             Ok(GroupsAction::Delete { group: group()? })
         }
     })();

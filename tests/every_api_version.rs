@@ -117,10 +117,17 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                 .with_topics(Some(vec![
                     metadata_request::MetadataRequestTopic::default().with_name(Some(name(topic)))
                 ]))
-                .with_allow_auto_topic_creation(true);
+                .with_allow_auto_topic_creation(true)
+                .with_include_topic_authorized_operations(v >= 8)
+                .with_include_cluster_authorized_operations(v >= 8);
             let r = client.send(&req, v)?;
             assert_eq!(r.topics.len(), 1);
             assert_eq!(r.topics[0].error_code, 0, "v{v}");
+            if v >= 8 {
+                // Kafka's bitfields without an authorizer.
+                assert_eq!(r.topics[0].topic_authorized_operations, 3576, "topic operations v{v}");
+                assert_eq!(r.cluster_authorized_operations, 8096, "cluster operations v{v}");
+            }
             assert_eq!(r.topics[0].partitions.len(), 1);
             assert_eq!(r.brokers.len(), 1);
         }
@@ -184,6 +191,7 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                     .with_partitions(vec![
                         offset_commit_request::OffsetCommitRequestPartition::default()
                             .with_committed_offset(1)
+                            .with_committed_leader_epoch(if v >= 6 { 3 } else { -1 })
                             .with_committed_metadata(Some(StrBytes::from_static_str("meta"))),
                     ])]);
             let r = client.send(&req, v)?;
@@ -200,6 +208,9 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             assert_eq!(p.error_code, 0);
             assert_eq!(p.committed_offset, 1, "offset fetch v{v}");
             assert_eq!(p.metadata.as_deref(), Some("meta"));
+            // The last commit (OffsetCommit v7) carried leader epoch 3; v5+ returns it.
+            let epoch = if v >= 5 { 3 } else { -1 };
+            assert_eq!(p.committed_leader_epoch, epoch, "committed leader epoch v{v}");
         }
         ApiKey::FindCoordinator => {
             let r = client.send(
@@ -319,9 +330,14 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             let group = format!("describe-v{v}");
             let (member, generation) = join(client, &group, 0)?;
             sync(client, &group, &member, generation, 0)?;
-            let req = DescribeGroupsRequest::default().with_groups(vec![gid(&group), gid("never-seen")]);
+            let req = DescribeGroupsRequest::default()
+                .with_groups(vec![gid(&group), gid("never-seen")])
+                .with_include_authorized_operations(v >= 3);
             let r = client.send(&req, v)?;
             let g = &r.groups[0];
+            if v >= 3 {
+                assert_eq!(g.authorized_operations, 328, "group operations v{v}");
+            }
             assert_eq!((g.error_code, g.group_state.as_str()), (0, "Stable"), "describe v{v}");
             assert_eq!(g.protocol_data.as_str(), "range");
             assert_eq!(g.members[0].member_assignment, Bytes::from_static(b"assigned"));
@@ -432,6 +448,70 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             assert_eq!(p.error_code, 0, "delete records v{v}");
             assert!(p.low_watermark >= 0);
         }
+        ApiKey::OffsetDelete => {
+            let group = format!("offset-delete-v{v}");
+            let commit = OffsetCommitRequest::default()
+                .with_group_id(gid(&group))
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(name(topic))
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default().with_committed_offset(1),
+                    ])]);
+            assert_eq!(client.send(&commit, 2)?.topics[0].partitions[0].error_code, 0);
+            let delete = |group: &str, topic: &str| {
+                OffsetDeleteRequest::default()
+                    .with_group_id(gid(group))
+                    .with_topics(vec![offset_delete_request::OffsetDeleteRequestTopic::default()
+                        .with_name(name(topic))
+                        .with_partitions(vec![
+                            offset_delete_request::OffsetDeleteRequestPartition::default().with_partition_index(0),
+                        ])])
+            };
+            let r = client.send(&delete(&group, "no-such-topic"), v)?;
+            assert_eq!(
+                r.topics[0].partitions[0].error_code, 3,
+                "UNKNOWN_TOPIC_OR_PARTITION v{v}"
+            );
+            let r = client.send(&delete(&group, topic), v)?;
+            assert_eq!(r.error_code, 0, "offset delete v{v}");
+            assert_eq!(r.topics[0].partitions[0].error_code, 0);
+            let fetch = OffsetFetchRequest::default()
+                .with_group_id(gid(&group))
+                .with_topics(Some(vec![offset_fetch_request::OffsetFetchRequestTopic::default()
+                    .with_name(name(topic))
+                    .with_partition_indexes(vec![0])]));
+            assert_eq!(client.send(&fetch, 1)?.topics[0].partitions[0].committed_offset, -1);
+            // Its last offset gone, the Empty group is gone too (Kafka's cleanupGroupMetadata).
+            assert_eq!(
+                client.send(&delete(&group, topic), v)?.error_code,
+                69,
+                "GROUP_ID_NOT_FOUND v{v}"
+            );
+            assert_eq!(client.send(&delete("never-seen", topic), v)?.error_code, 69);
+            // A member whose subscription cannot be read counts as subscribed to everything.
+            let busy = format!("offset-delete-busy-v{v}");
+            join(client, &busy, 0)?;
+            let r = client.send(&delete(&busy, topic), v)?;
+            assert_eq!(
+                r.topics[0].partitions[0].error_code, 86,
+                "GROUP_SUBSCRIBED_TO_TOPIC v{v}"
+            );
+        }
+        ApiKey::DescribeCluster => {
+            let req = DescribeClusterRequest::default().with_include_cluster_authorized_operations(true);
+            let r = client.send(&req, v)?;
+            assert_eq!(r.error_code, 0, "describe cluster v{v}");
+            assert_eq!(r.brokers.len(), 1);
+            assert_eq!(r.controller_id, r.brokers[0].broker_id);
+            assert_eq!(r.cluster_authorized_operations, 8096, "Kafka's cluster operations v{v}");
+            let plain = client.send(&DescribeClusterRequest::default(), v)?;
+            assert_eq!(plain.cluster_authorized_operations, i32::MIN, "not asked v{v}");
+            if v >= 1 {
+                let controllers = client.send(&DescribeClusterRequest::default().with_endpoint_type(2), v)?;
+                assert_eq!(controllers.error_code, 114, "MISMATCHED_ENDPOINT_TYPE v{v}");
+            }
+        }
         other => panic!("no exercise for {other:?}"),
     }
     Ok(())
@@ -475,6 +555,8 @@ async fn every_api_and_version_answers() {
             ApiKey::AlterConfigs,
             ApiKey::IncrementalAlterConfigs,
             ApiKey::DeleteRecords,
+            ApiKey::OffsetDelete,
+            ApiKey::DescribeCluster,
         ];
         let ranges: BTreeMap<i16, (i16, i16)> = SUPPORTED_APIS
             .iter()

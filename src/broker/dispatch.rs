@@ -58,6 +58,8 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         ApiKey::ElectLeaders => elect_leaders::handle(broker, frame).await,
         ApiKey::AlterPartitionReassignments => alter_partition_reassignments::handle(broker, frame).await,
         ApiKey::ListPartitionReassignments => list_partition_reassignments::handle(broker, frame).await,
+        ApiKey::OffsetDelete => offset_delete::handle(broker, frame).await,
+        ApiKey::DescribeCluster => describe_cluster::handle(broker, frame).await,
         other => Err(format!("{other:?} is registered but has no handler")),
     }
 }

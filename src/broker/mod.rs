@@ -2,6 +2,7 @@
 //! dispatch to one handler per API, and the background tasks (metadata
 //! sync, log flush, retention).
 
+pub mod authorizer;
 pub mod connection;
 pub mod dispatch;
 pub mod handlers;

@@ -106,6 +106,8 @@ error_codes! {
     AlterConfigsResponse => |r| r.responses.iter().map(|c| c.error_code);
     IncrementalAlterConfigsResponse => |r| r.responses.iter().map(|c| c.error_code);
     DeleteRecordsResponse => |r| r.topics.iter().flat_map(|t| &t.partitions).map(|p| p.error_code);
+    OffsetDeleteResponse => |r| once(r.error_code).chain(r.topics.iter().flat_map(|t| &t.partitions).map(|p| p.error_code));
+    DescribeClusterResponse => |r| once(r.error_code);
 }
 
 #[cfg(test)]

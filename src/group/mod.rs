@@ -7,15 +7,23 @@ pub mod coordinator;
 pub mod offsets;
 mod rebalance;
 pub mod state;
+pub mod stored;
+pub mod subscriptions;
+pub mod timers;
 pub mod types;
 pub mod zk_consumers;
 
 #[cfg(test)]
+mod coordinator_tests;
+#[cfg(test)]
+mod offsets_tests;
+#[cfg(test)]
 mod state_tests;
 
 pub use coordinator::GroupCoordinator;
-pub use offsets::{OffsetKey, OffsetStats, OffsetStore};
+pub use offsets::{Commit, Committed, OffsetKey, OffsetStats, OffsetStore};
 pub use state::Group;
+pub use subscriptions::GroupSubscriptions;
 pub use types::*;
 
 /// A group id must be usable as one znode name.

@@ -110,6 +110,10 @@ impl Group {
         self.protocol_type.as_deref()
     }
 
+    pub fn protocol_name(&self) -> Option<&str> {
+        self.protocol_name.as_deref()
+    }
+
     pub fn member_count(&self) -> usize {
         self.members.len()
     }

@@ -328,7 +328,7 @@ impl KafkaLayout {
             .is_some())
     }
 
-    /// Deletes a group's committed offsets and, if nothing else is left in
+    /// Deletes a group's committed offsets (with krab's details of them) and, if nothing else is left in
     /// them, its empty `ids`/`owners` directories and the group znode. Live
     /// consumers' ephemerals are never touched. Returns whether the group existed.
     pub async fn delete_group(&self, group: &str) -> Result<bool, LayoutError> {
@@ -338,6 +338,8 @@ impl KafkaLayout {
         }
         let base = format!("{}/{group}", paths::CONSUMERS);
         self.store().delete(&format!("{base}/offsets"), true).await?;
+        // krab's commit details and group record (see layout_groups).
+        self.store().delete(&format!("{base}/krab"), true).await?;
         let owners = format!("{base}/owners");
         for topic in self.children_or_empty(&owners).await? {
             // Per-topic owner directories (persistent): removed only when empty.

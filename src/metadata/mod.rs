@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod kafka_json;
 pub mod layout;
 pub mod layout_admin;
+pub mod layout_groups;
 mod layout_topics;
 pub mod store;
 pub mod zookeeper;
@@ -21,6 +22,7 @@ mod test_zookeeper;
 
 pub use embedded::EmbeddedStore;
 pub use layout::{BrokerInfo, KafkaLayout, LayoutError, PartitionState};
+pub use layout_groups::{GroupRecord, OffsetDetails};
 pub use store::{BoxFuture, MetadataStore, NodeData, NodeKind, NodeStat, SessionEvent, StoreError};
 pub use zookeeper::ZkStore;
 

@@ -1,6 +1,6 @@
 //! `krab consumer-groups`: kafka-consumer-groups.sh. With `--bootstrap-server`
 //! it goes through the group APIs (ListGroups, DescribeGroups, OffsetFetch,
-//! OffsetCommit, DeleteGroups); with `--zookeeper` it reads and writes the
+//! OffsetCommit, DeleteGroups, OffsetDelete); with `--zookeeper` it reads and writes the
 //! `/consumers` znodes directly, as Kafka's tool did for ZooKeeper-based
 //! consumers (see `consumer_groups_zk`). Both print the same tables.
 
@@ -37,6 +37,11 @@ pub enum GroupsAction {
     },
     Delete {
         group: String,
+    },
+    /// (topic, partitions; empty: all of them)
+    DeleteOffsets {
+        group: String,
+        topics: Vec<(String, Vec<i32>)>,
     },
 }
 
@@ -101,6 +106,9 @@ pub fn run(bootstrap: &str, action: GroupsAction) -> Result<String, String> {
             let response = client.send(&request, 1)?;
             let code = response.results.first().map_or(-1, |r| r.error_code);
             deletion_message(&group, code)
+        }
+        GroupsAction::DeleteOffsets { group, topics } => {
+            super::consumer_groups_offsets::delete_via_broker(bootstrap, &group, &topics)
         }
     }
 }

@@ -4,7 +4,9 @@
 //! offsets the `offsets` znodes, members the `ids` and their partitions the
 //! `owners`. Log end offsets come from the brokers registered under
 //! `/brokers/ids`. Live consumers' znodes are never written or deleted.
+//! `--delete-offsets` removes offset znodes (with krab's details of them).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use super::consumer_groups::{
     broker_members, check_inactive, deletion_message, describe_table, reset_plan, reset_table, GroupView, GroupsAction,
     MemberRow,
 };
+use super::consumer_groups_offsets::{result_table, summary};
 use crate::group::zk_consumers;
 use crate::metadata::{KafkaLayout, ZkStore};
 
@@ -72,6 +75,7 @@ pub fn run(connect: &str, action: GroupsAction) -> Result<String, String> {
                 let existed = layout.delete_group(&group).await.map_err(failed)?;
                 deletion_message(&group, if existed { 0 } else { 69 })
             }
+            GroupsAction::DeleteOffsets { group, topics } => delete_offsets(&layout, &group, &topics).await,
         }
     })
 }
@@ -117,6 +121,58 @@ async fn read_group(layout: &KafkaLayout, group: &str) -> Result<GroupView, crat
         })
         .collect();
     Ok(view)
+}
+
+/// `--delete-offsets` on the znodes: refused for topics a ZooKeeper-registered
+/// consumer subscribes to or a broker-coordinated member is assigned.
+async fn delete_offsets(layout: &KafkaLayout, group: &str, topics: &[(String, Vec<i32>)]) -> Result<String, String> {
+    let failed = |e: crate::metadata::LayoutError| format!("Error: ZooKeeper: {e}");
+    if !layout.group_exists(group).await.map_err(failed)? {
+        return Err(summary(group, topics, 69));
+    }
+    let mut consumed: BTreeSet<String> = zk_consumers::members(layout, group)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .flat_map(|m| m.topics)
+        .collect();
+    let mut has_members = !consumed.is_empty();
+    if let Ok(bootstrap) = some_broker(layout).await {
+        match tokio::task::block_in_place(|| broker_members(&bootstrap, group)) {
+            Ok(members) => {
+                has_members |= !members.is_empty();
+                consumed.extend(members.into_iter().flat_map(|m| m.partitions).map(|(t, _)| t));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot ask the brokers about group members"),
+        }
+    }
+    let with_offsets: BTreeMap<String, Vec<i32>> = layout
+        .group_offset_partitions(group)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .collect();
+    let mut results = BTreeMap::new();
+    for (topic, partitions) in topics {
+        let partitions = if partitions.is_empty() {
+            with_offsets.get(topic).cloned().unwrap_or_default()
+        } else {
+            partitions.clone()
+        };
+        for p in partitions {
+            let code = if consumed.contains(topic) {
+                86 // GROUP_SUBSCRIBED_TO_TOPIC
+            } else {
+                layout.delete_offset(group, topic, p).await.map_err(failed)?;
+                0
+            };
+            results.insert((topic.clone(), p), code);
+        }
+    }
+    if !has_members {
+        layout.forget_group_if_no_offsets(group).await.map_err(failed)?;
+    }
+    result_table(summary(group, topics, 0), &results, true)
 }
 
 async fn some_broker(layout: &KafkaLayout) -> Result<String, String> {

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
+pub mod consumer_groups_offsets;
 pub mod consumer_groups_zk;
 pub mod dump_log;
 pub mod fetcher;

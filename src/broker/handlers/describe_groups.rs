@@ -3,15 +3,20 @@
 //! for a group it does not coordinate but whose consumers registered in
 //! ZooKeeper, the members from `/consumers/<g>/ids` and their partitions
 //! from `owners` (protocol "zookeeper", encoded as the consumer protocol).
-//! Unknown groups are reported Dead with no error, as Kafka does.
-//! Not implemented: authorized operations (always "not requested").
+//! An Empty group keeps the protocol type and protocol its members last
+//! committed under while its offsets exist (see `group::stored`).
+//! Unknown groups are reported Dead with no error, as Kafka does. v3+
+//! reports authorized operations when asked (see `broker::authorizer`).
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
+use crate::broker::authorizer::{authorized_operations, Resource};
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
-use crate::group::{zk_consumers, GroupDescription, GroupState};
+use crate::group::stored::describe_stored;
+use crate::group::{GroupDescription, GroupState};
+use crate::metadata::LayoutError;
 use crate::protocol::{ErrorCode, RequestFrame};
 
 use super::{decode, group_error, respond, str_bytes};
@@ -32,6 +37,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 out.error_code = error.code();
             }
             Ok(d) => {
+                if frame.api_version >= 3 && request.include_authorized_operations {
+                    out.authorized_operations = authorized_operations(Resource::Group(id));
+                }
                 out.group_state = str_bytes(d.state.name());
                 out.protocol_type = str_bytes(&d.protocol_type);
                 out.protocol_data = str_bytes(&d.protocol_name);
@@ -64,28 +72,18 @@ async fn describe(broker: &Broker, id: &str) -> Result<GroupDescription, ErrorCo
             return Ok(d);
         }
     }
-    match zk_consumers::members(&broker.layout, id).await {
-        Ok(members) if !members.is_empty() => Ok(zk_consumers::describe(&members)),
-        Ok(_) => {
-            let known = broker.groups.describe(id);
-            let stored = broker.layout.group_exists(id).await.map_err(|e| {
-                tracing::warn!(group = id, error = %e, "cannot read the group's znode");
-                ErrorCode::CoordinatorNotAvailable
-            })?;
-            Ok(match known {
-                Some(d) => d,
-                None if stored => zk_consumers::describe(&[]),
-                None => GroupDescription {
-                    state: GroupState::Dead,
-                    protocol_type: String::new(),
-                    protocol_name: String::new(),
-                    members: vec![],
-                },
-            })
-        }
-        Err(e) => {
-            tracing::warn!(group = id, error = %e, "cannot read ZooKeeper-coordinated members");
-            Err(ErrorCode::CoordinatorNotAvailable)
-        }
+    let unavailable = |e: LayoutError| {
+        tracing::warn!(group = id, error = %e, "cannot read the group's znodes");
+        ErrorCode::CoordinatorNotAvailable
+    };
+    if !broker.layout.group_exists(id).await.map_err(unavailable)? {
+        // Known here only (members about to join), or not at all.
+        return Ok(broker.groups.describe(id).unwrap_or(GroupDescription {
+            state: GroupState::Dead,
+            protocol_type: String::new(),
+            protocol_name: String::new(),
+            members: vec![],
+        }));
     }
+    describe_stored(&broker.layout, id).await.map_err(unavailable)
 }

@@ -1,7 +1,10 @@
 //! ListGroups (key 16), v0–4: the groups this broker coordinates, plus every
 //! group under /consumers it would coordinate (groups with only committed
 //! offsets, and ZooKeeper-coordinated groups, Stable while their consumers
-//! are registered). v4 filters by state. Not implemented: v5 type filter.
+//! are registered). An Empty group keeps the protocol type its members had
+//! ("consumer") while its offsets exist; one that only took simple commits
+//! has "" (see `group::stored`). v4 filters by state. Not implemented: v5
+//! type filter.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +13,8 @@ use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
-use crate::group::{zk_consumers, GroupState};
+use crate::group::stored::describe_stored;
+use crate::group::GroupState;
 use crate::protocol::{ErrorCode, RequestFrame};
 
 use super::{decode, respond, str_bytes};
@@ -31,9 +35,19 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 if groups.get(&id).is_some_and(|(_, s)| *s != GroupState::Empty) {
                     continue;
                 }
-                let members = zk_consumers::members(&broker.layout, &id).await.unwrap_or_default();
-                let d = zk_consumers::describe(&members);
-                groups.insert(id, (d.protocol_type, d.state));
+                match describe_stored(&broker.layout, &id).await {
+                    // An Empty group this broker still holds knows its protocol
+                    // type even when no member committed (no record in the store).
+                    Ok(d) if d.state == GroupState::Empty && d.protocol_type.is_empty() && groups.contains_key(&id) => {
+                    }
+                    Ok(d) => {
+                        groups.insert(id, (d.protocol_type, d.state));
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = %id, error = %e, "cannot read the group's znodes");
+                        groups.insert(id, (String::new(), GroupState::Empty));
+                    }
+                }
             }
         }
         Err(e) => {

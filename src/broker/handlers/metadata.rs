@@ -5,7 +5,8 @@
 //! Partitions list their replicas, ISR, offline replicas (v5+, replicas not
 //! registered as live) and leader epoch (v7+) as the state znodes say; a
 //! partition without a live leader answers LEADER_NOT_AVAILABLE, leader -1.
-//! Not implemented: topic ids (v10+), authorized operations (always unset).
+//! v8+ reports authorized operations when asked (see `broker::authorizer`).
+//! Not implemented: topic ids (v10+).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
+use crate::broker::authorizer::{authorized_operations, Resource};
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::topics::Topic;
 use crate::broker::{Broker, TopicError};
@@ -94,6 +96,17 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     }
     if version >= 2 {
         response.cluster_id = Some(str_bytes(&broker.cluster_id));
+    }
+    if version >= 8 {
+        if request.include_cluster_authorized_operations {
+            response.cluster_authorized_operations = authorized_operations(Resource::Cluster);
+        }
+        if request.include_topic_authorized_operations {
+            for t in &mut response.topics {
+                let name = t.name.as_ref().map_or("", |n| n.as_str());
+                t.topic_authorized_operations = authorized_operations(Resource::Topic(name));
+            }
+        }
     }
     respond(&frame, &response)
 }

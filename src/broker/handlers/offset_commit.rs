@@ -5,17 +5,19 @@
 //! Members of broker-coordinated groups are checked as Kafka checks them
 //! (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
 //! FENCED_INSTANCE_ID); simple commits (v0, or generation -1) are taken while
-//! the group has no broker-managed members. Commit metadata is kept beside
-//! the offset in memory (the znode holds only the offset), so it does not
-//! survive a broker restart. Not implemented: retention_time (v2–4) is
-//! ignored; offsets never expire.
+//! the group has no broker-managed members. The committed leader epoch (v6+)
+//! and metadata are kept beside the offset in krab's sibling tree
+//! (`/consumers/<g>/krab/offsets/<t>/<p>`, see `metadata::layout_groups`);
+//! a member's commit also records the group's protocol there, so the group
+//! stays a consumer group once Empty. Not implemented: retention_time
+//! (v2–4) is ignored; offsets never expire.
 
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
-use crate::group::CommitCheck;
+use crate::group::{Commit, CommitCheck};
 use crate::protocol::{ErrorCode, RequestFrame};
 
 use super::{decode, group_error, respond};
@@ -57,15 +59,23 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             } else if metadata_len > broker.config.offset_metadata_max_bytes {
                 Err(ErrorCode::OffsetMetadataTooLarge)
             } else {
-                commits.push((
-                    (group.to_string(), t.name.to_string(), p.partition_index),
-                    p.committed_offset,
-                    p.committed_metadata.as_ref().map(|m| m.to_string()),
-                ));
+                let commit = Commit {
+                    offset: p.committed_offset,
+                    // Below v6 the field is absent and decodes as -1.
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                };
+                commits.push(((group.to_string(), t.name.to_string(), p.partition_index), commit));
                 Ok(commits.len() - 1)
             });
         }
         outcomes.push(row);
+    }
+    let member_commit = request_error.is_none() && frame.api_version >= 1 && request.generation_id_or_member_epoch >= 0;
+    if member_commit && !commits.is_empty() {
+        if let Some(record) = broker.groups.record(group) {
+            broker.offsets.note_group(group, record).await;
+        }
     }
     let stored = broker.offsets.commit_many(commits).await;
     let mut topics = Vec::with_capacity(request.topics.len());

@@ -2,7 +2,8 @@
 //! (a missing or non-decimal znode is "no offset", -1). v2+ with a null
 //! topic list returns every partition the group has an offset for.
 //! Reads go to the store every time, so an offset a person sets with zkCli
-//! is what the next consumer starts from.
+//! is what the next consumer starts from. v5+ returns the committed leader
+//! epoch kept beside the offset (-1 if the decimal was changed since).
 //! Not implemented: the multi-group form (v8+), require_stable (nothing is
 //! ever pending: commits are answered only once stored).
 
@@ -58,9 +59,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 continue;
             }
             match broker.offsets.fetch(&group, &topic, p).await {
-                Ok((offset, metadata)) => {
-                    part.committed_offset = offset.unwrap_or(-1);
-                    part.metadata = Some(str_bytes(&metadata));
+                Ok(committed) => {
+                    part.committed_offset = committed.offset.unwrap_or(-1);
+                    if frame.api_version >= 5 {
+                        part.committed_leader_epoch = committed.leader_epoch;
+                    }
+                    part.metadata = Some(str_bytes(&committed.metadata));
                 }
                 Err(e) => {
                     tracing::warn!(group, topic, partition = p, error = %e, "offset fetch failed");
