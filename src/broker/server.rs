@@ -334,7 +334,7 @@ async fn replication_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
             _ = tokio::time::sleep(tick) => {}
         }
         round += 1;
-        if round % STATE_SYNC_EVERY == 0 {
+        if round.is_multiple_of(STATE_SYNC_EVERY) {
             if broker.is_controller() {
                 crate::controller::run_round(&broker).await;
             }

@@ -167,7 +167,7 @@ mod tests {
             value: Some(bytes::Bytes::from_static(b"hello")),
             headers: vec![],
         }];
-        let batch = encode_batch(&records, Compression::None, 0).expect("encode");
+        let batch = encode_batch(&records, Compression::None, 0, -1, -1, -1, None).expect("encode");
         let text = dump_bytes(&batch, true);
         assert!(text.contains("baseOffset: 0 lastOffset: 0 count: 1"), "{text}");
         assert!(text.contains("isvalid: true"), "{text}");

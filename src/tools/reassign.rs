@@ -90,11 +90,11 @@ pub fn run(args: &ReassignArgs) -> Result<String, String> {
     }
 }
 
+/// Topic → partition → replicas.
+type Assignments = BTreeMap<String, BTreeMap<i32, Vec<i32>>>;
+
 /// Topic → partition → replicas, and the live broker ids.
-fn assignments(
-    cluster: &mut Cluster,
-    topics: &[String],
-) -> Result<(BTreeMap<String, BTreeMap<i32, Vec<i32>>>, Vec<i32>), String> {
+fn assignments(cluster: &mut Cluster, topics: &[String]) -> Result<(Assignments, Vec<i32>), String> {
     let mut out = BTreeMap::new();
     match cluster {
         Cluster::Zk(rt, layout) => rt.block_on(async {
@@ -136,7 +136,7 @@ fn assignments(
     }
 }
 
-fn current_of(all: &BTreeMap<String, BTreeMap<i32, Vec<i32>>>) -> Reassignment {
+fn current_of(all: &Assignments) -> Reassignment {
     all.iter()
         .flat_map(|(t, parts)| parts.iter().map(move |(p, r)| ((t.clone(), *p), r.clone())))
         .collect()
