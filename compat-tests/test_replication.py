@@ -604,3 +604,49 @@ def test_three_node_zookeeper_ensemble_survives_losing_its_leader(krab, tmp_path
             if b.running():
                 b.stop()
         ensemble.stop()
+
+
+def test_consumer_group_moves_to_a_live_coordinator_when_its_broker_dies(krab, zk):
+    """A confluent-kafka group keeps consuming when the broker coordinating it is killed:
+    the group moves to a live broker and resumes from the offsets committed in ZooKeeper."""
+    from confluent_kafka import Consumer
+    c = Cluster(krab, zk, 3)
+    name = unique_topic("grp")
+    c.create_topic(name, 3, 3)
+    first, errors = produce_acks_all(c.bootstrap, name, [b"a-%d" % i for i in range(60)])
+    assert not errors
+    group = unique_topic("g")
+    consumer = Consumer({"bootstrap.servers": c.bootstrap, "group.id": group,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+                         "topic.metadata.refresh.interval.ms": 1000})
+    consumer.subscribe([name])
+    got = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(got) < 60 and time.monotonic() < deadline:
+            m = consumer.poll(0.5)
+            if m is not None and not m.error():
+                got.add(m.value())
+        assert len(got) == 60
+        consumer.commit(asynchronous=False)
+        committed = {p: int(zk.get(f"/consumers/{group}/offsets/{name}/{p}")[0]) for p in range(3)}
+        assert sum(committed.values()) == 60
+        from confluent_kafka.admin import AdminClient
+        coordinator = AdminClient({"bootstrap.servers": c.bootstrap}).describe_consumer_groups(
+            [group])[group].result(timeout=10).coordinator.id
+        c.broker(coordinator).kill()
+        second, errors = produce_acks_all(",".join(b.bootstrap for b in c.brokers if b.running()),
+                                          name, [b"b-%d" % i for i in range(60)])
+        assert not errors
+        deadline = time.monotonic() + 60
+        while len(got) < 120 and time.monotonic() < deadline:
+            m = consumer.poll(0.5)
+            if m is not None and not m.error():
+                got.add(m.value())
+        assert got == set(first) | set(second)
+        consumer.commit(asynchronous=False)
+        wait_until(lambda: sum(int(zk.get(f"/consumers/{group}/offsets/{name}/{p}")[0])
+                               for p in range(3)) == 120, timeout=20, msg="offsets committed through the new coordinator")
+    finally:
+        consumer.close()

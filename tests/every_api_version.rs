@@ -498,6 +498,45 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                 "GROUP_SUBSCRIBED_TO_TOPIC v{v}"
             );
         }
+        ApiKey::ElectLeaders => {
+            let req = ElectLeadersRequest::default()
+                .with_election_type(0)
+                .with_timeout_ms(1000)
+                .with_topic_partitions(Some(vec![elect_leaders_request::TopicPartitions::default()
+                    .with_topic(name(TOPIC))
+                    .with_partitions(vec![0])]));
+            let r = client.send(&req, v)?;
+            if v >= 1 {
+                assert_eq!(r.error_code, 0, "elect leaders v{v}");
+            }
+            // The only replica leads already.
+            assert_eq!(
+                r.replica_election_results[0].partition_result[0].error_code, 84,
+                "elect leaders v{v}"
+            );
+        }
+        ApiKey::AlterPartitionReassignments => {
+            let target = |replicas: Vec<i32>| {
+                AlterPartitionReassignmentsRequest::default()
+                    .with_timeout_ms(1000)
+                    .with_topics(vec![alter_partition_reassignments_request::ReassignableTopic::default(
+                    )
+                    .with_name(name(TOPIC))
+                    .with_partitions(vec![
+                        alter_partition_reassignments_request::ReassignablePartition::default()
+                            .with_partition_index(0)
+                            .with_replicas(Some(replicas.into_iter().map(BrokerId).collect())),
+                    ])])
+            };
+            let r = client.send(&target(vec![9]), v)?;
+            assert_eq!(r.responses[0].partitions[0].error_code, 39, "unknown broker v{v}");
+            let r = client.send(&target(vec![0]), v)?;
+            assert_eq!((r.error_code, r.responses[0].partitions[0].error_code), (0, 0), "v{v}");
+        }
+        ApiKey::ListPartitionReassignments => {
+            let r = client.send(&ListPartitionReassignmentsRequest::default().with_timeout_ms(1000), v)?;
+            assert_eq!(r.error_code, 0, "list reassignments v{v}");
+        }
         ApiKey::DescribeCluster => {
             let req = DescribeClusterRequest::default().with_include_cluster_authorized_operations(true);
             let r = client.send(&req, v)?;
@@ -557,6 +596,9 @@ async fn every_api_and_version_answers() {
             ApiKey::DeleteRecords,
             ApiKey::OffsetDelete,
             ApiKey::DescribeCluster,
+            ApiKey::ElectLeaders,
+            ApiKey::AlterPartitionReassignments,
+            ApiKey::ListPartitionReassignments,
         ];
         let ranges: BTreeMap<i16, (i16, i16)> = SUPPORTED_APIS
             .iter()
