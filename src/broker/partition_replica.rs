@@ -231,7 +231,7 @@ impl Partition {
             return None;
         };
         let lagging = progress.lagging(now_ms, lag_max_ms);
-        let joining = progress.caught_up(self.high_watermark());
+        let joining = progress.caught_up(self.high_watermark(), now_ms, lag_max_ms);
         if lagging.is_empty() && joining.is_empty() {
             return None;
         }

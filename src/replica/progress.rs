@@ -137,15 +137,21 @@ impl LeaderProgress {
     }
 
     /// Replicas outside the ISR that have reached the high watermark and
-    /// this epoch's start.
-    pub fn caught_up(&self, high_watermark: i64) -> Vec<i32> {
+    /// this epoch's start, and are still fetching: Kafka expands the ISR only
+    /// on a follower's fetch, so a stopped follower whose last position
+    /// happens to equal the high watermark must not rejoin.
+    pub fn caught_up(&self, high_watermark: i64, now_ms: i64, lag_max_ms: i64) -> Vec<i32> {
         self.replicas
             .iter()
             .filter(|id| **id != self.me && !self.isr.contains(id))
             .filter(|id| {
                 self.followers
                     .get(id)
-                    .is_some_and(|f| f.log_end_offset >= high_watermark && f.log_end_offset >= self.epoch_start_offset)
+                    .is_some_and(|f| {
+                        f.log_end_offset >= high_watermark
+                            && f.log_end_offset >= self.epoch_start_offset
+                            && now_ms - f.previous_fetch_ms <= lag_max_ms
+                    })
             })
             .copied()
             .collect()
@@ -182,12 +188,14 @@ mod tests {
         p.record_fetch(3, 14, 20, 990);
         assert_eq!(p.follower(3).unwrap().last_caught_up_ms, 950);
         p.isr = vec![1];
-        assert_eq!(p.caught_up(15), Vec::<i32>::new());
-        assert_eq!(p.caught_up(14), vec![3]);
-        assert_eq!(p.caught_up(12), vec![2, 3]);
+        assert_eq!(p.caught_up(15, 1_000, 500), Vec::<i32>::new());
+        assert_eq!(p.caught_up(14, 1_000, 500), vec![3]);
+        assert_eq!(p.caught_up(12, 1_000, 500), vec![2, 3]);
+        // A follower that stopped fetching stays out even at the watermark.
+        assert_eq!(p.caught_up(12, 1_450, 500), vec![3]);
         let early = LeaderProgress::new(1, &[1, 2], &[1], 50, 0);
         let mut early = early;
         early.record_fetch(2, 40, 60, 1);
-        assert!(early.caught_up(30).is_empty(), "below the epoch start");
+        assert!(early.caught_up(30, 1, 500).is_empty(), "below the epoch start");
     }
 }
