@@ -27,11 +27,15 @@ CLUSTER_OVERRIDES = {
 
 
 class Cluster:
-    def __init__(self, krab, zk, n=3, overrides=None):
+    def __init__(self, krab, zk, n=3, overrides=None, prepare=None):
+        """``prepare(brokers)`` runs before any broker starts (e.g. to mount a small disk
+        under one broker's log directory)."""
         self.zk = zk
         ov = dict(CLUSTER_OVERRIDES)
         ov.update(overrides or {})
         self.brokers = [krab(mode="zookeeper", broker_id=i, overrides=ov, start=False) for i in range(n)]
+        if prepare:
+            prepare(self.brokers)
         for b in self.brokers:
             b.start()
         wait_until(lambda: len(self.zk.get_children("/brokers/ids")) == n, timeout=20,

@@ -255,6 +255,45 @@ def test_paused_follower_leaves_and_rejoins_the_isr(krab, zk):
                msg="identical replicas")
 
 
+def test_follower_with_a_full_disk_leaves_the_isr_and_the_leader_goes_on(krab, zk):
+    """A follower whose log directory fills up (a 2 MB tmpfs) stops replicating without
+    crashing; the leader drops it from the ISR and keeps acknowledging acks=all writes
+    (min.insync.replicas=1), and every acknowledged record is read back."""
+    mounted = []
+
+    def small_disk(brokers):
+        target = brokers[1].log_dir
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(target)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+        mounted.append(target)
+
+    try:
+        c = Cluster(krab, zk, 2, overrides={"replica.lag.time.max.ms": 1500}, prepare=small_disk)
+        name = unique_topic("diskfull")
+        c.create_topic(name, 1, 2, {"min.insync.replicas": 1}, assignment="0:1")
+        values = [b"%06d:" % i + bytes(1018) for i in range(3000)]  # ~3 MB > the follower's disk
+        acked, errors = produce_acks_all(c.bootstrap, name, values)
+        assert not errors, errors[:3]
+        state = c.wait_state(name, 0, lambda s: s["isr"] == [0], timeout=15,
+                             msg="the full follower out of the ISR")
+        assert state["leader"] == 0
+        assert c.broker(1).running(), "a full disk must not crash the follower"
+        assert 1 in c.live_ids()
+        more = [b"after:%06d" % i for i in range(200)]
+        acked_more, errors = produce_acks_all(c.bootstrap, name, more)
+        assert not errors, errors[:3]
+        acked.update(acked_more)
+        assert len(acked) == len(values) + len(more)
+        consumed = read_all(c.bootstrap, name, [0], len(acked))
+        assert_acked_read_once(acked, consumed)
+        assert c.state(name, 0)["isr"] == [0], "a follower that cannot write must stay out"
+    finally:
+        for target in mounted:
+            subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
 def test_whole_isr_lost_waits_for_an_isr_member_unless_unclean(krab, zk):
     c = Cluster(krab, zk, 3)
     clean, unclean = unique_topic("clean"), unique_topic("unclean")
@@ -676,3 +715,31 @@ def test_consumer_group_moves_to_a_live_coordinator_when_its_broker_dies(krab, z
                    msg="all 120 offsets committed through the new coordinator")
     finally:
         consumer.close()
+
+
+def test_monitor_counts_under_replicated_and_offline_partitions(krab, zk, zookeeper, tmp_path):
+    """The monitor's cluster page and /api/cluster count partitions whose ISR lost a replica
+    and partitions with no leader, as ZooKeeper's state znodes say."""
+    from monitortest import MonitorProcess, api, http, refreshed_after, now_ms
+    c = Cluster(krab, zk, 2)
+    shared, alone = unique_topic("shared"), unique_topic("alone")
+    c.create_topic(shared, 2, 2, assignment="0:1,1:0")
+    c.create_topic(alone, 1, 1, assignment="1")
+    with MonitorProcess(tmp_path / "mon", ["--zk", zookeeper.hosts]) as mon:
+        refreshed_after(mon.url, now_ms())
+        healthy = api(mon.url, "/api/cluster")
+        assert healthy["under_replicated_partitions"] == 0 and healthy["offline_partitions"] == 0
+        c.broker(1).kill()
+        for p in range(2):
+            c.wait_state(shared, p, lambda s: s["isr"] == [0], timeout=SESSION_MS / 1000 + 10,
+                         msg="ISR without the killed broker")
+        c.wait_state(alone, 0, lambda s: s["leader"] == -1, timeout=10, msg="no leader")
+        refreshed_after(mon.url, now_ms())
+        cluster = api(mon.url, "/api/cluster")
+        assert cluster["partition_health"][shared] == {"partitions": 2, "under_replicated": 2, "offline": 0}
+        assert cluster["partition_health"][alone] == {"partitions": 1, "under_replicated": 0, "offline": 1}
+        assert cluster["under_replicated_partitions"] == 2 and cluster["offline_partitions"] == 1
+        status, page, _ = http(mon.url + "/cluster")
+        assert status == 200
+        assert "3 partitions" in page and '<span class="under-replicated-total">2</span>' in page
+        assert '<span class="offline-total">1</span>' in page

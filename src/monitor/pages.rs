@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::duration::format_duration;
-use super::snapshot::{Coordination, GroupRow, Snapshot};
+use super::snapshot::{Coordination, GroupRow, Snapshot, TopicRow};
 
 /// What every page needs besides its own data.
 pub struct PageContext<'a> {
@@ -99,8 +99,14 @@ pub fn groups_page(ctx: &PageContext) -> String {
 /// Brokers and topics.
 pub fn cluster_page(ctx: &PageContext) -> String {
     let s = ctx.snapshot;
-    let mut html = String::from(
-        r#"<h1>Cluster</h1><h2>Brokers</h2><table class="brokers"><thead><tr><th>ID</th><th>Host</th><th>Port</th><th>Rack</th><th>Role</th></tr></thead><tbody>"#,
+    let partitions: usize = s.topics.values().map(|t| t.partitions.len()).sum();
+    let under: usize = s.topics.values().map(TopicRow::under_replicated).sum();
+    let offline: usize = s.topics.values().map(TopicRow::offline).sum();
+    let mut html = format!(
+        r#"<h1>Cluster</h1><p class="partition-health">{partitions} partitions, <span class="under-replicated-total">{under}</span> under-replicated, <span class="offline-total">{offline}</span> offline</p>"#
+    );
+    html.push_str(
+        r#"<h2>Brokers</h2><table class="brokers"><thead><tr><th>ID</th><th>Host</th><th>Port</th><th>Rack</th><th>Role</th></tr></thead><tbody>"#,
     );
     for b in &s.brokers {
         let _ = write!(
@@ -114,7 +120,7 @@ pub fn cluster_page(ctx: &PageContext) -> String {
         );
     }
     html.push_str(
-        r#"</tbody></table><h2>Topics</h2><table class="topics"><thead><tr><th>Topic</th><th class="num">Partitions</th><th class="num">Replication</th><th class="num">LogSize</th><th class="num">Groups</th></tr></thead><tbody>"#,
+        r#"</tbody></table><h2>Topics</h2><table class="topics"><thead><tr><th>Topic</th><th class="num">Partitions</th><th class="num">Replication</th><th class="num">Under-replicated</th><th class="num">Offline</th><th class="num">LogSize</th><th class="num">Groups</th></tr></thead><tbody>"#,
     );
     for (name, t) in &s.topics {
         let groups = s
@@ -124,11 +130,13 @@ pub fn cluster_page(ctx: &PageContext) -> String {
             .count();
         let _ = write!(
             html,
-            r#"<tr class="topic-row"><td><a href="/topic/{}">{}</a></td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{groups}</td></tr>"#,
+            r#"<tr class="topic-row"><td><a href="/topic/{}">{}</a></td><td class="num">{}</td><td class="num">{}</td><td class="num under-replicated">{}</td><td class="num offline">{}</td><td class="num">{}</td><td class="num">{groups}</td></tr>"#,
             encode(name),
             escape(name),
             t.partitions.len(),
             t.partitions.first().map_or(0, |p| p.replicas.len()),
+            t.under_replicated(),
+            t.offline(),
             t.log_size().map_or_else(|| "?".to_string(), |v| v.to_string()),
         );
     }

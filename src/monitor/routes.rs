@@ -219,8 +219,20 @@ fn api(state: &MonitorState, snapshot: &Snapshot, path: &[&str], query: &Query) 
         }
         ["cluster"] => {
             only(query, &[])?;
+            let health: serde_json::Map<String, serde_json::Value> = snapshot
+                .topics
+                .iter()
+                .map(|(name, t)| {
+                    let counts = json!({ "partitions": t.partitions.len(),
+                                         "under_replicated": t.under_replicated(), "offline": t.offline() });
+                    (name.clone(), counts)
+                })
+                .collect();
             json!({ "status": status, "brokers": snapshot.brokers, "controller": snapshot.controller,
-                    "topics": snapshot.topics.keys().collect::<Vec<_>>() })
+                    "topics": snapshot.topics.keys().collect::<Vec<_>>(),
+                    "under_replicated_partitions": snapshot.topics.values().map(|t| t.under_replicated()).sum::<usize>(),
+                    "offline_partitions": snapshot.topics.values().map(|t| t.offline()).sum::<usize>(),
+                    "partition_health": health })
         }
         _ => return Err(Problem::NotFound(format!("no API at /api/{}", path.join("/")))),
     };

@@ -41,6 +41,16 @@ impl TopicRow {
             .iter()
             .try_fold(0i64, |sum, p| Some(sum.saturating_add(p.log_size?)))
     }
+
+    /// Partitions whose ISR is smaller than their replica set.
+    pub fn under_replicated(&self) -> usize {
+        self.partitions.iter().filter(|p| p.is_under_replicated()).count()
+    }
+
+    /// Partitions without a leader.
+    pub fn offline(&self) -> usize {
+        self.partitions.iter().filter(|p| p.leader < 0).count()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -123,6 +133,12 @@ pub struct OffsetRow {
     pub last_seen_ms: Option<i64>,
 }
 
+impl PartitionRow {
+    pub fn is_under_replicated(&self) -> bool {
+        self.isr.len() < self.replicas.len()
+    }
+}
+
 pub fn lag(offset: Option<i64>, log_size: Option<i64>) -> Option<i64> {
     Some(log_size?.saturating_sub(offset?).max(0))
 }
@@ -137,5 +153,19 @@ mod tests {
         assert_eq!(lag(Some(15), Some(12)), Some(0));
         assert_eq!(lag(None, Some(12)), None);
         assert_eq!(lag(Some(1), None), None);
+    }
+
+    #[test]
+    fn under_replicated_and_offline_partitions_are_counted() {
+        let row = |leader, isr: &[i32]| PartitionRow {
+            partition: 0,
+            leader,
+            replicas: vec![0, 1],
+            isr: isr.to_vec(),
+            log_size: None,
+        };
+        let t = TopicRow { partitions: vec![row(0, &[0, 1]), row(0, &[0]), row(-1, &[1])] };
+        assert_eq!(t.under_replicated(), 2);
+        assert_eq!(t.offline(), 1);
     }
 }
