@@ -118,13 +118,15 @@ def crc32c(data):
 
 
 def record_batch(values, base_timestamp=None, corrupt_crc=False, producer_id=-1,
-                 producer_epoch=-1, base_sequence=-1, attributes=0):
+                 producer_epoch=-1, base_sequence=-1, attributes=0, timestamp_deltas=None):
     """An uncompressed magic-2 batch holding ``values`` (bytes, key null, no headers);
-    ``attributes`` sets flags such as transactional (0x10), never a codec."""
+    ``attributes`` sets flags such as transactional (0x10), never a codec;
+    ``timestamp_deltas`` gives each record's timestamp relative to the base (default 0)."""
     ts = int(time.time() * 1000) if base_timestamp is None else base_timestamp
+    deltas = timestamp_deltas or [0] * len(values)
     records = b""
     for delta, value in enumerate(values):
-        body = (i8(0) + varint(0) + varint(delta) + varbytes(None) + varbytes(value)
+        body = (i8(0) + varint(deltas[delta]) + varint(delta) + varbytes(None) + varbytes(value)
                 + varint(0))
         records += varint(len(body)) + body
     # attributes .. end (the CRC-covered part)
@@ -281,4 +283,64 @@ def list_offsets_latest_v1(conn, topic, partition=0):
             r.i64()  # timestamp
             off = r.i64()
             result = (err, off)
+    return result
+
+
+def fetch_v4(conn, topic, partitions, max_bytes, partition_max_bytes, max_wait_ms=100):
+    """Fetch v4 from offset 0 of each partition; returns {partition: (error_code, record bytes)}."""
+    parts = array([i32(p) + i64(0) + i32(partition_max_bytes) for p in partitions])
+    body = (i32(-1) + i32(max_wait_ms) + i32(1) + i32(max_bytes) + i8(0)
+            + array([string(topic) + parts]))
+    r = conn.call(1, 4, body)
+    r.i32()  # throttle
+    out = {}
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            p = r.i32()
+            err = r.i16()
+            r.i64()  # high watermark
+            r.i64()  # last stable offset
+            for _ in range(max(r.i32(), 0)):  # aborted transactions
+                r.i64()
+                r.i64()
+            size = r.i32()
+            out[p] = (err, r.take(size) if size > 0 else b"")
+    return out
+
+
+def fetch_v2_error(conn, topic, partition=0):
+    """Fetch v2 from offset 0; returns (error_code, record bytes) of the partition."""
+    body = (i32(-1) + i32(100) + i32(1)
+            + array([string(topic) + array([i32(partition) + i64(0) + i32(1 << 20)])]))
+    r = conn.call(1, 2, body)
+    r.i32()  # throttle
+    result = None
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            r.i32()
+            err = r.i16()
+            r.i64()  # high watermark
+            size = r.i32()
+            result = (err, r.take(size) if size > 0 else b"")
+    return result
+
+
+def produce_v8(conn, topic, partition, batch, acks=1, timeout_ms=10000):
+    """Produce v8; returns (error_code, base_offset, [(batch_index, message)], error_message)."""
+    body = (string(None) + i16(acks) + i32(timeout_ms)
+            + array([string(topic) + array([i32(partition) + nbytes(batch)])]))
+    r = conn.call(0, 8, body)
+    result = None
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            r.i32()
+            err = r.i16()
+            base = r.i64()
+            r.i64()  # log_append_time
+            r.i64()  # log_start_offset
+            record_errors = [(r.i32(), r.string()) for _ in range(max(r.i32(), 0))]
+            result = (err, base, record_errors, r.string())
     return result

@@ -29,13 +29,16 @@ CREATE_CASES = [
      ["retention.hours", "unknown topic config"], "INVALID_CONFIG"),
     ("ill-typed", None, ["--partitions", "1", "--replication-factor", "1",
                          "--config", "retention.ms=soon"],
-     ["retention.ms", "not an integer"], "INVALID_CONFIG"),
+     ["retention.ms", "soon", "64-bit integer"], "INVALID_CONFIG"),
     ("out-of-range", None, ["--partitions", "1", "--replication-factor", "1",
                             "--config", "segment.bytes=10"],
-     ["segment.bytes", "out of range"], "INVALID_CONFIG"),
-    ("compact", None, ["--partitions", "1", "--replication-factor", "1",
-                       "--config", "cleanup.policy=compact"],
-     ["cleanup.policy", "compact", "not supported"], "INVALID_CONFIG"),
+     ["segment.bytes", "10", "at least 14"], "INVALID_CONFIG"),
+    ("bad-policy", None, ["--partitions", "1", "--replication-factor", "1",
+                          "--config", "cleanup.policy=shred"],
+     ["cleanup.policy", "shred", "compact, delete"], "INVALID_CONFIG"),
+    ("bad-format-version", None, ["--partitions", "1", "--replication-factor", "1",
+                                  "--config", "message.format.version=0.7"],
+     ["message.format.version", "0.7", "not a valid version"], "INVALID_CONFIG"),
     ("bad-assignment", None, ["--replica-assignment", "0:7"],
      ["replica assignment", "7"], "INVALID_REPLICA_ASSIGNMENT"),
 ]
@@ -100,7 +103,7 @@ def test_shrinking_and_unknown_topics(krab, zk, zookeeper):
     for mode in (["--zookeeper", zookeeper.hosts], ["--bootstrap-server", b.bootstrap]):
         failed(topics(*mode, "--alter", "--topic", t, "--partitions", "2"), "only be increased")
         failed(topics(*mode, "--alter", "--topic", t, "--partitions", "3"), "only be increased")
-        failed(topics(*mode, "--alter", "--topic", t, "--config", "retention.ms=x"), "not an integer")
+        failed(topics(*mode, "--alter", "--topic", t, "--config", "retention.ms=x"), "retention.ms", "64-bit integer")
         failed(topics(*mode, "--delete", "--topic", "no-such-topic"), "does not exist")
         failed(topics(*mode, "--alter", "--topic", "no-such-topic", "--partitions", "9"), "does not exist")
         assert ok(topics(*mode, "--delete", "--topic", "no-such-topic", "--if-exists")) == ""

@@ -130,3 +130,29 @@ def test_recreated_behind_a_brokers_back_starts_empty(krab, zk, zookeeper):
     wait_until(lambda: confluent_watermarks(b.bootstrap, t) == (0, 0), msg="the new topic is empty")
     produce(b.bootstrap, t, ["new"])
     assert consume_all(b.bootstrap, t, 1) == ["new"]
+
+
+def test_delete_then_create_200ms_apart_through_zookeeper(krab, zk, zookeeper):
+    """Brokers follow ZooKeeper by watches (issue 14): after `kafka-topics.sh --delete`, within
+    200 ms every broker's Metadata has dropped the topic and a create of the same name works."""
+    import time
+    from clustertest import Cluster
+    from kwire import Conn, metadata_v1
+    c = Cluster(krab, zk, 2)
+    name = unique_topic("again")
+    create = ("--zookeeper", zookeeper.hosts, "--create", "--topic", name, "--partitions", "2",
+              "--replication-factor", "2")
+    ok(topics(*create))
+    c.wait_metadata(name, 2)
+    ok(topics("--zookeeper", zookeeper.hosts, "--delete", "--topic", name))
+    time.sleep(0.2)
+    for b in c.brokers:
+        host, port = b.bootstrap.rsplit(":", 1)
+        conn = Conn(host, int(port))
+        try:
+            listed = metadata_v1(conn, None)  # all topics: a named request would auto-create
+        finally:
+            conn.close()
+        assert name not in listed, f"broker {b.name} still lists {name} 200 ms after the delete"
+    ok(topics(*create))
+    c.wait_metadata(name, 2)

@@ -405,9 +405,23 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                     .with_resource_name(StrBytes::from_static_str("0"))
                     .with_configuration_keys(None),
             ]);
+            let req = req
+                .with_include_synonyms(v >= 1)
+                .with_include_documentation(v >= 3);
             let r = client.send(&req, v)?;
             assert_eq!(r.results[0].error_code, 0, "describe topic v{v}");
-            assert!(r.results[0].configs.iter().any(|c| c.name.as_str() == "retention.ms"));
+            let retention = r.results[0]
+                .configs
+                .iter()
+                .find(|c| c.name.as_str() == "retention.ms")
+                .expect("retention.ms described");
+            if v >= 1 {
+                assert!(!retention.synonyms.is_empty(), "synonyms v{v}");
+            }
+            if v >= 3 {
+                assert_eq!(retention.config_type, 5, "LONG v{v}");
+                assert!(retention.documentation.is_some(), "documentation v{v}");
+            }
             assert_eq!(r.results[1].error_code, 0, "describe broker v{v}");
         }
         ApiKey::AlterConfigs => {
@@ -430,10 +444,10 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                     .with_configs(vec![incremental_alter_configs_request::AlterableConfig::default()
                         .with_name(StrBytes::from_static_str("cleanup.policy"))
                         .with_config_operation(0)
-                        .with_value(Some(StrBytes::from_static_str("compact")))]),
+                        .with_value(Some(StrBytes::from_static_str("shred")))]),
             ]);
             let r = client.send(&req, v)?;
-            assert_eq!(r.responses[0].error_code, 40, "compact is refused v{v}");
+            assert_eq!(r.responses[0].error_code, 40, "an invalid policy is refused v{v}");
         }
         ApiKey::DeleteRecords => {
             let req = DeleteRecordsRequest::default().with_timeout_ms(1000).with_topics(vec![

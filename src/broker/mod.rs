@@ -15,6 +15,7 @@ mod replication;
 pub mod response_errors;
 pub mod server;
 pub mod topic_admin;
+pub mod topic_config_defs;
 pub mod topic_rules;
 pub mod topics;
 

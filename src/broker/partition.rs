@@ -256,17 +256,17 @@ impl Partition {
 
     /// Whole batches from the one containing `offset`, up to `max_bytes`
     /// (at least one batch), below the high watermark: what consumers see.
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, LogError> {
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one_batch: bool) -> Result<Bytes, LogError> {
         let log = read_lock(&self.log);
         Ok(log
-            .read_batches_below(offset, max_bytes, true, self.high_watermark())?
+            .read_batches_below(offset, max_bytes, min_one_batch, self.high_watermark())?
             .data)
     }
 
     /// As `read` but up to the log end: what followers copy.
-    pub fn read_for_replica(&self, offset: i64, max_bytes: usize) -> Result<Bytes, LogError> {
+    pub fn read_for_replica(&self, offset: i64, max_bytes: usize, min_one_batch: bool) -> Result<Bytes, LogError> {
         let log = read_lock(&self.log);
-        Ok(log.read(offset, max_bytes)?.data)
+        Ok(log.read_batches(offset, max_bytes, min_one_batch)?.data)
     }
 
     /// The first batch whose max timestamp is at or after `ts`.

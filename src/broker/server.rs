@@ -11,6 +11,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
+use crate::metadata::layout::paths;
 use crate::metadata::KafkaLayout;
 
 use super::{connection, now_ms, Broker};
@@ -283,14 +284,55 @@ async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: w
     connections.abort_all();
 }
 
+/// Znodes whose children announce topic creation and deletion, deletion
+/// markers, config changes and broker loss: watched so a change reaches this
+/// broker in milliseconds; the periodic sync stays as the safety net.
+const WATCHED_CHILDREN: [&str; 4] = [
+    paths::BROKER_TOPICS,
+    paths::DELETE_TOPICS,
+    "/config/changes",
+    paths::BROKER_IDS,
+];
+
+/// Re-arms a child watch on `path` after every change and counts the changes
+/// on `changes`; without a watch (session away, node missing) it retries.
+async fn watch_children(
+    broker: Arc<Broker>,
+    path: &'static str,
+    changes: watch::Sender<u64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let fired = tokio::select! {
+            _ = shutdown.changed() => return,
+            fired = broker.layout.store().children_changed(path) => fired,
+        };
+        match fired {
+            Ok(()) => changes.send_modify(|n| *n = n.wrapping_add(1)),
+            Err(e) => {
+                tracing::debug!(path, error = %e, "cannot watch; the periodic sync covers it");
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
 /// Follows the store: topics created or removed elsewhere, deletion
-/// markers, and the controller seat when it frees up.
+/// markers, and the controller seat when it frees up. Runs on every watched
+/// change and at least every `period`.
 async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let period = Duration::from_millis(if broker.config.zookeeper_connect.is_some() {
         500
     } else {
         1000
     });
+    let (changes_tx, mut changes) = watch::channel(0u64);
+    for path in WATCHED_CHILDREN {
+        tokio::spawn(watch_children(broker.clone(), path, changes_tx.clone(), shutdown.clone()));
+    }
     let mut failing_since: Option<std::time::Instant> = None;
     // Config notifications applied and topic incarnations seen so far.
     let mut watch = super::topic_admin::TopicWatch::default();
@@ -298,7 +340,9 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(period) => {}
+            _ = changes.changed() => {}
         }
+        changes.borrow_and_update();
         if !broker.is_controller() {
             become_controller_if_free(&broker).await;
         }

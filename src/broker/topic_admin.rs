@@ -8,7 +8,9 @@ use std::sync::{Arc, Weak};
 
 use crate::metadata::LayoutError;
 
-use super::topic_rules::{assign_replicas_from, validate_topic_config, TopicError, TOPIC_CONFIG_KEYS};
+use super::topic_config_defs::{TopicConfigDef, TOPIC_CONFIGS};
+use super::topic_rules::{assign_replicas_from, validate_topic_config, TopicError};
+use crate::config::BrokerConfig;
 use super::topics::Topic;
 use super::Broker;
 
@@ -254,35 +256,74 @@ impl Broker {
         Ok(())
     }
 
-    /// The value a topic config has for `topic` and whether it is an
-    /// override (else the broker default applies).
-    pub fn topic_config_entries(&self, overrides: &BTreeMap<String, String>) -> Vec<(String, String, bool)> {
-        TOPIC_CONFIG_KEYS
+    /// Every Kafka 2.8 topic config with its value for a topic whose
+    /// overrides are `overrides`, and where that value comes from.
+    pub fn topic_config_entries(&self, overrides: &BTreeMap<String, String>) -> Vec<TopicConfigEntry> {
+        TOPIC_CONFIGS
             .iter()
-            .map(|key| match overrides.get(*key) {
-                Some(v) => (key.to_string(), v.clone(), true),
-                None => (key.to_string(), self.topic_config_default(key), false),
+            .map(|def| {
+                let broker_value = self.broker_topic_default(def.name);
+                let (value, source) = match (overrides.get(def.name), &broker_value) {
+                    (Some(v), _) => (v.clone(), ConfigSource::Topic),
+                    (None, Some(v)) => (v.clone(), ConfigSource::Broker),
+                    (None, None) => (def.default.to_string(), ConfigSource::Default),
+                };
+                TopicConfigEntry {
+                    def,
+                    value,
+                    source,
+                    broker_value,
+                    topic_value: overrides.get(def.name).cloned(),
+                }
             })
             .collect()
     }
 
-    /// The broker-level default of a topic config, as a string.
-    pub fn topic_config_default(&self, key: &str) -> String {
+    /// The broker's own setting behind a topic config (its `log.*` synonym),
+    /// when it differs from Kafka's default or was set.
+    pub fn broker_topic_default(&self, key: &str) -> Option<String> {
         let c = &self.config;
+        let d = BrokerConfig::default();
+        let changed = |now: String, default: String| (now != default).then_some(now);
         match key {
-            "retention.ms" => c.log_retention_ms.to_string(),
-            "retention.bytes" => c.log_retention_bytes.to_string(),
-            "segment.bytes" => c.log_segment_bytes.to_string(),
-            "segment.ms" => c.log_roll_ms.to_string(),
-            "max.message.bytes" => c.message_max_bytes.to_string(),
-            "flush.messages" => c.log_flush_interval_messages.min(i64::MAX as u64).to_string(),
-            "flush.ms" => c.log_flush_interval_ms.unwrap_or(i64::MAX as u64).to_string(),
-            "cleanup.policy" => "delete".to_string(),
-            "min.insync.replicas" => c.min_insync_replicas.to_string(),
-            "unclean.leader.election.enable" => c.unclean_leader_election_enable.to_string(),
-            _ => String::new(),
+            "retention.ms" => changed(c.log_retention_ms.to_string(), d.log_retention_ms.to_string()),
+            "retention.bytes" => changed(c.log_retention_bytes.to_string(), d.log_retention_bytes.to_string()),
+            "segment.bytes" => changed(c.log_segment_bytes.to_string(), d.log_segment_bytes.to_string()),
+            "segment.ms" => changed(c.log_roll_ms.to_string(), d.log_roll_ms.to_string()),
+            "max.message.bytes" => changed(c.message_max_bytes.to_string(), d.message_max_bytes.to_string()),
+            "flush.messages" => changed(
+                c.log_flush_interval_messages.min(i64::MAX as u64).to_string(),
+                d.log_flush_interval_messages.min(i64::MAX as u64).to_string(),
+            ),
+            "flush.ms" => c.log_flush_interval_ms.map(|v| v.to_string()),
+            "min.insync.replicas" => changed(c.min_insync_replicas.to_string(), d.min_insync_replicas.to_string()),
+            "unclean.leader.election.enable" => changed(
+                c.unclean_leader_election_enable.to_string(),
+                d.unclean_leader_election_enable.to_string(),
+            ),
+            _ => None,
         }
     }
+}
+
+/// Where a topic config's value comes from (DescribeConfigs' config_source).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    Topic,
+    Broker,
+    Default,
+}
+
+/// One topic config as DescribeConfigs reports it.
+#[derive(Clone, Debug)]
+pub struct TopicConfigEntry {
+    pub def: &'static TopicConfigDef,
+    pub value: String,
+    pub source: ConfigSource,
+    /// The broker's synonym value, if set.
+    pub broker_value: Option<String>,
+    /// The topic's override, if any.
+    pub topic_value: Option<String>,
 }
 
 #[cfg(test)]

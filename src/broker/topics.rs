@@ -123,6 +123,22 @@ impl Broker {
         if let Some(v) = num("flush.ms").filter(|v| *v >= 0) {
             lc.flush_interval_ms = v as u64;
         }
+        if let Some(v) = num("index.interval.bytes").filter(|v| *v >= 0) {
+            lc.index_interval_bytes = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        if let Some(v) = num("segment.jitter.ms").filter(|v| *v >= 0) {
+            lc.segment_jitter_ms = v;
+        }
+        // A compacted topic without "delete" is never trimmed by age or size
+        // in Kafka; krab does not compact yet, so it keeps every record
+        // rather than lose the latest value of a key.
+        if topic_config
+            .get("cleanup.policy")
+            .is_some_and(|p| !p.split(',').any(|i| i.trim() == "delete"))
+        {
+            lc.retention_ms = -1;
+            lc.retention_bytes = -1;
+        }
         lc
     }
 

@@ -28,6 +28,9 @@ pub struct LogConfig {
     pub flush_interval_ms: u64,
     /// Bytes of log between sparse index entries (`log.index.interval.bytes`).
     pub index_interval_bytes: u32,
+    /// Up to this much is taken off `segment_ms` per segment, at random
+    /// (`segment.jitter.ms`), so segments of many partitions do not roll together.
+    pub segment_jitter_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -41,6 +44,7 @@ impl Default for LogConfig {
             flush_interval_messages: u64::MAX,
             flush_interval_ms: u64::MAX,
             index_interval_bytes: 4096,
+            segment_jitter_ms: 0,
         }
     }
 }

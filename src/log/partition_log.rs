@@ -101,6 +101,9 @@ pub struct PartitionLog {
     dir_changed: bool,
     /// Set by a failed write or fsync: the files may not match memory any more.
     poisoned: bool,
+    /// Subtracted from `segment_ms` for the active segment (segment.jitter.ms),
+    /// drawn when it was created so partitions do not all roll at once.
+    roll_jitter_ms: i64,
 }
 
 impl fmt::Debug for PartitionLog {
@@ -112,6 +115,17 @@ impl fmt::Debug for PartitionLog {
             .field("segments", &(self.sealed.len() + 1))
             .field("poisoned", &self.poisoned)
             .finish()
+    }
+}
+
+/// Kafka's `randomSegmentJitter`: uniform in [0, min(jitter, segment_ms)).
+fn random_roll_jitter(config: &LogConfig) -> i64 {
+    let (jitter_ms, segment_ms) = (config.segment_jitter_ms, config.segment_ms);
+    let bound = jitter_ms.min(segment_ms);
+    if bound <= 0 {
+        0
+    } else {
+        rand::Rng::gen_range(&mut rand::thread_rng(), 0..bound)
     }
 }
 
@@ -156,6 +170,7 @@ impl PartitionLog {
             persisted_recovery_point = Some(recovery_point);
         }
         tracing::debug!(dir = %dir.display(), segments = sealed.len() + 1, log_start_offset, log_end_offset, "opened partition log");
+        let roll_jitter_ms = random_roll_jitter(&config);
         Ok(PartitionLog {
             dir: dir.to_path_buf(),
             config,
@@ -168,6 +183,7 @@ impl PartitionLog {
             // Recovery may have created, truncated or removed files.
             dir_changed: true,
             poisoned: false,
+            roll_jitter_ms,
         })
     }
 
@@ -358,7 +374,7 @@ impl PartitionLog {
         let too_old = self.config.segment_ms > 0
             && active
                 .roll_base_ms
-                .is_some_and(|since| now_ms.saturating_sub(since) > self.config.segment_ms);
+                .is_some_and(|since| now_ms.saturating_sub(since) > self.config.segment_ms - self.roll_jitter_ms);
         let offsets_too_far = header.last_offset() - active.base_offset > MAX_RELATIVE_OFFSET;
         too_big || too_old || offsets_too_far
     }
@@ -367,6 +383,7 @@ impl PartitionLog {
         self.active.seal()?;
         let next = Segment::create(&self.dir, self.log_end_offset())?;
         let sealed = mem::replace(&mut self.active, next);
+        self.roll_jitter_ms = random_roll_jitter(&self.config);
         tracing::debug!(dir = %self.dir.display(), base_offset = self.active.base_offset, "rolled a new segment");
         self.sealed.insert(sealed.base_offset, sealed);
         self.dir_changed = true;

@@ -93,6 +93,12 @@ impl MetadataStore for BoundedStore {
     fn session_events(&self) -> tokio::sync::broadcast::Receiver<SessionEvent> {
         self.inner.session_events()
     }
+
+    /// Not bounded: waiting for a change is the point. Setting the watch is
+    /// a read like any other, but a stalled one only delays the next sync.
+    fn children_changed(&self, path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.inner.children_changed(path)
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub struct EmbeddedStore {
     /// further writes are refused.
     write_failure: Arc<OnceLock<String>>,
     writer: Option<JoinHandle<()>>,
+    /// Counts changes, so `children_changed` can wait for the next one.
+    changes: tokio::sync::watch::Sender<u64>,
     _lock: File,
 }
 
@@ -106,8 +108,15 @@ impl EmbeddedStore {
             tree: Mutex::new(tree),
             write_failure,
             writer: Some(writer),
+            changes: tokio::sync::watch::channel(0).0,
             _lock: lock,
         })
+    }
+
+    /// Wakes `children_changed` waiters (any change counts: one broker, few
+    /// changes, and a spurious wake-up only costs a sync round).
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn tree(&self) -> MutexGuard<'_, Tree> {
@@ -227,6 +236,9 @@ impl Drop for EmbeddedStore {
 impl MetadataStore for EmbeddedStore {
     fn create(&self, path: &str, data: &[u8], kind: NodeKind) -> BoxFuture<'_, Result<String, StoreError>> {
         let result = self.create_now(path, data, kind, false);
+        if result.is_ok() {
+            self.changed();
+        }
         Box::pin(async move {
             let (created, pending) = result?;
             wait_durable(pending).await?;
@@ -241,6 +253,9 @@ impl MetadataStore for EmbeddedStore {
         kind: NodeKind,
     ) -> BoxFuture<'_, Result<String, StoreError>> {
         let result = self.create_now(path, data, kind, true);
+        if result.is_ok() {
+            self.changed();
+        }
         Box::pin(async move {
             let (created, pending) = result?;
             wait_durable(pending).await?;
@@ -261,6 +276,9 @@ impl MetadataStore for EmbeddedStore {
         expected_version: Option<i32>,
     ) -> BoxFuture<'_, Result<NodeStat, StoreError>> {
         let result = self.set_now(path, data, expected_version);
+        if result.is_ok() {
+            self.changed();
+        }
         Box::pin(async move {
             let (stat, pending) = result?;
             wait_durable(pending).await?;
@@ -280,7 +298,22 @@ impl MetadataStore for EmbeddedStore {
 
     fn delete(&self, path: &str, recursive: bool) -> BoxFuture<'_, Result<(), StoreError>> {
         let result = self.delete_now(path, recursive);
+        if result.is_ok() {
+            self.changed();
+        }
         Box::pin(async move { wait_durable(result?).await })
+    }
+
+    fn children_changed(&self, path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
+        let valid = validate_path(path);
+        let mut changes = self.changes.subscribe();
+        Box::pin(async move {
+            valid?;
+            changes
+                .changed()
+                .await
+                .map_err(|_| StoreError::Unavailable("embedded store closed".into()))
+        })
     }
 
     fn describe(&self) -> String {

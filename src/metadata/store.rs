@@ -93,6 +93,14 @@ pub trait MetadataStore: Send + Sync {
     /// Human-readable location, e.g. "zookeeper 127.0.0.1:2181/kafka" or "embedded /var/krab/__krab_metadata".
     fn describe(&self) -> String;
 
+    /// Resolves once the children of `path` change after this call (a
+    /// ZooKeeper child watch; the embedded store's own change notice). An
+    /// error means no watch could be set (the node is missing, the session is
+    /// away): callers fall back to polling. The default never resolves.
+    fn children_changed(&self, _path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(std::future::pending())
+    }
+
     /// Session changes the broker may react to (re-register, resign as controller).
     /// The default is a channel that is already closed: no sessions, no events.
     fn session_events(&self) -> tokio::sync::broadcast::Receiver<SessionEvent> {

@@ -25,7 +25,7 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetForLeaderEpoch, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::CreatePartitions, 0, 1),
-    (ApiKey::DescribeConfigs, 0, 2),
+    (ApiKey::DescribeConfigs, 0, 4),
     (ApiKey::AlterConfigs, 0, 1),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DeleteRecords, 0, 1),

@@ -235,9 +235,47 @@ pub fn encode_batch(
     Ok(batch)
 }
 
+/// The same batch with its records compressed by `codec` (a topic's
+/// `compression.type` differing from the producer's): offsets, timestamps,
+/// producer id, epoch and sequence are kept; the CRC is recomputed.
+pub fn recompress(batch: &[u8], codec: Compression) -> Result<Vec<u8>> {
+    let (header, records) = decode_batch_records(batch)?;
+    if header.compression()? == codec || records.is_empty() {
+        return Ok(batch.to_vec());
+    }
+    let log_append_time = header.timestamp_type_log_append().then_some(header.max_timestamp);
+    let mut out = encode_batch(
+        &records,
+        codec,
+        header.base_offset,
+        header.producer_id,
+        header.producer_epoch,
+        header.base_sequence,
+        log_append_time,
+    )?;
+    super::batch::set_partition_leader_epoch(&mut out, header.partition_leader_epoch)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recompression_keeps_records_and_producer_fields() {
+        let records: Vec<Record> = (0..5).map(|i| record(i, 1_000 + i, "value value value")).collect();
+        let plain = encode_batch(&records, Compression::None, 0, 42, 3, 7, None).unwrap();
+        for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+            let packed = recompress(&plain, codec).unwrap();
+            let (header, decoded) = decode_batch_records(&packed).unwrap();
+            assert_eq!(header.compression().unwrap(), codec);
+            assert_eq!((header.producer_id, header.producer_epoch, header.base_sequence), (42, 3, 7));
+            assert_eq!(header.max_timestamp, 1_004);
+            assert_eq!(decoded, records);
+            let back = recompress(&packed, Compression::None).unwrap();
+            assert_eq!(decode_batch_records(&back).unwrap().1, records);
+        }
+    }
     use crate::records::batch::{NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE};
     use proptest::prelude::*;
 

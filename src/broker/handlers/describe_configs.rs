@@ -1,15 +1,21 @@
-//! DescribeConfigs (key 32), v0–2: topic resources (type 2) list every
-//! topic config krab honours with the override or the broker default, and
-//! (v1+) its source; broker resources (type 4, this broker's id or "") list
-//! the broker's settings. Requested keys filter the list.
-//! Not implemented: synonyms (always empty), documentation (v3+).
+//! DescribeConfigs (key 32), v0–4: topic resources (type 2) list every
+//! Kafka 2.8 topic config (honoured or stored only) with the topic's
+//! override, the broker's synonym or Kafka's default, and (v1+) its source
+//! and, when asked, synonyms in Kafka's order (topic, broker, default);
+//! v3+ add the type and, when asked, documentation. Broker resources
+//! (type 4, this broker's id or "") list the broker's settings.
+//! Requested keys filter the list.
+//! Not implemented: synonyms of broker resources (always empty).
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use crate::broker::dispatch::HandlerResult;
+use crate::broker::topic_admin::{ConfigSource, TopicConfigEntry};
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
 
@@ -65,6 +71,45 @@ fn entry(version: i16, name: &str, value: &str, is_override: bool, source: i8) -
     e
 }
 
+/// A topic config as Kafka reports it, with synonyms and documentation when asked.
+fn topic_entry(
+    version: i16,
+    include_synonyms: bool,
+    include_documentation: bool,
+    e: &TopicConfigEntry,
+) -> DescribeConfigsResourceResult {
+    let source = match e.source {
+        ConfigSource::Topic => SOURCE_DYNAMIC_TOPIC,
+        ConfigSource::Broker => SOURCE_STATIC_BROKER,
+        ConfigSource::Default => SOURCE_DEFAULT,
+    };
+    let mut out = entry(version, e.def.name, &e.value, e.source != ConfigSource::Default, source);
+    if version >= 1 && include_synonyms {
+        let synonym = |name: &str, value: &str, source: i8| {
+            DescribeConfigsSynonym::default()
+                .with_name(str_bytes(name))
+                .with_value(Some(str_bytes(value)))
+                .with_source(source)
+        };
+        let broker_name = e.def.synonym.unwrap_or(e.def.name);
+        if let Some(v) = &e.topic_value {
+            out.synonyms.push(synonym(e.def.name, v, SOURCE_DYNAMIC_TOPIC));
+        }
+        if let Some(v) = &e.broker_value {
+            out.synonyms.push(synonym(broker_name, v, SOURCE_STATIC_BROKER));
+        }
+        out.synonyms.push(synonym(broker_name, e.def.default, SOURCE_DEFAULT));
+    }
+    if version >= 3 {
+        out.config_type = e.def.kind.describe_type();
+        if include_documentation {
+            let honoured = if e.def.honoured { "" } else { " (stored and reported; krab does not act on it yet)" };
+            out.documentation = Some(str_bytes(&format!("{}{honoured}", e.def.doc)));
+        }
+    }
+    out
+}
+
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: DescribeConfigsRequest = decode(&frame)?;
     let version = frame.api_version;
@@ -90,16 +135,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                     Some(overrides) => {
                         result.configs = broker
                             .topic_config_entries(&overrides)
-                            .into_iter()
-                            .filter(|(k, _, _)| wanted(k))
-                            .map(|(k, v, is_override)| {
-                                let source = if is_override {
-                                    SOURCE_DYNAMIC_TOPIC
-                                } else {
-                                    SOURCE_DEFAULT
-                                };
-                                entry(version, &k, &v, is_override, source)
-                            })
+                            .iter()
+                            .filter(|e| wanted(e.def.name))
+                            .map(|e| topic_entry(version, request.include_synonyms, request.include_documentation, e))
                             .collect();
                     }
                     None => {

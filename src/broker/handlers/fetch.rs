@@ -3,11 +3,14 @@
 //! batch containing the fetch offset (clients skip what they did not ask
 //! for); v0–1 get it down-converted to magic 0, v2–3 to magic 1.
 //! Response size: `partition_max_bytes` per partition and (v3+) `max_bytes`
-//! overall, except that the first batch found is always returned whole so a
-//! large message can never stall a consumer (KIP-74).
+//! overall, except that the response's first batch is returned whole even
+//! when it exceeds both, so a large message can never stall a consumer;
+//! later partitions get only whole batches within what is left (KIP-74).
 //! Consumers read up to the high watermark, from the leader only
 //! (NOT_LEADER_OR_FOLLOWER elsewhere); a v9+ `current_leader_epoch` other
 //! than the leader's gets FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH.
+//! A topic with `message.downconversion.enable=false` answers v0–3 (which
+//! need down-conversion) with UNSUPPORTED_VERSION for its partitions.
 //! Replica fetches (replica_id = a broker id) read up to the log end and
 //! record the follower's position, which moves the high watermark.
 //! Not implemented: fetch sessions (v7+; we answer session 0, so clients
@@ -97,7 +100,19 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
                     continue;
                 }
             };
+            // message.downconversion.enable=false: clients that need an old
+            // format (Fetch v0-3) get UNSUPPORTED_VERSION instead.
+            let no_down_conversion = version < 4
+                && follower.is_none()
+                && topic.as_ref().is_some_and(|t| {
+                    t.config
+                        .get("message.downconversion.enable")
+                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+                });
             let checked = partition.check_leader_epoch(fp.current_leader_epoch).and_then(|()| {
+                if no_down_conversion {
+                    return Err(ErrorCode::UnsupportedVersion);
+                }
                 if !partition.is_leader() {
                     return Err(ErrorCode::NotLeaderOrFollower);
                 }
@@ -131,7 +146,12 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
                 partitions.push(out);
                 continue;
             }
-            match read_partition(partition, fp.fetch_offset, limit.max(1), version, follower.is_some()) {
+            // KIP-74: only the response's first data may exceed the limits
+            // (so one large batch never stalls a consumer); after it, a
+            // partition gets only whole batches that fit. v0-2 have no
+            // response limit and always get a first batch.
+            let min_one_batch = total == 0 || version < 3;
+            match read_partition(partition, fp.fetch_offset, limit.max(1), min_one_batch, version, follower.is_some()) {
                 Ok((data, records)) => {
                     total += data.len();
                     budget = budget.saturating_sub(data.len());
@@ -167,6 +187,7 @@ fn read_partition(
     partition: &Partition,
     offset: i64,
     max_bytes: usize,
+    min_one_batch: bool,
     version: i16,
     for_replica: bool,
 ) -> Result<(Bytes, u64), ErrorCode> {
@@ -177,11 +198,11 @@ fn read_partition(
         return Err(ErrorCode::OffsetOutOfRange);
     }
     let read = if for_replica {
-        partition.read_for_replica(offset, max_bytes)
+        partition.read_for_replica(offset, max_bytes, min_one_batch)
     } else if offset >= partition.high_watermark() {
         return Ok((Bytes::new(), 0));
     } else {
-        partition.read(offset, max_bytes)
+        partition.read(offset, max_bytes, min_one_batch)
     };
     let data = read.map_err(|e| match e {
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,

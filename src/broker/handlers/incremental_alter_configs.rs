@@ -1,6 +1,7 @@
 //! IncrementalAlterConfigs (key 44), v0–1: SET (0) and DELETE (1) of single
 //! topic config keys on top of the current overrides; APPEND (2) and
-//! SUBTRACT (3) only for the list-typed `cleanup.policy`. The result is
+//! SUBTRACT (3) only for list-typed configs (`cleanup.policy`, the
+//! throttled-replica lists). The result is
 //! validated as a whole before anything is written (INVALID_CONFIG), then
 //! stored with a /config/changes notification.
 //! Not implemented: broker resources, v2+.
@@ -9,11 +10,21 @@ use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsRe
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
 use crate::broker::dispatch::HandlerResult;
+use crate::broker::topic_config_defs::{find, Kind};
 use crate::broker::{Broker, TopicError};
 use crate::protocol::{ErrorCode, RequestFrame};
 
 use super::describe_configs::RESOURCE_TOPIC;
 use super::{decode, respond, str_bytes};
+
+/// APPEND and SUBTRACT apply to Kafka's list-typed topic configs only.
+fn is_list(key: &str) -> bool {
+    find(key).is_some_and(|d| matches!(d.kind, Kind::ListOf(_) | Kind::ThrottledReplicas))
+}
+
+fn list_default(key: &str) -> String {
+    find(key).map_or_else(String::new, |d| d.default.to_string())
+}
 
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: IncrementalAlterConfigsRequest = decode(&frame)?;
@@ -48,15 +59,19 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                         1 => {
                             config.remove(&key);
                         }
-                        2 | 3 if key == "cleanup.policy" => {
-                            let current = config.get(&key).cloned().unwrap_or_else(|| "delete".into());
-                            let mut items: Vec<String> = current.split(',').map(str::to_string).collect();
+                        2 | 3 if is_list(&key) => {
+                            let current = config.get(&key).cloned().unwrap_or_else(|| list_default(&key));
+                            let mut items: Vec<String> =
+                                current.split(',').filter(|i| !i.is_empty()).map(str::to_string).collect();
                             if c.config_operation == 2 {
-                                items.extend(value.split(',').map(str::to_string));
+                                for v in value.split(',').filter(|v| !v.is_empty()) {
+                                    if !items.iter().any(|i| i == v) {
+                                        items.push(v.to_string());
+                                    }
+                                }
                             } else {
                                 items.retain(|i| !value.split(',').any(|v| v == i));
                             }
-                            items.dedup();
                             config.insert(key, items.join(","));
                         }
                         op => {

@@ -29,6 +29,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+mod produce_batches;
 pub mod sync_group;
 
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};

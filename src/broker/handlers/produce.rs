@@ -7,10 +7,17 @@
 //! Kafka does not check magic there) and up-convert them to one v2 batch;
 //! v3+ take v2 batches as sent, validated by CRC-32C, offsets stamped in
 //! place. Idempotent batches are deduplicated per partition.
+//! A topic's `compression.type` other than `producer` recompresses batches
+//! sent with another codec. Topics with `message.timestamp.type=LogAppendTime` get the broker's clock
+//! stamped on every batch (returned as `log_append_time_ms`, v2+);
+//! `message.timestamp.difference.max.ms` refuses far-off CreateTimes.
 //! Not implemented: transactions (transactional batches are refused with
-//! INVALID_RECORD), LogAppendTime topics, per-record error details.
+//! INVALID_RECORD). v8+ answers carry `record_errors` (batch index and
+//! message) for records refused one by one (timestamps out of range).
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use std::time::Duration;
@@ -21,9 +28,8 @@ use crate::broker::response_errors::ErrorTally;
 use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
-use crate::records::{produce_to_batches, BatchHeader, Compression, RecordError};
-
-use super::{decode, respond};
+use super::produce_batches::{apply_timestamps, prepare, recompress_batches, topic_compression, Refusal, TimestampRule};
+use super::{decode, respond, str_bytes};
 
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: ProduceRequest = decode(&frame)?;
@@ -38,17 +44,24 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let topic = broker.topic(name);
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for data in &topic_data.partition_data {
-            let result = if !acks_valid {
-                Err(ErrorCode::InvalidRequiredAcks)
+            let result: Result<ProduceOutcome, Refusal> = if !acks_valid {
+                Err(ErrorCode::InvalidRequiredAcks.into())
             } else {
                 match local_partition(topic.as_ref(), data.index).map(|p| (topic.as_ref(), p)) {
-                    Err(code) => Err(code),
+                    Err(code) => Err(code.into()),
                     Ok((topic, partition)) => {
                         let max = topic.map_or(broker.config.message_max_bytes as usize, |t| {
                             broker.max_message_bytes(t)
                         });
                         let records = data.records.as_deref().unwrap_or(&[]);
-                        prepare(records, version, max).and_then(|(batches, headers)| {
+                        let timestamps = topic.map_or(TimestampRule::CreateTime { max_difference_ms: None }, |t| {
+                            TimestampRule::of(&t.config)
+                        });
+                        let codec = topic.and_then(|t| topic_compression(&t.config));
+                        prepare(records, version, max)
+                            .and_then(|batches| recompress_batches(batches, codec, max))
+                            .and_then(|batches| apply_timestamps(batches, timestamps))
+                            .and_then(|(batches, headers)| {
                             if batches.is_empty() {
                                 return Ok(ProduceOutcome {
                                     last_offset: -1,
@@ -62,7 +75,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                             let min_insync = topic
                                 .filter(|_| request.acks == -1)
                                 .map(|t| broker.min_insync_replicas(t));
-                            let outcome = partition.append(batches, &headers, min_insync)?;
+                            let mut outcome = partition.append(batches, &headers, min_insync)?;
+                            outcome.log_append_time = match timestamps {
+                                TimestampRule::LogAppendTime => headers[0].max_timestamp,
+                                TimestampRule::CreateTime { .. } => -1,
+                            };
                             if let Some(min) = min_insync.filter(|_| outcome.last_offset >= 0) {
                                 waiting.push((responses.len(), partitions.len(), partition.clone(), outcome, min));
                             }
@@ -75,13 +92,28 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             match result {
                 Ok(outcome) => {
                     response.base_offset = outcome.base_offset;
+                    if version >= 2 {
+                        response.log_append_time_ms = outcome.log_append_time;
+                    }
                     if version >= 5 {
                         response.log_start_offset = outcome.log_start_offset;
                     }
                 }
-                Err(code) => {
-                    response.error_code = code.code();
+                Err(refusal) => {
+                    response.error_code = refusal.code.code();
                     response.base_offset = -1;
+                    if version >= 8 {
+                        response.error_message = refusal.message.as_deref().map(str_bytes);
+                        response.record_errors = refusal
+                            .record_errors
+                            .iter()
+                            .map(|(index, message)| {
+                                BatchIndexAndErrorMessage::default()
+                                    .with_batch_index(*index)
+                                    .with_batch_index_error_message(Some(str_bytes(message)))
+                            })
+                            .collect();
+                    }
                 }
             }
             partitions.push(response);
@@ -116,40 +148,4 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         });
     }
     respond(&frame, &response)
-}
-
-/// Turns a partition's records into v2 batches and checks them against the
-/// size limit and the request version.
-fn prepare(records: &[u8], version: i16, max_bytes: usize) -> Result<(Vec<Vec<u8>>, Vec<BatchHeader>), ErrorCode> {
-    let batches = produce_to_batches(records, version).map_err(record_error_code)?;
-    let mut headers = Vec::with_capacity(batches.len());
-    for batch in &batches {
-        let header = BatchHeader::parse(batch).map_err(record_error_code)?;
-        if batch.len() > max_bytes {
-            return Err(ErrorCode::MessageTooLarge);
-        }
-        if version < 7 && header.compression().ok() == Some(Compression::Zstd) {
-            return Err(ErrorCode::UnsupportedCompressionType);
-        }
-        if header.is_transactional() || header.is_control() {
-            return Err(ErrorCode::InvalidRecord);
-        }
-        // Kafka's LogValidator checks on producer batches: offsets dense
-        // from 0, and a sequence for every idempotent batch.
-        let count_matches =
-            header.record_count > 0 && header.record_count as i64 == header.last_offset_delta as i64 + 1;
-        if !count_matches || (header.producer_id >= 0 && header.base_sequence < 0) {
-            return Err(ErrorCode::InvalidRecord);
-        }
-        headers.push(header);
-    }
-    Ok((batches, headers))
-}
-
-fn record_error_code(e: RecordError) -> ErrorCode {
-    match e {
-        RecordError::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
-        RecordError::InvalidRecord(_) | RecordError::UnsupportedMagic(_) => ErrorCode::InvalidRecord,
-        _ => ErrorCode::CorruptMessage,
-    }
 }

@@ -1,0 +1,184 @@
+//! Produce's batch rules, sans-IO (bytes in, batches or a refusal out):
+//! turning a partition's records into v2 batches checked against the size
+//! limit and the request version, the topic's `compression.type`
+//! (recompression) and its timestamp rules (LogAppendTime stamping,
+//! `message.timestamp.difference.max.ms` with per-record errors).
+
+use std::collections::BTreeMap;
+
+use crate::protocol::ErrorCode;
+use crate::records::{
+    decode_batch_records, produce_to_batches, recompress, set_log_append_time, BatchHeader, Compression, RecordError,
+};
+
+/// Why a partition's records were refused: Kafka's error code, and for v8+
+/// a message and the records (by index in their batch) at fault.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: Option<String>,
+    pub record_errors: Vec<(i32, String)>,
+}
+
+impl From<ErrorCode> for Refusal {
+    fn from(code: ErrorCode) -> Refusal {
+        Refusal {
+            code,
+            message: None,
+            record_errors: Vec::new(),
+        }
+    }
+}
+
+pub type Batches = (Vec<Vec<u8>>, Vec<BatchHeader>);
+
+/// Turns a partition's records into v2 batches and checks them against the
+/// size limit and the request version.
+pub fn prepare(records: &[u8], version: i16, max_bytes: usize) -> Result<Batches, Refusal> {
+    let batches = produce_to_batches(records, version).map_err(record_error_code)?;
+    let mut headers = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let header = BatchHeader::parse(batch).map_err(record_error_code)?;
+        if batch.len() > max_bytes {
+            return Err(ErrorCode::MessageTooLarge.into());
+        }
+        if version < 7 && header.compression().ok() == Some(Compression::Zstd) {
+            return Err(ErrorCode::UnsupportedCompressionType.into());
+        }
+        if header.is_transactional() || header.is_control() {
+            return Err(ErrorCode::InvalidRecord.into());
+        }
+        // Kafka's LogValidator checks on producer batches: offsets dense
+        // from 0, and a sequence for every idempotent batch.
+        let count_matches =
+            header.record_count > 0 && header.record_count as i64 == header.last_offset_delta as i64 + 1;
+        if !count_matches || (header.producer_id >= 0 && header.base_sequence < 0) {
+            return Err(ErrorCode::InvalidRecord.into());
+        }
+        headers.push(header);
+    }
+    Ok((batches, headers))
+}
+
+/// The codec a topic's `compression.type` asks for; `None` keeps the
+/// producer's (`producer`, the default).
+pub fn topic_compression(config: &BTreeMap<String, String>) -> Option<Compression> {
+    match config.get("compression.type")?.trim().to_ascii_lowercase().as_str() {
+        "uncompressed" => Some(Compression::None),
+        "gzip" => Some(Compression::Gzip),
+        "snappy" => Some(Compression::Snappy),
+        "lz4" => Some(Compression::Lz4),
+        "zstd" => Some(Compression::Zstd),
+        _ => None,
+    }
+}
+
+/// Batches whose codec differs from the topic's are recompressed, as Kafka
+/// does; the result must still fit `max.message.bytes`.
+pub fn recompress_batches(
+    (mut batches, mut headers): Batches,
+    codec: Option<Compression>,
+    max_bytes: usize,
+) -> Result<Batches, Refusal> {
+    let Some(codec) = codec else {
+        return Ok((batches, headers));
+    };
+    for (batch, header) in batches.iter_mut().zip(headers.iter_mut()) {
+        if header.compression().ok() == Some(codec) {
+            continue;
+        }
+        *batch = recompress(batch, codec).map_err(record_error_code)?;
+        if batch.len() > max_bytes {
+            return Err(ErrorCode::MessageTooLarge.into());
+        }
+        *header = BatchHeader::parse(batch).map_err(record_error_code)?;
+    }
+    Ok((batches, headers))
+}
+
+/// The topic's `message.timestamp.type` and, for CreateTime,
+/// `message.timestamp.difference.max.ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimestampRule {
+    LogAppendTime,
+    CreateTime { max_difference_ms: Option<i64> },
+}
+
+impl TimestampRule {
+    pub fn of(config: &BTreeMap<String, String>) -> TimestampRule {
+        let append = config
+            .get("message.timestamp.type")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("LogAppendTime"));
+        if append {
+            return TimestampRule::LogAppendTime;
+        }
+        let max_difference_ms = config
+            .get("message.timestamp.difference.max.ms")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|v| *v < i64::MAX);
+        TimestampRule::CreateTime { max_difference_ms }
+    }
+}
+
+/// LogAppendTime: every batch gets the broker's clock as its max timestamp
+/// (Kafka's `setMaxTimestamp(LOG_APPEND_TIME, now)`; consumers read it as
+/// every record's timestamp). CreateTime with a maximum difference: a batch
+/// holding a record further from the broker's clock is refused with
+/// INVALID_TIMESTAMP, naming each such record (Kafka's LogValidator).
+pub fn apply_timestamps((mut batches, mut headers): Batches, rule: TimestampRule) -> Result<Batches, Refusal> {
+    let now = crate::broker::now_ms();
+    match rule {
+        TimestampRule::LogAppendTime => {
+            for (batch, header) in batches.iter_mut().zip(headers.iter_mut()) {
+                set_log_append_time(batch, now).map_err(record_error_code)?;
+                *header = BatchHeader::parse(batch).map_err(record_error_code)?;
+            }
+        }
+        TimestampRule::CreateTime { max_difference_ms: Some(max) } => {
+            for batch in &batches {
+                let errors = timestamps_out_of_range(batch, now, max)?;
+                if !errors.is_empty() {
+                    return Err(Refusal {
+                        code: ErrorCode::InvalidTimestamp,
+                        message: Some("One or more records have been rejected due to invalid timestamp".into()),
+                        record_errors: errors,
+                    });
+                }
+            }
+        }
+        TimestampRule::CreateTime { max_difference_ms: None } => {}
+    }
+    Ok((batches, headers))
+}
+
+/// The records of `batch` whose CreateTime is more than `max` ms from `now`.
+fn timestamps_out_of_range(batch: &[u8], now: i64, max: i64) -> Result<Vec<(i32, String)>, Refusal> {
+    let (_, records) = decode_batch_records(batch).map_err(record_error_code)?;
+    let low = now.saturating_sub(max);
+    let high = now.saturating_add(max);
+    Ok(records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.timestamp >= 0 && !(low..=high).contains(&r.timestamp))
+        .map(|(i, r)| {
+            let message = format!(
+                "Timestamp {} of message with offset {} is out of range. The timestamp should be within [{low}, {high}]",
+                r.timestamp, i
+            );
+            (i32::try_from(i).unwrap_or(i32::MAX), message)
+        })
+        .collect())
+}
+
+fn record_error_code(e: RecordError) -> Refusal {
+    let code = match &e {
+        RecordError::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
+        RecordError::InvalidRecord(_) | RecordError::UnsupportedMagic(_) => ErrorCode::InvalidRecord,
+        _ => ErrorCode::CorruptMessage,
+    };
+    Refusal {
+        code,
+        message: Some(e.to_string()),
+        record_errors: Vec::new(),
+    }
+}
