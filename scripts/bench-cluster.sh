@@ -7,10 +7,11 @@
 #   - produce records/s (and broker CPU µs per record, all brokers) for an RF 1 topic with
 #     acks=1 and an RF 3 topic with acks=all (min.insync.replicas=2), and their ratio
 #   - end-to-end latency percentiles with RF 3, acks=all
-#   - failover: seconds from kill -9 / SIGTERM of a leader to the next acknowledged write
+#   - failover: the longest gap between acknowledged writes after kill -9 / SIGTERM of a leader
 #     (zookeeper.session.timeout.ms=SESSION_MS)
 #   - catch-up MB/s of a follower restarted CATCHUP_MB behind
 # Knobs: RECORDS [1000000], RECORD_SIZE [100], CATCHUP_MB [1024], SESSION_MS [3000],
+#        REPLICA_FETCH_MAX_BYTES [1048576, Kafka's default],
 #        KRAB_BIN, KEEP_LOGS=1. Needs zookeeper, librdkafka-dev and the compat-tests Python
 #        packages (scripts/test.sh installs them).
 set -euo pipefail
