@@ -280,6 +280,17 @@ pub struct ConfigWarnings {
     pub ignored_keys: Vec<String>,
 }
 
+/// Whether krab knows `key` as a broker setting (honoured, or accepted and
+/// ignored): a probe through the same parser the broker uses, so the list
+/// cannot drift from it.
+pub fn is_known_broker_key(key: &str) -> bool {
+    let raw: RawConfig = [(key.to_string(), String::new())].into();
+    match BrokerConfig::from_raw(&raw) {
+        Err(_) => true, // known, and "" is not a valid value for it
+        Ok((_, warnings)) => !warnings.unknown_keys.iter().any(|k| k == key),
+    }
+}
+
 impl BrokerConfig {
     /// Validates raw pairs into a config; the first bad value is an error
     /// naming its key.

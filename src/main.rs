@@ -44,6 +44,8 @@ enum Command {
     LeaderElection(krab::tools::leader_election::LeaderElectionArgs),
     /// Move leadership back to preferred replicas, like kafka-preferred-replica-election.sh.
     PreferredReplicaElection(krab::tools::leader_election::PreferredElectionArgs),
+    /// Describe and change topic and broker configs, like kafka-configs.sh.
+    Configs(krab::tools::configs::ConfigsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -208,6 +210,7 @@ fn main() -> ExitCode {
         Command::Monitor(args) => monitor(args),
         Command::DumpLog(args) => report(krab::tools::dump_log::run(&args)),
         Command::ReassignPartitions(args) => report(krab::tools::reassign::run(&args)),
+        Command::Configs(args) => report(krab::tools::configs::run(&args)),
         Command::LeaderElection(args) => report(krab::tools::leader_election::run_leader_election(&args)),
         Command::PreferredReplicaElection(args) => report(krab::tools::leader_election::run_preferred(&args)),
         Command::ConsoleConsumer(args) => {

@@ -4,6 +4,7 @@
 
 pub mod authorizer;
 pub mod connection;
+pub mod dynamic_config;
 pub mod dispatch;
 pub mod handlers;
 pub mod metrics;
@@ -73,6 +74,8 @@ pub struct Broker {
     shutting_down: AtomicBool,
     /// When the controller last checked leader imbalance.
     pub(crate) last_rebalance_check: Mutex<Option<std::time::Instant>>,
+    /// Dynamic broker configs (/config/brokers/<id> and <default>).
+    dynamic: RwLock<Arc<dynamic_config::DynamicBrokerConfig>>,
 }
 
 impl Broker {
@@ -121,6 +124,7 @@ impl Broker {
             hw_checkpoint: Mutex::new(Default::default()),
             shutting_down: AtomicBool::new(false),
             last_rebalance_check: Mutex::new(None),
+            dynamic: RwLock::new(Default::default()),
         });
         let _ = broker.self_ref.set(Arc::downgrade(&broker));
         broker.load_high_watermark_checkpoints();

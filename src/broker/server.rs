@@ -124,6 +124,7 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
     }
 
     let broker = Broker::new(config, layout, cluster_id, advertised);
+    broker.reload_dynamic_config().await;
     become_controller_if_free(&broker).await;
     broker.refresh_cluster_view().await;
     broker.sync_topics().await.map_err(|e| format!("loading topics: {e}"))?;

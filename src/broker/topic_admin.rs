@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 
 use crate::metadata::LayoutError;
 
+use super::dynamic_config::DynamicSource;
 use super::topic_config_defs::{TopicConfigDef, TOPIC_CONFIGS};
 use super::topic_rules::{assign_replicas_from, validate_topic_config, TopicError};
 use crate::config::BrokerConfig;
@@ -197,7 +198,12 @@ impl Broker {
     pub async fn follow_topic_changes(&self, watch: &mut TopicWatch) -> Result<(), TopicError> {
         let seen = &mut watch.config_seen;
         let changes = self.layout.config_changes_after(*seen).await.map_err(store_error)?;
+        let me = self.config.broker_id.to_string();
         for change in changes {
+            let ours = |entity: &String| entity == &me || entity == crate::metadata::layout_admin::BROKER_DEFAULT_ENTITY;
+            if change.broker.as_ref().is_some_and(ours) {
+                self.reload_dynamic_config().await;
+            }
             if let Some(topic) = change.topic.as_deref().filter(|t| self.topic(t).is_some()) {
                 match self.layout.topic_config(topic).await {
                     Ok(config) => self.apply_topic_config(topic, config.unwrap_or_default()),
@@ -259,15 +265,26 @@ impl Broker {
     /// Every Kafka 2.8 topic config with its value for a topic whose
     /// overrides are `overrides`, and where that value comes from.
     pub fn topic_config_entries(&self, overrides: &BTreeMap<String, String>) -> Vec<TopicConfigEntry> {
+        let dynamic = self.dynamic_config();
         TOPIC_CONFIGS
             .iter()
             .map(|def| {
+                let dynamic_value = def.synonym.and_then(|s| dynamic.get(s)).map(|(v, source)| {
+                    let source = match source {
+                        DynamicSource::PerBroker => ConfigSource::DynamicBroker,
+                        DynamicSource::ClusterDefault => ConfigSource::DynamicDefaultBroker,
+                    };
+                    (v.to_string(), source)
+                });
+                let dynamic_value = dynamic_value.filter(|_| dynamic.topic_defaults().contains_key(def.name));
                 let broker_value = self.broker_topic_default(def.name);
-                let (value, source) = match (overrides.get(def.name), &broker_value) {
-                    (Some(v), _) => (v.clone(), ConfigSource::Topic),
-                    (None, Some(v)) => (v.clone(), ConfigSource::Broker),
-                    (None, None) => (def.default.to_string(), ConfigSource::Default),
+                let (value, source) = match (overrides.get(def.name), &dynamic_value, &broker_value) {
+                    (Some(v), _, _) => (v.clone(), ConfigSource::Topic),
+                    (None, Some((v, source)), _) => (v.clone(), *source),
+                    (None, None, Some(v)) => (v.clone(), ConfigSource::Broker),
+                    (None, None, None) => (def.default.to_string(), ConfigSource::Default),
                 };
+                let broker_value = dynamic_value.map(|(v, _)| v).or(broker_value);
                 TopicConfigEntry {
                     def,
                     value,
@@ -310,6 +327,8 @@ impl Broker {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigSource {
     Topic,
+    DynamicBroker,
+    DynamicDefaultBroker,
     Broker,
     Default,
 }

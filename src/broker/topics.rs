@@ -93,7 +93,8 @@ pub fn leader_partition(
 
 impl Broker {
     /// The log settings for a topic: broker defaults, then topic overrides.
-    pub fn log_config_for(&self, topic_config: &BTreeMap<String, String>) -> LogConfig {
+    pub fn log_config_for(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
+        let topic_config = &self.effective_topic_config(overrides);
         let c = &self.config;
         let mut lc = LogConfig {
             segment_bytes: c.log_segment_bytes,
@@ -143,8 +144,7 @@ impl Broker {
     }
 
     pub fn max_message_bytes(&self, topic: &Topic) -> usize {
-        topic
-            .config
+        self.effective_topic_config(&topic.config)
             .get("max.message.bytes")
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(self.config.message_max_bytes as usize)

@@ -19,21 +19,42 @@ pub struct ConfigChange {
     pub sequence: u64,
     /// The changed topic, if the notification names one.
     pub topic: Option<String>,
+    /// The changed broker entity (`<id>` or `<default>`), if it names one.
+    pub broker: Option<String>,
     /// When the notification was written (0 if it was purged meanwhile).
     pub ctime_ms: i64,
 }
 
 /// `{"version":2,"entity_path":"topics/<t>"}` (Kafka ≥ 0.10.1) or
-/// `{"version":1,"entity_type":"topics","entity_name":"<t>"}` (0.9).
-fn changed_topic(data: &[u8]) -> Option<String> {
+/// `{"version":1,"entity_type":"topics","entity_name":"<t>"}` (0.9): the
+/// entity type and name.
+fn changed_entity(data: &[u8]) -> Option<(String, String)> {
     let value: serde_json::Value = serde_json::from_slice(data).ok()?;
     if let Some(path) = value.get("entity_path").and_then(|p| p.as_str()) {
-        return path.strip_prefix("topics/").map(str::to_owned);
+        let (kind, name) = path.split_once('/')?;
+        return Some((kind.to_owned(), name.to_owned()));
     }
-    match (value.get("entity_type"), value.get("entity_name")) {
-        (Some(t), Some(n)) if t == "topics" => n.as_str().map(str::to_owned),
+    match (value.get("entity_type")?.as_str(), value.get("entity_name")?.as_str()) {
+        (Some(t), Some(n)) => Some((t.to_owned(), n.to_owned())),
         _ => None,
     }
+}
+
+#[cfg(test)]
+fn changed_topic(data: &[u8]) -> Option<String> {
+    changed_entity(data).and_then(|(kind, name)| (kind == "topics").then_some(name))
+}
+
+/// `/config/brokers/<entity>`: a broker id, or `<default>` for all brokers.
+pub const BROKER_DEFAULT_ENTITY: &str = "<default>";
+
+fn broker_config_path(entity: &str) -> Result<String, LayoutError> {
+    if entity != BROKER_DEFAULT_ENTITY && entity.parse::<u32>().is_err() {
+        return Err(LayoutError::Store(StoreError::Invalid(format!(
+            "broker entity {entity:?} is neither a broker id nor {BROKER_DEFAULT_ENTITY}"
+        ))));
+    }
+    Ok(format!("/config/brokers/{entity}"))
 }
 
 impl KafkaLayout {
@@ -45,7 +66,30 @@ impl KafkaLayout {
             return Err(LayoutError::UnknownTopic(name.to_owned()));
         }
         self.set_topic_config(name, config).await?;
-        let note = json!({"version": 2, "entity_path": format!("topics/{name}")}).to_string();
+        self.announce_config_change(&format!("topics/{name}")).await
+    }
+
+    /// The dynamic config of a broker entity (`/config/brokers/<id>` or
+    /// `/config/brokers/<default>`); empty when none was set.
+    pub async fn broker_config(&self, entity: &str) -> Result<BTreeMap<String, String>, LayoutError> {
+        let path = broker_config_path(entity)?;
+        match self.store().get(&path).await? {
+            None => Ok(BTreeMap::new()),
+            Some((data, _)) => super::kafka_json::parse_entity_config(&data)
+                .map_err(|r| super::layout::malformed(&path, r)),
+        }
+    }
+
+    /// Replaces a broker entity's dynamic config and announces it under
+    /// /config/changes (`brokers/<entity>`), as kafka-configs.sh does.
+    pub async fn change_broker_config(&self, entity: &str, config: &BTreeMap<String, String>) -> Result<(), LayoutError> {
+        let path = broker_config_path(entity)?;
+        self.upsert(&path, &super::kafka_json::entity_config(config)).await?;
+        self.announce_config_change(&format!("brokers/{entity}")).await
+    }
+
+    async fn announce_config_change(&self, entity_path: &str) -> Result<(), LayoutError> {
+        let note = json!({"version": 2, "entity_path": entity_path}).to_string();
         self.store()
             .create_with_parents(
                 &format!("{CONFIG_CHANGES}/{CHANGE_PREFIX}"),
@@ -69,13 +113,15 @@ impl KafkaLayout {
         let mut out = Vec::with_capacity(sequences.len());
         for sequence in sequences {
             let path = format!("{CONFIG_CHANGES}/{CHANGE_PREFIX}{sequence:010}");
-            let (topic, ctime_ms) = match self.store().get(&path).await? {
-                Some((data, stat)) => (changed_topic(&data), stat.ctime_ms),
+            let (entity, ctime_ms) = match self.store().get(&path).await? {
+                Some((data, stat)) => (changed_entity(&data), stat.ctime_ms),
                 None => (None, 0), // purged meanwhile
             };
+            let named = |kind: &str| entity.as_ref().filter(|(k, _)| k == kind).map(|(_, n)| n.clone());
             out.push(ConfigChange {
                 sequence,
-                topic,
+                topic: named("topics"),
+                broker: named("brokers"),
                 ctime_ms,
             });
         }
@@ -220,6 +266,10 @@ mod tests {
         );
         assert_eq!(changed_topic(br#"{"version":2,"entity_path":"clients/c"}"#), None);
         assert_eq!(changed_topic(b"garbage"), None);
+        assert_eq!(
+            changed_entity(br#"{"version":2,"entity_path":"brokers/<default>"}"#),
+            Some(("brokers".to_string(), "<default>".to_string()))
+        );
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! znodes directly, as Kafka's own scripts do: `krab topics`
 //! (kafka-topics.sh), `krab consumer-groups` (kafka-consumer-groups.sh),
 //! `krab console-producer`, `krab console-consumer`, `krab dump-log`,
-//! `krab reassign-partitions`, `krab leader-election` and
-//! `krab preferred-replica-election`.
+//! `krab reassign-partitions`, `krab leader-election`,
+//! `krab preferred-replica-election` and `krab configs` (kafka-configs.sh).
 
 pub mod client;
 pub mod cluster;
+pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;

@@ -1,9 +1,11 @@
-//! AlterConfigs (key 33), v0–1: replaces a topic's config overrides as a
-//! whole (keys left out return to the broker default), validated first:
-//! unknown keys, bad values and `cleanup.policy=compact` are INVALID_CONFIG
-//! and nothing is written. The new overrides go to /config/topics/<t> with
-//! a /config/changes notification, as Kafka writes them.
-//! Not implemented: broker resources (dynamic broker configs), v2+.
+//! AlterConfigs (key 33), v0–1: replaces a topic's config overrides, or a
+//! broker entity's dynamic config (resource name = broker id, or "" for the
+//! cluster default), as a whole (keys left out return to the default),
+//! validated first: unknown keys, bad values and static broker keys are
+//! INVALID_CONFIG and nothing is written. The result goes to
+//! /config/topics/<t> or /config/brokers/<entity> with a /config/changes
+//! notification, as Kafka writes them.
+//! Not implemented: v2+.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +16,7 @@ use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
 
-use super::describe_configs::RESOURCE_TOPIC;
+use super::describe_configs::{broker_entity, RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::{decode, respond, str_bytes};
 
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
@@ -24,21 +26,26 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let mut response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
-        if resource.resource_type != RESOURCE_TOPIC {
-            response.error_code = ErrorCode::InvalidRequest.code();
-            response.error_message = Some(str_bytes("only topic configs can be altered"));
-        } else {
-            let config: BTreeMap<String, String> = resource
-                .configs
-                .iter()
-                .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
-                .collect();
-            let name = resource.resource_name.as_str();
-            if let Err(e) = broker.alter_topic_config(name, config, request.validate_only).await {
-                tracing::info!(topic = name, error = %e, "alter configs refused");
-                response.error_code = e.code().code();
-                response.error_message = Some(str_bytes(&e.to_string()));
-            }
+        let config: BTreeMap<String, String> = resource
+            .configs
+            .iter()
+            .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
+            .collect();
+        let name = resource.resource_name.as_str();
+        let outcome = match resource.resource_type {
+            RESOURCE_TOPIC => broker
+                .alter_topic_config(name, config, request.validate_only)
+                .await
+                .map_err(|e| (e.code(), e.to_string())),
+            RESOURCE_BROKER => broker
+                .alter_broker_config(broker_entity(name), config, request.validate_only)
+                .await,
+            other => Err((ErrorCode::InvalidRequest, format!("resource type {other} cannot be altered"))),
+        };
+        if let Err((code, message)) = outcome {
+            tracing::info!(resource = name, error = %message, "alter configs refused");
+            response.error_code = code.code();
+            response.error_message = Some(str_bytes(&message));
         }
         responses.push(response);
     }

@@ -3,7 +3,10 @@
 //! override, the broker's synonym or Kafka's default, and (v1+) its source
 //! and, when asked, synonyms in Kafka's order (topic, broker, default);
 //! v3+ add the type and, when asked, documentation. Broker resources
-//! (type 4, this broker's id or "") list the broker's settings.
+//! (type 4): this broker's id lists its settings with dynamic values over
+//! static ones (sources DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG
+//! / STATIC_BROKER_CONFIG); "" (the cluster default) and other brokers' ids
+//! list their stored dynamic configs.
 //! Requested keys filter the list.
 //! Not implemented: synonyms of broker resources (always empty).
 
@@ -15,6 +18,8 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use crate::broker::dispatch::HandlerResult;
+use crate::broker::dynamic_config::DynamicSource;
+use crate::metadata::layout_admin::BROKER_DEFAULT_ENTITY;
 use crate::broker::topic_admin::{ConfigSource, TopicConfigEntry};
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -24,8 +29,20 @@ use super::{decode, respond, str_bytes};
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 const SOURCE_DYNAMIC_TOPIC: i8 = 1;
+const SOURCE_DYNAMIC_BROKER: i8 = 2;
+const SOURCE_DYNAMIC_DEFAULT_BROKER: i8 = 3;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
+
+/// A broker resource's name as a `/config/brokers` entity: "" is the
+/// cluster-wide default.
+pub fn broker_entity(name: &str) -> &str {
+    if name.is_empty() {
+        BROKER_DEFAULT_ENTITY
+    } else {
+        name
+    }
+}
 
 /// The broker settings a broker resource shows, with their current values.
 fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
@@ -80,6 +97,8 @@ fn topic_entry(
 ) -> DescribeConfigsResourceResult {
     let source = match e.source {
         ConfigSource::Topic => SOURCE_DYNAMIC_TOPIC,
+        ConfigSource::DynamicBroker => SOURCE_DYNAMIC_BROKER,
+        ConfigSource::DynamicDefaultBroker => SOURCE_DYNAMIC_DEFAULT_BROKER,
         ConfigSource::Broker => SOURCE_STATIC_BROKER,
         ConfigSource::Default => SOURCE_DEFAULT,
     };
@@ -96,7 +115,12 @@ fn topic_entry(
             out.synonyms.push(synonym(e.def.name, v, SOURCE_DYNAMIC_TOPIC));
         }
         if let Some(v) = &e.broker_value {
-            out.synonyms.push(synonym(broker_name, v, SOURCE_STATIC_BROKER));
+            let source = match e.source {
+                ConfigSource::DynamicBroker => SOURCE_DYNAMIC_BROKER,
+                ConfigSource::DynamicDefaultBroker => SOURCE_DYNAMIC_DEFAULT_BROKER,
+                _ => SOURCE_STATIC_BROKER,
+            };
+            out.synonyms.push(synonym(broker_name, v, source));
         }
         out.synonyms.push(synonym(broker_name, e.def.default, SOURCE_DEFAULT));
     }
@@ -146,12 +170,48 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                     }
                 }
             }
-            RESOURCE_BROKER if name.is_empty() || name == broker.config.broker_id.to_string() => {
-                result.configs = broker_entries(broker)
+            RESOURCE_BROKER if name == broker.config.broker_id.to_string() => {
+                // This broker: its settings, with dynamic values over static ones.
+                let dynamic = broker.dynamic_config();
+                let mut entries: BTreeMap<String, (String, i8)> = broker_entries(broker)
+                    .into_iter()
+                    .map(|(k, v)| (k, (v, SOURCE_STATIC_BROKER)))
+                    .collect();
+                for (k, v) in dynamic.cluster_default.iter().chain(dynamic.per_broker.iter()) {
+                    let source = match dynamic.get(k).map(|(_, s)| s) {
+                        Some(DynamicSource::PerBroker) => SOURCE_DYNAMIC_BROKER,
+                        _ => SOURCE_DYNAMIC_DEFAULT_BROKER,
+                    };
+                    let value = dynamic.get(k).map_or_else(|| v.clone(), |(v, _)| v.to_string());
+                    entries.insert(k.clone(), (value, source));
+                }
+                result.configs = entries
                     .into_iter()
                     .filter(|(k, _)| wanted(k))
-                    .map(|(k, v)| entry(version, &k, &v, true, SOURCE_STATIC_BROKER))
+                    .map(|(k, (v, source))| entry(version, &k, &v, true, source))
                     .collect();
+            }
+            RESOURCE_BROKER if name.is_empty() || name.parse::<u32>().is_ok() => {
+                // The cluster default, or another broker: its dynamic configs
+                // as stored (its static ones are its own to describe).
+                let source = if name.is_empty() {
+                    SOURCE_DYNAMIC_DEFAULT_BROKER
+                } else {
+                    SOURCE_DYNAMIC_BROKER
+                };
+                match broker.stored_broker_config(broker_entity(name)).await {
+                    Ok(stored) => {
+                        result.configs = stored
+                            .into_iter()
+                            .filter(|(k, _)| wanted(k))
+                            .map(|(k, v)| entry(version, &k, &v, true, source))
+                            .collect();
+                    }
+                    Err((code, message)) => {
+                        result.error_code = code.code();
+                        result.error_message = Some(str_bytes(&message));
+                    }
+                }
             }
             other => {
                 result.error_code = ErrorCode::InvalidRequest.code();

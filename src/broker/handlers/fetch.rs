@@ -105,7 +105,8 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
             let no_down_conversion = version < 4
                 && follower.is_none()
                 && topic.as_ref().is_some_and(|t| {
-                    t.config
+                    broker
+                        .effective_topic_config(&t.config)
                         .get("message.downconversion.enable")
                         .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
                 });

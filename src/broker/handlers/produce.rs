@@ -54,10 +54,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                             broker.max_message_bytes(t)
                         });
                         let records = data.records.as_deref().unwrap_or(&[]);
-                        let timestamps = topic.map_or(TimestampRule::CreateTime { max_difference_ms: None }, |t| {
-                            TimestampRule::of(&t.config)
-                        });
-                        let codec = topic.and_then(|t| topic_compression(&t.config));
+                        let config = topic.map(|t| broker.effective_topic_config(&t.config)).unwrap_or_default();
+                        let timestamps = TimestampRule::of(&config);
+                        let codec = topic_compression(&config);
                         prepare(records, version, max)
                             .and_then(|batches| recompress_batches(batches, codec, max))
                             .and_then(|batches| apply_timestamps(batches, timestamps))
