@@ -743,3 +743,45 @@ def test_monitor_counts_under_replicated_and_offline_partitions(krab, zk, zookee
         assert status == 200
         assert "3 partitions" in page and '<span class="under-replicated-total">2</span>' in page
         assert '<span class="offline-total">1</span>' in page
+
+
+@pytest.mark.parametrize("mode", ["zookeeper", "bootstrap"])
+def test_reassignment_throttle_limits_the_copy_and_verify_removes_it(krab, zk, zookeeper, tmp_path, mode):
+    """--throttle writes Kafka's throttle configs (rates on the brokers involved, throttled
+    replica lists on the topic); the new follower copies at about that rate; --verify removes
+    every throttle once the move is complete."""
+    c = Cluster(krab, zk, 2)
+    name = unique_topic("throttled")
+    c.create_topic(name, 1, 1, assignment="0")
+    values = [b"%05d:" % i + bytes(994) for i in range(2000)]  # 2 MB
+    acked, errors = produce_acks_all(c.bootstrap, name, values, idempotent=False)
+    assert not errors and len(acked) == len(values)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"version": 1, "partitions": [{"topic": name, "partition": 0, "replicas": [0, 1]}]}))
+    source = ["--zookeeper", zookeeper.hosts] if mode == "zookeeper" else ["--bootstrap-server", c.bootstrap]
+    out = ok(_reassign(*source, "--reassignment-json-file", plan, "--execute", "--throttle", "500000"))
+    assert "The inter-broker throttle limit was set to 500000 B/s" in out
+    for b in (0, 1):
+        rates = json.loads(zk.get(f"/config/brokers/{b}")[0])["config"]
+        assert rates == {"leader.replication.throttled.rate": "500000",
+                         "follower.replication.throttled.rate": "500000"}
+    topic_config = json.loads(zk.get(f"/config/topics/{name}")[0])["config"]
+    assert topic_config["leader.replication.throttled.replicas"] == "0:0"
+    assert topic_config["follower.replication.throttled.replicas"] == "0:1"
+    # 2 MB at 500 kB/s takes about 4 s; unthrottled it takes milliseconds.
+    time.sleep(1.5)
+    r = _reassign(*source, "--reassignment-json-file", plan, "--verify")
+    assert "is still in progress" in r.stdout, r.stdout
+    assert "Throttle was removed" not in r.stdout
+    c.wait_full_isr(name, 0, timeout=30)
+    outputs = []
+
+    def verified():
+        outputs.append(ok(_reassign(*source, "--reassignment-json-file", plan, "--verify")))
+        return "is complete." in outputs[-1]
+    wait_until(verified, timeout=10, interval=0.2, msg="the controller completes the move")
+    assert "Throttle was removed." in outputs[-1]
+    for b in (0, 1):
+        assert json.loads(zk.get(f"/config/brokers/{b}")[0])["config"] == {}
+    assert json.loads(zk.get(f"/config/topics/{name}")[0])["config"] == {}
+    wait_until(lambda: c.dump(0, name, 0) == c.dump(1, name, 0), timeout=10, msg="identical replicas")

@@ -76,6 +76,8 @@ pub struct Broker {
     pub(crate) last_rebalance_check: Mutex<Option<std::time::Instant>>,
     /// Dynamic broker configs (/config/brokers/<id> and <default>).
     dynamic: RwLock<Arc<dynamic_config::DynamicBrokerConfig>>,
+    /// The follower-side replication throttle, shared by all fetchers.
+    pub(crate) replication_throttle: crate::replica::throttle::Throttle,
 }
 
 impl Broker {
@@ -125,6 +127,7 @@ impl Broker {
             shutting_down: AtomicBool::new(false),
             last_rebalance_check: Mutex::new(None),
             dynamic: RwLock::new(Default::default()),
+            replication_throttle: Default::default(),
         });
         let _ = broker.self_ref.set(Arc::downgrade(&broker));
         broker.load_high_watermark_checkpoints();

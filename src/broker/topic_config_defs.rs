@@ -78,7 +78,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("flush.ms", Kind::Long { min: 0 }, LONG_MAX, Some("log.flush.interval.ms"), true,
         "fsync the log when the last fsync is older than this."),
     def("follower.replication.throttled.replicas", Kind::ThrottledReplicas, "",
-        Some("follower.replication.throttled.replicas"), false,
+        Some("follower.replication.throttled.replicas"), true,
         "Replicas whose replication is throttled on the follower side: partition:broker pairs or *."),
     def("index.interval.bytes", Kind::Int { min: 0 }, "4096", Some("log.index.interval.bytes"), true,
         "Bytes of log between offset index entries."),

@@ -71,8 +71,14 @@ async fn step(broker: &Arc<Broker>, live: &[i32], topic: &str, partition: i32, t
     let Ok(Some((state, version))) = broker.layout.partition_state(topic, partition).await else {
         return Step::Waiting;
     };
+    // Done only once every target replica is in sync: a move that only
+    // adds replicas has the target as its widened assignment from the start.
     if current == target {
-        return Step::Done;
+        return if target.iter().all(|r| state.isr.contains(r)) {
+            Step::Done
+        } else {
+            Step::Waiting
+        };
     }
     let epoch = broker.controller_epoch();
     // 1. Widen.

@@ -112,9 +112,21 @@ async fn session(broker: &Broker, partition: &Partition, leader: i32, epoch: i32
         }
         if let Some(records) = data.records.as_ref().filter(|r| !r.is_empty()) {
             partition.append_replicated(records).map_err(|e| retry_log(&e))?;
+            if let Some(rate) = throttled_rate(broker, partition) {
+                broker.replication_throttle.consume(records.len(), rate).await;
+            }
         }
         partition.set_follower_high_watermark(data.high_watermark);
     }
+}
+
+/// The follower throttle rate, when this replica is listed in its topic's
+/// `follower.replication.throttled.replicas` and a rate is set.
+fn throttled_rate(broker: &Broker, partition: &Partition) -> Option<u64> {
+    let rate = broker.throttle_rate(crate::broker::dynamic_config::FOLLOWER_THROTTLE_RATE)?;
+    let topic = broker.topic(&partition.topic)?;
+    let list = topic.config.get("follower.replication.throttled.replicas")?;
+    super::throttle::lists_replica(list, partition.index, broker.config.broker_id).then_some(rate)
 }
 
 fn fetch_request(broker: &Broker, partition: &Partition, epoch: i32) -> FetchRequest {

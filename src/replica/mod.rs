@@ -12,6 +12,7 @@ pub mod fetcher;
 pub mod isr;
 pub mod peer;
 pub mod progress;
+pub mod throttle;
 
 pub use epoch_cache::EpochCache;
 pub use progress::LeaderProgress;

@@ -17,6 +17,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::broker::dynamic_config;
 use crate::broker::topic_rules::validate_topic_config;
 use crate::metadata::layout_admin::BROKER_DEFAULT_ENTITY;
+use crate::metadata::KafkaLayout;
 
 use super::client::Client;
 use super::cluster::{connect_zookeeper, runtime};
@@ -69,7 +70,7 @@ pub struct ConfigsArgs {
 
 /// What the command works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Entity {
+pub enum Entity {
     Topic(String),
     /// A broker id, or `<default>`.
     Broker(String),
@@ -180,36 +181,53 @@ fn with_zookeeper(
     let rt = runtime()?;
     let layout = connect_zookeeper(&rt, connect)?;
     rt.block_on(async {
-        let mut current = match entity {
-            Entity::Topic(t) => {
-                if layout.topic_assignment(t).await.map_err(|e| e.to_string())?.is_none() {
-                    return Err(format!("Topic {t} does not exist"));
-                }
-                layout.topic_config(t).await.map_err(|e| e.to_string())?.unwrap_or_default()
-            }
-            Entity::Broker(b) => layout.broker_config(b).await.map_err(|e| e.to_string())?,
-        };
         if !alter {
+            let current = stored_config(&layout, entity).await?;
             let listed: Vec<String> = current.iter().map(|(k, v)| format!("{k}={v}")).collect();
             return Ok(format!("Configs for {} are {}", entity.describe(), listed.join(",")));
         }
+        let current = stored_config(&layout, entity).await?;
         if let Some(missing) = delete.iter().find(|k| !current.contains_key(*k)) {
             return Err(format!("Invalid config(s): {missing}"));
         }
-        current.extend(add);
-        current.retain(|k, _| !delete.contains(k));
-        match entity {
-            Entity::Topic(t) => {
-                validate_topic_config(&current).map_err(|e| e.to_string())?;
-                layout.change_topic_config(t, &current).await.map_err(|e| e.to_string())?;
-            }
-            Entity::Broker(b) => {
-                dynamic_config::validate(b, &current).map_err(|(_, m)| m)?;
-                layout.change_broker_config(b, &current).await.map_err(|e| e.to_string())?;
-            }
-        }
+        alter_in_zookeeper(&layout, entity, add, &delete).await?;
         Ok(format!("Completed updating config for entity: {}.", entity.describe()))
     })
+}
+
+async fn stored_config(layout: &KafkaLayout, entity: &Entity) -> Result<BTreeMap<String, String>, String> {
+    match entity {
+        Entity::Topic(t) => {
+            if layout.topic_assignment(t).await.map_err(|e| e.to_string())?.is_none() {
+                return Err(format!("Topic {t} does not exist"));
+            }
+            Ok(layout.topic_config(t).await.map_err(|e| e.to_string())?.unwrap_or_default())
+        }
+        Entity::Broker(b) => layout.broker_config(b).await.map_err(|e| e.to_string()),
+    }
+}
+
+/// Sets `add` and removes `delete` (absent keys are no error) in the
+/// entity's znode, validated as the brokers validate, with a notification.
+pub async fn alter_in_zookeeper(
+    layout: &KafkaLayout,
+    entity: &Entity,
+    add: BTreeMap<String, String>,
+    delete: &[String],
+) -> Result<(), String> {
+    let mut current = stored_config(layout, entity).await?;
+    current.extend(add);
+    current.retain(|k, _| !delete.contains(k));
+    match entity {
+        Entity::Topic(t) => {
+            validate_topic_config(&current).map_err(|e| e.to_string())?;
+            layout.change_topic_config(t, &current).await.map_err(|e| e.to_string())
+        }
+        Entity::Broker(b) => {
+            dynamic_config::validate(b, &current).map_err(|(_, m)| m)?;
+            layout.change_broker_config(b, &current).await.map_err(|e| e.to_string())
+        }
+    }
 }
 
 fn resource(entity: &Entity) -> (i8, String) {
@@ -226,6 +244,23 @@ fn alter_with_broker(
     add: BTreeMap<String, String>,
     delete: Vec<String>,
 ) -> Result<String, String> {
+    alter_through_broker(client, entity, &add, &delete)?;
+    Ok(match entity {
+        Entity::Topic(t) => format!("Completed updating config for topic {t}."),
+        Entity::Broker(b) if b == BROKER_DEFAULT_ENTITY => {
+            "Completed updating default config for brokers in the cluster.".into()
+        }
+        Entity::Broker(b) => format!("Completed updating config for broker {b}."),
+    })
+}
+
+/// IncrementalAlterConfigs SET `add` and DELETE `delete` on the entity.
+pub fn alter_through_broker(
+    client: &mut Client,
+    entity: &Entity,
+    add: &BTreeMap<String, String>,
+    delete: &[String],
+) -> Result<(), String> {
     let (kind, name) = resource(entity);
     let mut ops: Vec<AlterableConfig> = add
         .iter()
@@ -254,13 +289,7 @@ fn alter_with_broker(
             kafka_error_name(r.error_code)
         ));
     }
-    Ok(match entity {
-        Entity::Topic(t) => format!("Completed updating config for topic {t}."),
-        Entity::Broker(b) if b == BROKER_DEFAULT_ENTITY => {
-            "Completed updating default config for brokers in the cluster.".into()
-        }
-        Entity::Broker(b) => format!("Completed updating config for broker {b}."),
-    })
+    Ok(())
 }
 
 const SOURCE_NAMES: [&str; 7] = [

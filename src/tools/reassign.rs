@@ -21,6 +21,7 @@ use crate::metadata::{KafkaLayout, LayoutError, StoreError};
 
 use super::client::Client;
 use super::cluster::{connect_zookeeper, runtime, topic_name};
+use super::configs::{alter_in_zookeeper, alter_through_broker, Entity};
 
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["bootstrap_server", "zookeeper"])))]
@@ -50,7 +51,7 @@ pub struct ReassignArgs {
     /// Brokers to assign to with --generate: 0,1,2.
     #[arg(long, value_name = "IDS")]
     pub broker_list: Option<String>,
-    /// Replication throttle in bytes/s (accepted; krab does not throttle replication yet).
+    /// Replication throttle in bytes/s for the moving replicas (removed by --verify once done).
     #[arg(long, value_name = "BYTES")]
     pub throttle: Option<i64>,
 }
@@ -213,6 +214,10 @@ fn execute(cluster: &mut Cluster, wanted: &Reassignment, throttle: Option<i64>) 
         .into_iter()
         .filter(|(k, _)| wanted.contains_key(k))
         .collect();
+    // As Kafka: the throttle is in place before any replica starts copying.
+    if let Some(rate) = throttle.filter(|r| *r >= 0) {
+        set_throttle(cluster, &current, wanted, rate)?;
+    }
     match cluster {
         Cluster::Zk(rt, layout) => match rt.block_on(layout.set_pending_reassignment(wanted, true)) {
             Ok(()) => {}
@@ -271,10 +276,72 @@ fn execute(cluster: &mut Cluster, wanted: &Reassignment, throttle: Option<i64>) 
         json(&current),
         names.join(",")
     );
-    if throttle.is_some() {
-        out.push_str("\nWarning: --throttle was accepted but krab does not throttle replication yet");
+    if let Some(rate) = throttle.filter(|r| *r >= 0) {
+        out = format!(
+            "Warning: You must run --verify periodically, until the reassignment completes, to ensure the throttle is removed.\nThe inter-broker throttle limit was set to {rate} B/s\n{out}"
+        );
     }
     Ok(out)
+}
+
+const THROTTLE_RATES: [&str; 2] = [
+    crate::broker::dynamic_config::LEADER_THROTTLE_RATE,
+    crate::broker::dynamic_config::FOLLOWER_THROTTLE_RATE,
+];
+const THROTTLED_REPLICAS: [&str; 2] = ["leader.replication.throttled.replicas", "follower.replication.throttled.replicas"];
+
+/// Kafka's throttle of a reassignment: the rate on every broker involved,
+/// the current replicas as leader-throttled and the replicas moving in as
+/// follower-throttled, per topic.
+fn set_throttle(cluster: &mut Cluster, current: &Reassignment, wanted: &Reassignment, rate: i64) -> Result<(), String> {
+    let mut brokers = std::collections::BTreeSet::new();
+    let mut lists: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for ((topic, p), target) in wanted {
+        let now = current.get(&(topic.clone(), *p)).cloned().unwrap_or_default();
+        brokers.extend(now.iter().chain(target.iter()).copied());
+        let entry = lists.entry(topic.clone()).or_default();
+        entry.0.extend(now.iter().map(|b| format!("{p}:{b}")));
+        entry.1.extend(target.iter().filter(|b| !now.contains(b)).map(|b| format!("{p}:{b}")));
+    }
+    let mut edits: Vec<(Entity, BTreeMap<String, String>)> = brokers
+        .iter()
+        .map(|b| {
+            let rates = THROTTLE_RATES.iter().map(|k| (k.to_string(), rate.to_string())).collect();
+            (Entity::Broker(b.to_string()), rates)
+        })
+        .collect();
+    for (topic, (leader, follower)) in lists {
+        let mut set = BTreeMap::new();
+        set.insert(THROTTLED_REPLICAS[0].to_string(), leader.join(","));
+        set.insert(THROTTLED_REPLICAS[1].to_string(), follower.join(","));
+        edits.push((Entity::Topic(topic), set));
+    }
+    for (entity, set) in edits {
+        edit(cluster, &entity, set, &[])?;
+    }
+    Ok(())
+}
+
+/// Removes every throttle a reassignment set (Kafka's --verify does this
+/// once all partitions are done).
+fn remove_throttle(cluster: &mut Cluster, wanted: &Reassignment, brokers: &[i32]) -> Result<(), String> {
+    let rates: Vec<String> = THROTTLE_RATES.iter().map(|k| k.to_string()).collect();
+    let lists: Vec<String> = THROTTLED_REPLICAS.iter().map(|k| k.to_string()).collect();
+    for b in brokers {
+        edit(cluster, &Entity::Broker(b.to_string()), BTreeMap::new(), &rates)?;
+    }
+    let topics: std::collections::BTreeSet<&String> = wanted.keys().map(|(t, _)| t).collect();
+    for t in topics {
+        edit(cluster, &Entity::Topic(t.clone()), BTreeMap::new(), &lists)?;
+    }
+    Ok(())
+}
+
+fn edit(cluster: &mut Cluster, entity: &Entity, set: BTreeMap<String, String>, delete: &[String]) -> Result<(), String> {
+    match cluster {
+        Cluster::Zk(rt, layout) => rt.block_on(alter_in_zookeeper(layout, entity, set, delete)),
+        Cluster::Broker(client) => alter_through_broker(client, entity, &set, delete),
+    }
 }
 
 fn verify(cluster: &mut Cluster, wanted: &Reassignment) -> Result<String, String> {
@@ -284,7 +351,7 @@ fn verify(cluster: &mut Cluster, wanted: &Reassignment) -> Result<String, String
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let (all, _) = assignments(cluster, &topics)?;
+    let (all, live) = assignments(cluster, &topics)?;
     let pending: Reassignment = match cluster {
         Cluster::Zk(rt, layout) => rt
             .block_on(layout.pending_reassignment())
@@ -323,5 +390,34 @@ fn verify(cluster: &mut Cluster, wanted: &Reassignment) -> Result<String, String
     if failed {
         return Err(out.join("\n"));
     }
+    let done = wanted.keys().all(|k| !pending.contains_key(k));
+    if done && throttled(cluster, wanted, &live)? {
+        remove_throttle(cluster, wanted, &live)?;
+        out.push("Throttle was removed.".into());
+    }
     Ok(out.join("\n"))
+}
+
+/// Whether any throttle of this reassignment is still set.
+fn throttled(cluster: &mut Cluster, wanted: &Reassignment, brokers: &[i32]) -> Result<bool, String> {
+    let topics: std::collections::BTreeSet<&String> = wanted.keys().map(|(t, _)| t).collect();
+    match cluster {
+        Cluster::Zk(rt, layout) => rt.block_on(async {
+            for b in brokers {
+                let c = layout.broker_config(&b.to_string()).await.map_err(|e| e.to_string())?;
+                if THROTTLE_RATES.iter().any(|k| c.contains_key(*k)) {
+                    return Ok(true);
+                }
+            }
+            for t in &topics {
+                let c = layout.topic_config(t).await.map_err(|e| e.to_string())?.unwrap_or_default();
+                if THROTTLED_REPLICAS.iter().any(|k| c.contains_key(*k)) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }),
+        // Removing is harmless when nothing is set: DELETE of an absent key.
+        Cluster::Broker(_) => Ok(true),
+    }
 }
