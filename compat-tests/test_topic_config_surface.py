@@ -272,3 +272,26 @@ def test_produce_v8_names_the_records_with_bad_timestamps(krab):
         assert (err, base, record_errors) == (0, 0, [])
     finally:
         conn.close()
+
+
+def test_file_delete_delay_renames_then_removes_segments(krab):
+    """Retention renames deleted segments `*.deleted` and removes them file.delete.delay.ms
+    later, as Kafka does; consumers see the new log start at once."""
+    import time
+    from confluent_kafka import Producer
+    from krabtest import confluent_watermarks, wait_until
+    b = krab(overrides={"log.retention.check.interval.ms": 200})
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    name = unique_topic("delay")
+    admin.create_topics([NewTopic(name, 1, 1, config={
+        "segment.bytes": "1024", "retention.ms": "60000", "file.delete.delay.ms": "3000"})])[name].result(15)
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0, "batch.num.messages": 1})
+    old = int(time.time() * 1000) - 3_600_000
+    for _ in range(12):
+        p.produce(name, b"o" * 200, timestamp=old)
+        p.flush(10)
+    part = b.log_dir / f"{name}-0"
+    wait_until(lambda: confluent_watermarks(b.bootstrap, name)[0] > 0, timeout=10, msg="retention ran")
+    deleted = sorted(x.name for x in part.glob("*.deleted"))
+    assert any(n.endswith(".log.deleted") for n in deleted), sorted(x.name for x in part.iterdir())
+    wait_until(lambda: not list(part.glob("*.deleted")), timeout=10, msg="the delayed removal")

@@ -72,6 +72,9 @@ pub struct BrokerConfig {
     pub log_retention_check_interval_ms: u64,
     pub log_flush_interval_messages: u64,
     pub log_flush_interval_ms: Option<u64>,
+    /// Segments deleted by retention are renamed `.deleted` and removed this
+    /// much later (log.segment.delete.delay.ms; topics: file.delete.delay.ms).
+    pub log_segment_delete_delay_ms: i64,
     pub message_max_bytes: i32,
     pub socket_request_max_bytes: i32,
     pub max_connections: usize,
@@ -139,6 +142,7 @@ impl Default for BrokerConfig {
             log_retention_check_interval_ms: 300_000,
             log_flush_interval_messages: u64::MAX,
             log_flush_interval_ms: None,
+            log_segment_delete_delay_ms: 60_000,
             message_max_bytes: 1_048_588,
             socket_request_max_bytes: 104_857_600,
             max_connections: i32::MAX as usize,
@@ -176,7 +180,6 @@ const KNOWN_IGNORED: &[&str] = &[
     "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
-    "log.segment.delete.delay.ms",
     "zookeeper.connection.timeout.ms",
     "log.cleaner.enable",
     "host.name",
@@ -340,6 +343,7 @@ impl BrokerConfig {
                 }
                 "log.flush.interval.messages" => c.log_flush_interval_messages = parse_num(key, v, 1, i64::MAX)? as u64,
                 "log.flush.interval.ms" => c.log_flush_interval_ms = Some(parse_num(key, v, 0, i64::MAX)? as u64),
+                "log.segment.delete.delay.ms" => c.log_segment_delete_delay_ms = parse_num(key, v, 0, i64::MAX)?,
                 "message.max.bytes" => c.message_max_bytes = parse_num(key, v, 0, i32::MAX as i64)? as i32,
                 "socket.request.max.bytes" => {
                     c.socket_request_max_bytes = parse_num(key, v, 1, i32::MAX as i64)? as i32

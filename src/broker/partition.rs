@@ -286,6 +286,11 @@ impl Partition {
         write_lock(&self.log).enforce_retention(now_ms)
     }
 
+    /// Removes segment files whose `file.delete.delay.ms` has passed.
+    pub fn purge_deleted(&self, now_ms: i64) -> Result<usize, LogError> {
+        write_lock(&self.log).purge_deleted(now_ms)
+    }
+
     /// DeleteRecords: hides everything below `offset` (-1: the high
     /// watermark) and returns the new log start offset.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, ErrorCode> {

@@ -414,6 +414,9 @@ async fn log_maintenance_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver
                 if let Err(e) = p.maybe_flush(now) {
                     tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
                 }
+                if let Err(e) = p.purge_deleted(now) {
+                    tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot remove deleted segment files");
+                }
                 if check_retention {
                     match p.enforce_retention(now) {
                         Ok(0) => {}

@@ -313,6 +313,10 @@ impl Broker {
                 d.log_flush_interval_messages.min(i64::MAX as u64).to_string(),
             ),
             "flush.ms" => c.log_flush_interval_ms.map(|v| v.to_string()),
+            "file.delete.delay.ms" => changed(
+                c.log_segment_delete_delay_ms.to_string(),
+                d.log_segment_delete_delay_ms.to_string(),
+            ),
             "min.insync.replicas" => changed(c.min_insync_replicas.to_string(), d.min_insync_replicas.to_string()),
             "unclean.leader.election.enable" => changed(
                 c.unclean_leader_election_enable.to_string(),

@@ -71,7 +71,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "The compression of stored batches; \"producer\" keeps what the producer sent."),
     def("delete.retention.ms", Kind::Long { min: 0 }, "86400000", Some("log.cleaner.delete.retention.ms"), false,
         "How long tombstones are kept in a compacted topic."),
-    def("file.delete.delay.ms", Kind::Long { min: 0 }, "60000", Some("log.segment.delete.delay.ms"), false,
+    def("file.delete.delay.ms", Kind::Long { min: 0 }, "60000", Some("log.segment.delete.delay.ms"), true,
         "How long a deleted segment waits before its files are removed."),
     def("flush.messages", Kind::Long { min: 0 }, LONG_MAX, Some("log.flush.interval.messages"), true,
         "fsync the log after this many messages."),

@@ -103,6 +103,7 @@ impl Broker {
             retention_bytes: c.log_retention_bytes,
             flush_interval_messages: c.log_flush_interval_messages,
             flush_interval_ms: c.log_flush_interval_ms.unwrap_or(u64::MAX),
+            file_delete_delay_ms: c.log_segment_delete_delay_ms,
             ..LogConfig::default()
         };
         let num = |k: &str| topic_config.get(k).and_then(|v| v.parse::<i64>().ok());
@@ -129,6 +130,9 @@ impl Broker {
         }
         if let Some(v) = num("segment.jitter.ms").filter(|v| *v >= 0) {
             lc.segment_jitter_ms = v;
+        }
+        if let Some(v) = num("file.delete.delay.ms").filter(|v| *v >= 0) {
+            lc.file_delete_delay_ms = v;
         }
         // A compacted topic without "delete" is never trimmed by age or size
         // in Kafka; krab does not compact yet, so it keeps every record

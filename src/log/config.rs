@@ -31,6 +31,9 @@ pub struct LogConfig {
     /// Up to this much is taken off `segment_ms` per segment, at random
     /// (`segment.jitter.ms`), so segments of many partitions do not roll together.
     pub segment_jitter_ms: i64,
+    /// Segments deleted by retention are renamed `.deleted` and removed this
+    /// much later (`file.delete.delay.ms`); 0 removes them at once.
+    pub file_delete_delay_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -45,6 +48,7 @@ impl Default for LogConfig {
             flush_interval_ms: u64::MAX,
             index_interval_bytes: 4096,
             segment_jitter_ms: 0,
+            file_delete_delay_ms: 0,
         }
     }
 }

@@ -104,6 +104,8 @@ pub struct PartitionLog {
     /// Subtracted from `segment_ms` for the active segment (segment.jitter.ms),
     /// drawn when it was created so partitions do not all roll at once.
     roll_jitter_ms: i64,
+    /// `.deleted` files and when they may be removed (file.delete.delay.ms).
+    pending_deletion: Vec<(PathBuf, i64)>,
 }
 
 impl fmt::Debug for PartitionLog {
@@ -184,6 +186,7 @@ impl PartitionLog {
             dir_changed: true,
             poisoned: false,
             roll_jitter_ms,
+            pending_deletion: Vec::new(),
         })
     }
 

@@ -12,7 +12,7 @@ use super::config::MAX_SEGMENT_BYTES;
 use super::error::{io_error, LogError};
 use super::offset_index::OffsetIndex;
 use super::scanner::{BatchScanner, ScanDepth, Scanned};
-use super::segment::{IndexState, Segment, SegmentPaths, LOG_SUFFIX, OFFSET_INDEX_SUFFIX, TIME_INDEX_SUFFIX};
+use super::segment::{IndexState, Segment, SegmentPaths, DELETED_SUFFIX, LOG_SUFFIX, OFFSET_INDEX_SUFFIX, TIME_INDEX_SUFFIX};
 use super::time_index::TimeIndex;
 
 /// Large sequential reads: recovery reads whole segments.
@@ -50,7 +50,9 @@ pub(crate) fn list_segment_bases(dir: &Path) -> Result<Vec<i64>, LogError> {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if temp_files.contains(&name) {
+        // Temporary checkpoint files, and segments deleted before a restart
+        // (`.deleted`, as Kafka removes them at start-up).
+        if temp_files.contains(&name) || name.ends_with(DELETED_SUFFIX) {
             fs::remove_file(&path).map_err(io_error(&path))?;
         } else if let Some((base_offset, suffix)) = parse_segment_file_name(&name) {
             if suffix == LOG_SUFFIX {
@@ -325,6 +327,7 @@ mod tests {
             "00000000000000000077.index",
             "00000000000000000077.timeindex",
             "recovery-point.tmp",
+            "00000000000000000020.log.deleted",
             "partition.metadata",
         ] {
             fs::write(dir.path().join(name), b"").unwrap();
@@ -334,6 +337,7 @@ mod tests {
             "00000000000000000077.index",
             "00000000000000000077.timeindex",
             "recovery-point.tmp",
+            "00000000000000000020.log.deleted",
         ] {
             assert!(!dir.path().join(gone).exists(), "{gone}");
         }

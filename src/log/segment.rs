@@ -52,7 +52,28 @@ impl SegmentPaths {
         }
         Ok(())
     }
+
+    /// Renames whichever files exist to `<name>.deleted` (the log first, as
+    /// `remove_all`), Kafka's first step of deleting a segment; returns the
+    /// new paths, to be removed after `file.delete.delay.ms`.
+    pub(crate) fn rename_deleted(&self) -> Result<Vec<PathBuf>, LogError> {
+        let mut renamed = Vec::new();
+        for path in [&self.log, &self.offset_index, &self.time_index] {
+            let mut target = path.clone().into_os_string();
+            target.push(DELETED_SUFFIX);
+            let target = PathBuf::from(target);
+            match fs::rename(path, &target) {
+                Ok(()) => renamed.push(target),
+                Err(error) if error.kind() == ErrorKind::NotFound => {}
+                Err(error) => return Err(io_error(path)(error)),
+            }
+        }
+        Ok(renamed)
+    }
 }
+
+/// Suffix of segment files waiting for `file.delete.delay.ms` to pass.
+pub(crate) const DELETED_SUFFIX: &str = ".deleted";
 
 /// What the batches of a segment imply. Replaying its batches in order through
 /// `record_batch` reproduces it exactly, which is how recovery rebuilds indexes.
@@ -338,6 +359,13 @@ impl Segment {
         let Segment { paths, file, .. } = self;
         drop(file);
         paths.remove_all()
+    }
+
+    /// Closes the segment and renames its files `.deleted`.
+    pub(crate) fn mark_deleted(self) -> Result<Vec<PathBuf>, LogError> {
+        let Segment { paths, file, .. } = self;
+        drop(file);
+        paths.rename_deleted()
     }
 }
 

@@ -195,13 +195,14 @@ fn generate(cluster: &mut Cluster, args: &ReassignArgs) -> Result<String, String
     ))
 }
 
+/// The topics a reassignment names, each once, sorted.
+fn topics_of(wanted: &Reassignment) -> Vec<String> {
+    let set: std::collections::BTreeSet<&String> = wanted.keys().map(|(t, _)| t).collect();
+    set.into_iter().cloned().collect()
+}
+
 fn execute(cluster: &mut Cluster, wanted: &Reassignment, throttle: Option<i64>) -> Result<String, String> {
-    let topics: Vec<String> = wanted
-        .keys()
-        .map(|(t, _)| t.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let topics = topics_of(wanted);
     let (all, live) = assignments(cluster, &topics)?;
     for ((topic, p), replicas) in wanted {
         if !all.get(topic).is_some_and(|parts| parts.contains_key(p)) {
@@ -330,9 +331,8 @@ fn remove_throttle(cluster: &mut Cluster, wanted: &Reassignment, brokers: &[i32]
     for b in brokers {
         edit(cluster, &Entity::Broker(b.to_string()), BTreeMap::new(), &rates)?;
     }
-    let topics: std::collections::BTreeSet<&String> = wanted.keys().map(|(t, _)| t).collect();
-    for t in topics {
-        edit(cluster, &Entity::Topic(t.clone()), BTreeMap::new(), &lists)?;
+    for t in topics_of(wanted) {
+        edit(cluster, &Entity::Topic(t), BTreeMap::new(), &lists)?;
     }
     Ok(())
 }
@@ -345,12 +345,7 @@ fn edit(cluster: &mut Cluster, entity: &Entity, set: BTreeMap<String, String>, d
 }
 
 fn verify(cluster: &mut Cluster, wanted: &Reassignment) -> Result<String, String> {
-    let topics: Vec<String> = wanted
-        .keys()
-        .map(|(t, _)| t.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let topics = topics_of(wanted);
     let (all, live) = assignments(cluster, &topics)?;
     let pending: Reassignment = match cluster {
         Cluster::Zk(rt, layout) => rt
@@ -400,7 +395,7 @@ fn verify(cluster: &mut Cluster, wanted: &Reassignment) -> Result<String, String
 
 /// Whether any throttle of this reassignment is still set.
 fn throttled(cluster: &mut Cluster, wanted: &Reassignment, brokers: &[i32]) -> Result<bool, String> {
-    let topics: std::collections::BTreeSet<&String> = wanted.keys().map(|(t, _)| t).collect();
+    let topics = topics_of(wanted);
     match cluster {
         Cluster::Zk(rt, layout) => rt.block_on(async {
             for b in brokers {

@@ -152,6 +152,33 @@ impl PartitionLog {
         Ok(true)
     }
 
+    /// Removes the `.deleted` files whose `file.delete.delay.ms` has passed;
+    /// returns how many.
+    pub fn purge_deleted(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        let mut removed = 0;
+        let mut kept = Vec::new();
+        for (path, due) in std::mem::take(&mut self.pending_deletion) {
+            if due > now_ms {
+                kept.push((path, due));
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    kept.push((path.clone(), due));
+                    self.pending_deletion = kept;
+                    return Err(crate::log::error::io_error(&path)(e));
+                }
+            }
+        }
+        self.pending_deletion = kept;
+        if removed > 0 {
+            self.dir_changed = true;
+        }
+        Ok(removed)
+    }
+
     fn delete_oldest_sealed(&mut self, count: usize) -> Result<(), LogError> {
         if count == 0 {
             return Ok(());
@@ -168,7 +195,15 @@ impl PartitionLog {
         for _ in 0..count {
             if let Some((base_offset, segment)) = self.sealed.pop_first() {
                 tracing::info!(dir = %self.dir.display(), base_offset, "deleting segment");
-                segment.delete_files()?;
+                let delay = self.config.file_delete_delay_ms;
+                if delay > 0 {
+                    let due = super::wall_clock_ms().saturating_add(delay);
+                    for path in segment.mark_deleted()? {
+                        self.pending_deletion.push((path, due));
+                    }
+                } else {
+                    segment.delete_files()?;
+                }
             }
         }
         self.recovery_point = self.recovery_point.max(new_first_base);
