@@ -4,6 +4,7 @@ import base64
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,36 @@ def test_zkcli_sees_broker(krab, zookeeper):
     out = zkcli("get", f"/brokers/ids/{BROKER_ID}")
     line = next(l for l in out.splitlines() if l.startswith("{"))
     assert json.loads(line)["port"] == broker.port
+
+
+def test_broker_started_before_zookeeper_registers_moments_after_it_comes_up(tmp_path):
+    """A broker whose ZooKeeper is not up yet keeps trying at a steady pace (not the client
+    library's growing back-off) within zookeeper.connection.timeout.ms, and registers soon
+    after ZooKeeper accepts clients: Kafka-style start-up ordering does not matter."""
+    import threading
+    from krabtest import Krab, ZooKeeperServer
+    zk_server = ZooKeeperServer(tmp_path / "late-zk")  # port chosen, not started yet
+    broker = Krab("late", tmp_path / "late", "zookeeper", {"zookeeper.connection.timeout.ms": 60000,
+                                                          "zookeeper.session.timeout.ms": 6000},
+                  0, zk_server.hosts, None, None)
+    started = threading.Thread(target=broker.start, kwargs={"timeout": 60}, daemon=True)
+    started.start()
+    try:
+        time.sleep(6.5)  # the client library alone would next retry at ~12.7 s
+        assert broker.running(), "the broker must wait for ZooKeeper, not exit"
+        zk_server.start()
+        up = time.monotonic()
+        client = zk_server.client()
+        try:
+            wait_until(lambda: client.exists("/brokers/ids/0"), timeout=20, interval=0.05,
+                       msg="registration")
+            assert time.monotonic() - up < 2.5, f"registered {time.monotonic() - up:.1f}s after ZooKeeper came up"
+        finally:
+            client.stop()
+            client.close()
+        started.join(30)
+    finally:
+        if broker.running():
+            broker.stop()
+        broker.close_files()
+        zk_server.stop()

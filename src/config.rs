@@ -61,6 +61,9 @@ pub struct BrokerConfig {
     pub log_dirs: Vec<PathBuf>,
     pub zookeeper_connect: Option<String>,
     pub zookeeper_session_timeout_ms: u64,
+    /// How long to wait for ZooKeeper at start-up (zookeeper.connection.timeout.ms;
+    /// default: the session timeout, as Kafka).
+    pub zookeeper_connection_timeout_ms: Option<u64>,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
     pub auto_create_topics_enable: bool,
@@ -131,6 +134,7 @@ impl Default for BrokerConfig {
             log_dirs: vec![PathBuf::from("/tmp/kafka-logs")],
             zookeeper_connect: None,
             zookeeper_session_timeout_ms: 18_000,
+            zookeeper_connection_timeout_ms: None,
             num_partitions: 1,
             default_replication_factor: 1,
             auto_create_topics_enable: true,
@@ -180,7 +184,6 @@ const KNOWN_IGNORED: &[&str] = &[
     "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
-    "zookeeper.connection.timeout.ms",
     "log.cleaner.enable",
     "host.name",
     "port",
@@ -324,6 +327,9 @@ impl BrokerConfig {
                 "zookeeper.connect" => c.zookeeper_connect = if v.is_empty() { None } else { Some(v.to_string()) },
                 "zookeeper.session.timeout.ms" => {
                     c.zookeeper_session_timeout_ms = parse_num(key, v, 1000, 3_600_000)? as u64
+                }
+                "zookeeper.connection.timeout.ms" => {
+                    c.zookeeper_connection_timeout_ms = Some(parse_num(key, v, 0, 3_600_000)? as u64)
                 }
                 "num.partitions" => c.num_partitions = parse_num(key, v, 1, 1_000_000)? as i32,
                 "default.replication.factor" => {

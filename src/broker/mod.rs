@@ -29,7 +29,7 @@ use tokio::sync::watch;
 
 use crate::config::BrokerConfig;
 use crate::group::{GroupCoordinator, GroupLimits, OffsetStore};
-use crate::metadata::{open_store, BrokerInfo, KafkaLayout, MetadataStore};
+use crate::metadata::{open_store_within, BrokerInfo, KafkaLayout, MetadataStore};
 
 use self::metrics::BrokerMetrics;
 
@@ -86,7 +86,10 @@ impl Broker {
         let first = config.log_dirs.first().ok_or("log.dirs is empty")?;
         let dir = first.join("__krab_metadata");
         let timeout = Duration::from_millis(config.zookeeper_session_timeout_ms);
-        open_store(config.zookeeper_connect.as_deref(), timeout, &dir)
+        let connection_timeout = config
+            .zookeeper_connection_timeout_ms
+            .map_or(timeout, Duration::from_millis);
+        open_store_within(config.zookeeper_connect.as_deref(), timeout, connection_timeout, &dir)
             .await
             .map_err(|e| match &config.zookeeper_connect {
                 Some(connect) => format!("cannot connect to ZooKeeper at {connect}: {e}"),

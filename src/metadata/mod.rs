@@ -33,9 +33,19 @@ pub async fn open_store(
     zookeeper_session_timeout: std::time::Duration,
     embedded_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn MetadataStore>, StoreError> {
+    open_store_within(zookeeper_connect, zookeeper_session_timeout, zookeeper_session_timeout, embedded_dir).await
+}
+
+/// `open_store`, waiting up to `connection_timeout` for ZooKeeper to accept clients.
+pub async fn open_store_within(
+    zookeeper_connect: Option<&str>,
+    zookeeper_session_timeout: std::time::Duration,
+    connection_timeout: std::time::Duration,
+    embedded_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn MetadataStore>, StoreError> {
     match zookeeper_connect.map(str::trim).filter(|c| !c.is_empty()) {
         Some(connect) => {
-            let zk = ZkStore::connect(connect, zookeeper_session_timeout).await?;
+            let zk = ZkStore::connect_within(connect, zookeeper_session_timeout, connection_timeout).await?;
             // ZooKeeper answers in milliseconds when it answers at all.
             let deadline = zookeeper_session_timeout.min(std::time::Duration::from_secs(5));
             Ok(std::sync::Arc::new(bounded::BoundedStore::new(

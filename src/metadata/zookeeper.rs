@@ -97,8 +97,29 @@ fn split_connect_string(connect_string: &str) -> Result<(String, Option<String>)
 
 impl ZkStore {
     pub async fn connect(connect_string: &str, session_timeout: Duration) -> Result<ZkStore, StoreError> {
+        Self::connect_within(connect_string, session_timeout, session_timeout).await
+    }
+
+    /// `connect`, trying every 200 ms for up to `connection_timeout`
+    /// (zookeeper.connection.timeout.ms): a broker started while ZooKeeper
+    /// is still coming up registers moments after it accepts clients.
+    pub async fn connect_within(
+        connect_string: &str,
+        session_timeout: Duration,
+        connection_timeout: Duration,
+    ) -> Result<ZkStore, StoreError> {
         let (hosts, chroot) = split_connect_string(connect_string)?;
-        let client = new_session(hosts.clone(), chroot.clone(), session_timeout).await?;
+        let deadline = tokio::time::Instant::now() + connection_timeout;
+        let client = loop {
+            match new_session(hosts.clone(), chroot.clone(), session_timeout).await {
+                Ok(client) => break client,
+                Err(StoreError::Unavailable(why)) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(%why, "zookeeper not reachable yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let (events, _) = broadcast::channel(16);
         let shared = Arc::new(Shared {
             connect_string: connect_string.trim().to_owned(),

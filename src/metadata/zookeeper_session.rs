@@ -11,7 +11,7 @@ use zookeeper_client::{Client, SessionState};
 use super::{create_on, map_error, Shared, OPEN_ACL_PERSISTENT};
 use crate::metadata::store::{NodeKind, SessionEvent, StoreError};
 
-const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Attempts per ephemeral when re-creating after a new session.
 const RECREATE_ATTEMPTS: usize = 5;
 
@@ -37,8 +37,12 @@ pub(super) async fn new_session(
 ) -> Result<Client, StoreError> {
     let what = format!("connecting to zookeeper {hosts}");
     guarded(what.clone(), async move {
+        // Fail eagerly: the client's own retry backs off exponentially (a
+        // ZooKeeper that comes up 7 s late would be seen seconds later); the
+        // callers retry at a steady pace instead.
         let client = Client::connector()
             .with_session_timeout(timeout)
+            .with_fail_eagerly()
             .connect(&hosts)
             .await
             .map_err(|e| StoreError::Unavailable(format!("{what}: {e}")))?;
