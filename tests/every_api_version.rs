@@ -405,9 +405,7 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                     .with_resource_name(StrBytes::from_static_str("0"))
                     .with_configuration_keys(None),
             ]);
-            let req = req
-                .with_include_synonyms(v >= 1)
-                .with_include_documentation(v >= 3);
+            let req = req.with_include_synonyms(v >= 1).with_include_documentation(v >= 3);
             let r = client.send(&req, v)?;
             assert_eq!(r.results[0].error_code, 0, "describe topic v{v}");
             let retention = r.results[0]

@@ -135,7 +135,10 @@ pub fn validate(entity: &str, config: &BTreeMap<String, String>) -> Result<(), (
     if !static_keys.is_empty() {
         return Err((
             ErrorCode::InvalidConfig,
-            format!("Cannot update these configs dynamically: Set({})", static_keys.join(", ")),
+            format!(
+                "Cannot update these configs dynamically: Set({})",
+                static_keys.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -177,8 +180,7 @@ impl Broker {
         };
         let changed = {
             let mut current = self.dynamic.write().unwrap_or_else(|e| e.into_inner());
-            let changed =
-                current.cluster_default != fresh.cluster_default || current.per_broker != fresh.per_broker;
+            let changed = current.cluster_default != fresh.cluster_default || current.per_broker != fresh.per_broker;
             *current = Arc::new(fresh.clone());
             changed
         };
@@ -248,11 +250,17 @@ mod tests {
         assert_eq!(code, ErrorCode::InvalidConfig);
         assert!(msg.contains("log.retention.ms") && msg.contains("-5"), "{msg}");
         let (_, msg) = validate("0", &one("broker.id", "7")).unwrap_err();
-        assert!(msg.contains("Cannot update these configs dynamically") && msg.contains("broker.id"), "{msg}");
+        assert!(
+            msg.contains("Cannot update these configs dynamically") && msg.contains("broker.id"),
+            "{msg}"
+        );
         let (_, msg) = validate("0", &one("log.retention.msec", "7")).unwrap_err();
         assert!(msg.contains("Unknown broker config"), "{msg}");
         assert!(validate("x", &one("log.retention.ms", "1")).is_err());
-        assert!(validate("0", &one("log.message.format.version", "2.8")).is_err(), "static in Kafka");
+        assert!(
+            validate("0", &one("log.message.format.version", "2.8")).is_err(),
+            "static in Kafka"
+        );
     }
 
     #[test]
@@ -261,6 +269,9 @@ mod tests {
         assert_eq!(d.get("log.retention.ms"), Some(("7000", DynamicSource::PerBroker)));
         assert_eq!(d.topic_defaults().get("retention.ms").map(String::as_str), Some("7000"));
         let d = DynamicBrokerConfig::new(one("message.max.bytes", "10"), BTreeMap::new());
-        assert_eq!(d.topic_defaults().get("max.message.bytes").map(String::as_str), Some("10"));
+        assert_eq!(
+            d.topic_defaults().get("max.message.bytes").map(String::as_str),
+            Some("10")
+        );
     }
 }

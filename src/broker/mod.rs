@@ -4,8 +4,8 @@
 
 pub mod authorizer;
 pub mod connection;
-pub mod dynamic_config;
 pub mod dispatch;
+pub mod dynamic_config;
 pub mod handlers;
 pub mod metrics;
 pub mod partition;

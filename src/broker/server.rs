@@ -332,7 +332,12 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
     });
     let (changes_tx, mut changes) = watch::channel(0u64);
     for path in WATCHED_CHILDREN {
-        tokio::spawn(watch_children(broker.clone(), path, changes_tx.clone(), shutdown.clone()));
+        tokio::spawn(watch_children(
+            broker.clone(),
+            path,
+            changes_tx.clone(),
+            shutdown.clone(),
+        ));
     }
     let mut failing_since: Option<std::time::Instant> = None;
     // Config notifications applied and topic incarnations seen so far.

@@ -11,9 +11,9 @@ use crate::metadata::LayoutError;
 use super::dynamic_config::DynamicSource;
 use super::topic_config_defs::{TopicConfigDef, TOPIC_CONFIGS};
 use super::topic_rules::{assign_replicas_from, validate_topic_config, TopicError};
-use crate::config::BrokerConfig;
 use super::topics::Topic;
 use super::Broker;
+use crate::config::BrokerConfig;
 
 fn store_error(e: LayoutError) -> TopicError {
     match e {
@@ -200,7 +200,8 @@ impl Broker {
         let changes = self.layout.config_changes_after(*seen).await.map_err(store_error)?;
         let me = self.config.broker_id.to_string();
         for change in changes {
-            let ours = |entity: &String| entity == &me || entity == crate::metadata::layout_admin::BROKER_DEFAULT_ENTITY;
+            let ours =
+                |entity: &String| entity == &me || entity == crate::metadata::layout_admin::BROKER_DEFAULT_ENTITY;
             if change.broker.as_ref().is_some_and(ours) {
                 self.reload_dynamic_config().await;
             }

@@ -7,9 +7,16 @@
 /// The values a config accepts (Kafka's `ConfigDef` type plus validator).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
-    Int { min: i64 },
-    Long { min: i64 },
-    Double { min: f64, max: f64 },
+    Int {
+        min: i64,
+    },
+    Long {
+        min: i64,
+    },
+    Double {
+        min: f64,
+        max: f64,
+    },
     Bool,
     /// One of these strings (Kafka compares case-insensitively for these).
     OneOf(&'static [&'static str]),
@@ -56,13 +63,21 @@ const fn def(
     honoured: bool,
     doc: &'static str,
 ) -> TopicConfigDef {
-    TopicConfigDef { name, kind, default, synonym, honoured, doc }
+    TopicConfigDef {
+        name,
+        kind,
+        default,
+        synonym,
+        honoured,
+        doc,
+    }
 }
 
 const LONG_MAX: &str = "9223372036854775807";
 const INT_MAX: i64 = i32::MAX as i64;
 
 /// Kafka 2.8's topic configs, in Kafka's (alphabetical) order.
+#[rustfmt::skip]
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("cleanup.policy", Kind::ListOf(&["compact", "delete"]), "delete", Some("log.cleanup.policy"), true,
         "\"delete\" discards old segments by time or size; \"compact\" keeps the latest value of each key."),
@@ -154,7 +169,11 @@ fn parse_api_version(text: &str) -> Option<&'static str> {
         return None;
     }
     let parts: Vec<&str> = numbers.split('.').collect();
-    if parts.is_empty() || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.is_empty()
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     // 0.x versions are named by three numbers, later ones by two.
@@ -171,14 +190,18 @@ pub fn check(def: &TopicConfigDef, value: &str) -> Result<(), String> {
     let v = value.trim();
     match def.kind {
         Kind::Int { min } => {
-            let n: i64 = v.parse().map_err(|_| "Expected value to be a 32-bit integer".to_string())?;
+            let n: i64 = v
+                .parse()
+                .map_err(|_| "Expected value to be a 32-bit integer".to_string())?;
             if n > INT_MAX || n < i64::from(i32::MIN) {
                 return Err("Expected value to be a 32-bit integer".into());
             }
             at_least(n, min)
         }
         Kind::Long { min } => {
-            let n: i64 = v.parse().map_err(|_| "Expected value to be a 64-bit integer".to_string())?;
+            let n: i64 = v
+                .parse()
+                .map_err(|_| "Expected value to be a 64-bit integer".to_string())?;
             at_least(n, min)
         }
         Kind::Double { min, max } => {
@@ -204,7 +227,10 @@ pub fn check(def: &TopicConfigDef, value: &str) -> Result<(), String> {
             if items.iter().all(|i| allowed.contains(i)) && !v.is_empty() {
                 Ok(())
             } else {
-                Err(format!("Invalid value {v}; every item must be one of: {}", allowed.join(", ")))
+                Err(format!(
+                    "Invalid value {v}; every item must be one of: {}",
+                    allowed.join(", ")
+                ))
             }
         }
         Kind::ThrottledReplicas => {
@@ -219,16 +245,21 @@ pub fn check(def: &TopicConfigDef, value: &str) -> Result<(), String> {
             if valid {
                 Ok(())
             } else {
-                Err("Must be the literal '*' or a list of replicas in the following format: \
+                Err(
+                    "Must be the literal '*' or a list of replicas in the following format: \
                      [partitionId]:[brokerId],[partitionId]:[brokerId],..."
-                    .into())
+                        .into(),
+                )
             }
         }
         Kind::ApiVersion => {
             if parse_api_version(v).is_some() {
                 Ok(())
             } else {
-                Err(format!("Version `{v}` is not a valid version (known: {})", FORMAT_VERSIONS.join(", ")))
+                Err(format!(
+                    "Version `{v}` is not a valid version (known: {})",
+                    FORMAT_VERSIONS.join(", ")
+                ))
             }
         }
     }
@@ -258,7 +289,12 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(names, sorted);
         for d in TOPIC_CONFIGS {
-            assert!(check(d, d.default).is_ok(), "{} default {:?} must be valid", d.name, d.default);
+            assert!(
+                check(d, d.default).is_ok(),
+                "{} default {:?} must be valid",
+                d.name,
+                d.default
+            );
         }
     }
 

@@ -155,9 +155,8 @@ pub fn validate_topic_config(config: &BTreeMap<String, String>) -> Result<(), To
                 "unknown topic config name (not one of Kafka 2.8's topic configs)".into(),
             ));
         };
-        topic_config_defs::check(def, value).map_err(|rule| {
-            TopicError::InvalidConfig(key.clone(), format!("invalid value {value:?}: {rule}"))
-        })?;
+        topic_config_defs::check(def, value)
+            .map_err(|rule| TopicError::InvalidConfig(key.clone(), format!("invalid value {value:?}: {rule}")))?;
     }
     Ok(())
 }
@@ -209,12 +208,22 @@ mod tests {
     #[test]
     fn config_errors_name_the_key_the_value_and_the_rule() {
         let one = |k: &str, v: &str| -> BTreeMap<String, String> { [(k.to_string(), v.to_string())].into() };
-        let e = validate_topic_config(&one("segment.bytes", "13")).unwrap_err().to_string();
-        assert!(e.contains("segment.bytes") && e.contains("13") && e.contains("at least 14"), "{e}");
+        let e = validate_topic_config(&one("segment.bytes", "13"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("segment.bytes") && e.contains("13") && e.contains("at least 14"),
+            "{e}"
+        );
         assert!(validate_topic_config(&one("cleanup.policy", "compact,delete")).is_ok());
         assert!(validate_topic_config(&one("message.format.version", "0.10.2")).is_ok());
-        let e = validate_topic_config(&one("retention.hours", "1")).unwrap_err().to_string();
-        assert!(e.contains("retention.hours") && e.contains("unknown topic config"), "{e}");
+        let e = validate_topic_config(&one("retention.hours", "1"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("retention.hours") && e.contains("unknown topic config"),
+            "{e}"
+        );
     }
 
     #[test]

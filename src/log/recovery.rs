@@ -12,7 +12,9 @@ use super::config::MAX_SEGMENT_BYTES;
 use super::error::{io_error, LogError};
 use super::offset_index::OffsetIndex;
 use super::scanner::{BatchScanner, ScanDepth, Scanned};
-use super::segment::{IndexState, Segment, SegmentPaths, DELETED_SUFFIX, LOG_SUFFIX, OFFSET_INDEX_SUFFIX, TIME_INDEX_SUFFIX};
+use super::segment::{
+    IndexState, Segment, SegmentPaths, DELETED_SUFFIX, LOG_SUFFIX, OFFSET_INDEX_SUFFIX, TIME_INDEX_SUFFIX,
+};
 use super::time_index::TimeIndex;
 
 /// Large sequential reads: recovery reads whole segments.

@@ -75,14 +75,19 @@ impl KafkaLayout {
         let path = broker_config_path(entity)?;
         match self.store().get(&path).await? {
             None => Ok(BTreeMap::new()),
-            Some((data, _)) => super::kafka_json::parse_entity_config(&data)
-                .map_err(|r| super::layout::malformed(&path, r)),
+            Some((data, _)) => {
+                super::kafka_json::parse_entity_config(&data).map_err(|r| super::layout::malformed(&path, r))
+            }
         }
     }
 
     /// Replaces a broker entity's dynamic config and announces it under
     /// /config/changes (`brokers/<entity>`), as kafka-configs.sh does.
-    pub async fn change_broker_config(&self, entity: &str, config: &BTreeMap<String, String>) -> Result<(), LayoutError> {
+    pub async fn change_broker_config(
+        &self,
+        entity: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), LayoutError> {
         let path = broker_config_path(entity)?;
         self.upsert(&path, &super::kafka_json::entity_config(config)).await?;
         self.announce_config_change(&format!("brokers/{entity}")).await

@@ -33,7 +33,13 @@ pub async fn open_store(
     zookeeper_session_timeout: std::time::Duration,
     embedded_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn MetadataStore>, StoreError> {
-    open_store_within(zookeeper_connect, zookeeper_session_timeout, zookeeper_session_timeout, embedded_dir).await
+    open_store_within(
+        zookeeper_connect,
+        zookeeper_session_timeout,
+        zookeeper_session_timeout,
+        embedded_dir,
+    )
+    .await
 }
 
 /// `open_store`, waiting up to `connection_timeout` for ZooKeeper to accept clients.

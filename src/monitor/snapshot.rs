@@ -164,7 +164,9 @@ mod tests {
             isr: isr.to_vec(),
             log_size: None,
         };
-        let t = TopicRow { partitions: vec![row(0, &[0, 1]), row(0, &[0]), row(-1, &[1])] };
+        let t = TopicRow {
+            partitions: vec![row(0, &[0, 1]), row(0, &[0]), row(-1, &[1])],
+        };
         assert_eq!(t.under_replicated(), 2);
         assert_eq!(t.offline(), 1);
     }

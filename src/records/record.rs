@@ -265,11 +265,19 @@ mod tests {
     fn recompression_keeps_records_and_producer_fields() {
         let records: Vec<Record> = (0..5).map(|i| record(i, 1_000 + i, "value value value")).collect();
         let plain = encode_batch(&records, Compression::None, 0, 42, 3, 7, None).unwrap();
-        for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
             let packed = recompress(&plain, codec).unwrap();
             let (header, decoded) = decode_batch_records(&packed).unwrap();
             assert_eq!(header.compression().unwrap(), codec);
-            assert_eq!((header.producer_id, header.producer_epoch, header.base_sequence), (42, 3, 7));
+            assert_eq!(
+                (header.producer_id, header.producer_epoch, header.base_sequence),
+                (42, 3, 7)
+            );
             assert_eq!(header.max_timestamp, 1_004);
             assert_eq!(decoded, records);
             let back = recompress(&packed, Compression::None).unwrap();

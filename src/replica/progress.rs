@@ -145,13 +145,11 @@ impl LeaderProgress {
             .iter()
             .filter(|id| **id != self.me && !self.isr.contains(id))
             .filter(|id| {
-                self.followers
-                    .get(id)
-                    .is_some_and(|f| {
-                        f.log_end_offset >= high_watermark
-                            && f.log_end_offset >= self.epoch_start_offset
-                            && now_ms - f.previous_fetch_ms <= lag_max_ms
-                    })
+                self.followers.get(id).is_some_and(|f| {
+                    f.log_end_offset >= high_watermark
+                        && f.log_end_offset >= self.epoch_start_offset
+                        && now_ms - f.previous_fetch_ms <= lag_max_ms
+                })
             })
             .copied()
             .collect()

@@ -97,18 +97,26 @@ fn entity(args: &ConfigsArgs) -> Result<Entity, String> {
     if args.broker_defaults {
         return Ok(Entity::Broker(BROKER_DEFAULT_ENTITY.into()));
     }
-    let kind = args.entity_type.as_deref().ok_or("--entity-type (topics or brokers) is required")?;
+    let kind = args
+        .entity_type
+        .as_deref()
+        .ok_or("--entity-type (topics or brokers) is required")?;
     match (kind, &args.entity_name, args.entity_default) {
         ("topics", Some(name), false) => Ok(Entity::Topic(name.clone())),
         ("topics", _, _) => Err("--entity-name is required with --entity-type topics".into()),
         ("brokers", Some(id), false) => {
-            id.parse::<u32>().map_err(|_| format!("The entity name for brokers must be a valid integer broker id, got {id}"))?;
+            id.parse::<u32>()
+                .map_err(|_| format!("The entity name for brokers must be a valid integer broker id, got {id}"))?;
             Ok(Entity::Broker(id.clone()))
         }
         ("brokers", None, true) => Ok(Entity::Broker(BROKER_DEFAULT_ENTITY.into())),
-        ("brokers", _, _) => Err("one of --entity-name or --entity-default is required with --entity-type brokers".into()),
+        ("brokers", _, _) => {
+            Err("one of --entity-name or --entity-default is required with --entity-type brokers".into())
+        }
         ("users" | "clients" | "ips", _, _) => Err(format!("entity type {kind} is not supported by krab yet")),
-        (other, _, _) => Err(format!("Invalid entity type {other}, the entity type must be one of topics, brokers")),
+        (other, _, _) => Err(format!(
+            "Invalid entity type {other}, the entity type must be one of topics, brokers"
+        )),
     }
 }
 
@@ -130,9 +138,9 @@ pub fn parse_add_config(text: &str) -> Result<BTreeMap<String, String>, String> 
     }
     items.push(&text[start..]);
     for item in items.into_iter().map(str::trim).filter(|i| !i.is_empty()) {
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| format!("Invalid entity config: all configs to be added must be in the format \"key=val\", got {item:?}"))?;
+        let (k, v) = item.split_once('=').ok_or_else(|| {
+            format!("Invalid entity config: all configs to be added must be in the format \"key=val\", got {item:?}")
+        })?;
         let v = v.trim();
         let v = v.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(v);
         out.insert(k.trim().to_string(), v.to_string());
@@ -143,13 +151,24 @@ pub fn parse_add_config(text: &str) -> Result<BTreeMap<String, String>, String> 
 fn delete_list(args: &ConfigsArgs) -> Vec<String> {
     args.delete_config
         .as_deref()
-        .map(|d| d.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect())
+        .map(|d| {
+            d.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 pub fn run(args: &ConfigsArgs) -> Result<String, String> {
     let entity = entity(args)?;
-    let add = args.add_config.as_deref().map(parse_add_config).transpose()?.unwrap_or_default();
+    let add = args
+        .add_config
+        .as_deref()
+        .map(parse_add_config)
+        .transpose()?
+        .unwrap_or_default();
     let delete = delete_list(args);
     if args.alter && add.is_empty() && delete.is_empty() {
         return Err("--alter needs --add-config or --delete-config".into());
@@ -201,7 +220,11 @@ async fn stored_config(layout: &KafkaLayout, entity: &Entity) -> Result<BTreeMap
             if layout.topic_assignment(t).await.map_err(|e| e.to_string())?.is_none() {
                 return Err(format!("Topic {t} does not exist"));
             }
-            Ok(layout.topic_config(t).await.map_err(|e| e.to_string())?.unwrap_or_default())
+            Ok(layout
+                .topic_config(t)
+                .await
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default())
         }
         Entity::Broker(b) => layout.broker_config(b).await.map_err(|e| e.to_string()),
     }
@@ -225,7 +248,10 @@ pub async fn alter_in_zookeeper(
         }
         Entity::Broker(b) => {
             dynamic_config::validate(b, &current).map_err(|(_, m)| m)?;
-            layout.change_broker_config(b, &current).await.map_err(|e| e.to_string())
+            layout
+                .change_broker_config(b, &current)
+                .await
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -303,7 +329,10 @@ const SOURCE_NAMES: [&str; 7] = [
 ];
 
 fn source_name(source: i8) -> &'static str {
-    SOURCE_NAMES.get(usize::try_from(source).unwrap_or(0)).copied().unwrap_or("UNKNOWN")
+    SOURCE_NAMES
+        .get(usize::try_from(source).unwrap_or(0))
+        .copied()
+        .unwrap_or("UNKNOWN")
 }
 
 fn describe_with_broker(client: &mut Client, entity: &Entity, all: bool) -> Result<String, String> {
@@ -339,7 +368,14 @@ fn describe_with_broker(client: &mut Client, entity: &Entity, all: bool) -> Resu
         let synonyms: Vec<String> = c
             .synonyms
             .iter()
-            .map(|s| format!("{}:{}={}", source_name(s.source), s.name.as_str(), s.value.as_deref().unwrap_or("null")))
+            .map(|s| {
+                format!(
+                    "{}:{}={}",
+                    source_name(s.source),
+                    s.name.as_str(),
+                    s.value.as_deref().unwrap_or("null")
+                )
+            })
             .collect();
         lines.push(format!(
             "  {}={} sensitive={} synonyms={{{}}}",

@@ -289,7 +289,10 @@ const THROTTLE_RATES: [&str; 2] = [
     crate::broker::dynamic_config::LEADER_THROTTLE_RATE,
     crate::broker::dynamic_config::FOLLOWER_THROTTLE_RATE,
 ];
-const THROTTLED_REPLICAS: [&str; 2] = ["leader.replication.throttled.replicas", "follower.replication.throttled.replicas"];
+const THROTTLED_REPLICAS: [&str; 2] = [
+    "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
+];
 
 /// Kafka's throttle of a reassignment: the rate on every broker involved,
 /// the current replicas as leader-throttled and the replicas moving in as
@@ -302,12 +305,17 @@ fn set_throttle(cluster: &mut Cluster, current: &Reassignment, wanted: &Reassign
         brokers.extend(now.iter().chain(target.iter()).copied());
         let entry = lists.entry(topic.clone()).or_default();
         entry.0.extend(now.iter().map(|b| format!("{p}:{b}")));
-        entry.1.extend(target.iter().filter(|b| !now.contains(b)).map(|b| format!("{p}:{b}")));
+        entry
+            .1
+            .extend(target.iter().filter(|b| !now.contains(b)).map(|b| format!("{p}:{b}")));
     }
     let mut edits: Vec<(Entity, BTreeMap<String, String>)> = brokers
         .iter()
         .map(|b| {
-            let rates = THROTTLE_RATES.iter().map(|k| (k.to_string(), rate.to_string())).collect();
+            let rates = THROTTLE_RATES
+                .iter()
+                .map(|k| (k.to_string(), rate.to_string()))
+                .collect();
             (Entity::Broker(b.to_string()), rates)
         })
         .collect();
@@ -337,7 +345,12 @@ fn remove_throttle(cluster: &mut Cluster, wanted: &Reassignment, brokers: &[i32]
     Ok(())
 }
 
-fn edit(cluster: &mut Cluster, entity: &Entity, set: BTreeMap<String, String>, delete: &[String]) -> Result<(), String> {
+fn edit(
+    cluster: &mut Cluster,
+    entity: &Entity,
+    set: BTreeMap<String, String>,
+    delete: &[String],
+) -> Result<(), String> {
     match cluster {
         Cluster::Zk(rt, layout) => rt.block_on(alter_in_zookeeper(layout, entity, set, delete)),
         Cluster::Broker(client) => alter_through_broker(client, entity, &set, delete),
@@ -405,7 +418,11 @@ fn throttled(cluster: &mut Cluster, wanted: &Reassignment, brokers: &[i32]) -> R
                 }
             }
             for t in &topics {
-                let c = layout.topic_config(t).await.map_err(|e| e.to_string())?.unwrap_or_default();
+                let c = layout
+                    .topic_config(t)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default();
                 if THROTTLED_REPLICAS.iter().any(|k| c.contains_key(*k)) {
                     return Ok(true);
                 }

@@ -37,10 +37,15 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 .alter_topic_config(name, config, request.validate_only)
                 .await
                 .map_err(|e| (e.code(), e.to_string())),
-            RESOURCE_BROKER => broker
-                .alter_broker_config(broker_entity(name), config, request.validate_only)
-                .await,
-            other => Err((ErrorCode::InvalidRequest, format!("resource type {other} cannot be altered"))),
+            RESOURCE_BROKER => {
+                broker
+                    .alter_broker_config(broker_entity(name), config, request.validate_only)
+                    .await
+            }
+            other => Err((
+                ErrorCode::InvalidRequest,
+                format!("resource type {other} cannot be altered"),
+            )),
         };
         if let Err((code, message)) = outcome {
             tracing::info!(resource = name, error = %message, "alter configs refused");

@@ -19,9 +19,9 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::dynamic_config::DynamicSource;
-use crate::metadata::layout_admin::BROKER_DEFAULT_ENTITY;
 use crate::broker::topic_admin::{ConfigSource, TopicConfigEntry};
 use crate::broker::Broker;
+use crate::metadata::layout_admin::BROKER_DEFAULT_ENTITY;
 use crate::protocol::{ErrorCode, RequestFrame};
 
 use super::{decode, respond, str_bytes};
@@ -127,7 +127,11 @@ fn topic_entry(
     if version >= 3 {
         out.config_type = e.def.kind.describe_type();
         if include_documentation {
-            let honoured = if e.def.honoured { "" } else { " (stored and reported; krab does not act on it yet)" };
+            let honoured = if e.def.honoured {
+                ""
+            } else {
+                " (stored and reported; krab does not act on it yet)"
+            };
             out.documentation = Some(str_bytes(&format!("{}{honoured}", e.def.doc)));
         }
     }

@@ -152,7 +152,14 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
             // partition gets only whole batches that fit. v0-2 have no
             // response limit and always get a first batch.
             let min_one_batch = total == 0 || version < 3;
-            match read_partition(partition, fp.fetch_offset, limit.max(1), min_one_batch, version, follower.is_some()) {
+            match read_partition(
+                partition,
+                fp.fetch_offset,
+                limit.max(1),
+                min_one_batch,
+                version,
+                follower.is_some(),
+            ) {
                 Ok((data, records)) => {
                     total += data.len();
                     budget = budget.saturating_sub(data.len());

@@ -41,7 +41,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let outcome = match resource.resource_type {
             RESOURCE_TOPIC => alter_topic(broker, name, &resource.configs, request.validate_only).await,
             RESOURCE_BROKER => alter_broker(broker, name, &resource.configs, request.validate_only).await,
-            other => Err((ErrorCode::InvalidRequest, format!("resource type {other} cannot be altered"))),
+            other => Err((
+                ErrorCode::InvalidRequest,
+                format!("resource type {other} cannot be altered"),
+            )),
         };
         if let Err((code, message)) = outcome {
             tracing::info!(resource = name, error = %message, "incremental alter configs refused");
@@ -78,7 +81,12 @@ async fn alter_topic(broker: &Broker, name: &str, ops: &[AlterableConfig], valid
         .map_err(|e| (e.code(), e.to_string()))
 }
 
-async fn alter_broker(broker: &Broker, name: &str, ops: &[AlterableConfig], validate_only: bool) -> Result<(), Refused> {
+async fn alter_broker(
+    broker: &Broker,
+    name: &str,
+    ops: &[AlterableConfig],
+    validate_only: bool,
+) -> Result<(), Refused> {
     let entity = broker_entity(name);
     let mut config = broker.stored_broker_config(entity).await?;
     apply_ops(&mut config, ops, |key| key == "log.cleanup.policy")?;
@@ -105,7 +113,11 @@ fn apply_ops(
             }
             2 | 3 if is_list(&key) => {
                 let current = config.get(&key).cloned().unwrap_or_else(|| list_default(&key));
-                let mut items: Vec<String> = current.split(',').filter(|i| !i.is_empty()).map(str::to_string).collect();
+                let mut items: Vec<String> = current
+                    .split(',')
+                    .filter(|i| !i.is_empty())
+                    .map(str::to_string)
+                    .collect();
                 if c.config_operation == 2 {
                     for v in value.split(',').filter(|v| !v.is_empty()) {
                         if !items.iter().any(|i| i == v) {
@@ -118,7 +130,10 @@ fn apply_ops(
                 config.insert(key, items.join(","));
             }
             op => {
-                return Err((ErrorCode::InvalidConfig, format!("operation {op} is not valid for config {key}")));
+                return Err((
+                    ErrorCode::InvalidConfig,
+                    format!("operation {op} is not valid for config {key}"),
+                ));
             }
         }
     }

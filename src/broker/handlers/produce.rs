@@ -22,14 +22,16 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use std::time::Duration;
 
+use super::produce_batches::{
+    apply_timestamps, prepare, recompress_batches, topic_compression, Refusal, TimestampRule,
+};
+use super::{decode, respond, str_bytes};
 use crate::broker::dispatch::{HandlerResult, Reply};
 use crate::broker::partition::ProduceOutcome;
 use crate::broker::response_errors::ErrorTally;
 use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
-use super::produce_batches::{apply_timestamps, prepare, recompress_batches, topic_compression, Refusal, TimestampRule};
-use super::{decode, respond, str_bytes};
 
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: ProduceRequest = decode(&frame)?;
@@ -54,36 +56,38 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                             broker.max_message_bytes(t)
                         });
                         let records = data.records.as_deref().unwrap_or(&[]);
-                        let config = topic.map(|t| broker.effective_topic_config(&t.config)).unwrap_or_default();
+                        let config = topic
+                            .map(|t| broker.effective_topic_config(&t.config))
+                            .unwrap_or_default();
                         let timestamps = TimestampRule::of(&config);
                         let codec = topic_compression(&config);
                         prepare(records, version, max)
                             .and_then(|batches| recompress_batches(batches, codec, max))
                             .and_then(|batches| apply_timestamps(batches, timestamps))
                             .and_then(|(batches, headers)| {
-                            if batches.is_empty() {
-                                return Ok(ProduceOutcome {
-                                    last_offset: -1,
-                                    leader_epoch: partition.leader_epoch(),
-                                    base_offset: partition.log_end_offset(),
-                                    log_append_time: -1,
-                                    log_start_offset: partition.log_start_offset(),
-                                });
-                            }
-                            appended_any = true;
-                            let min_insync = topic
-                                .filter(|_| request.acks == -1)
-                                .map(|t| broker.min_insync_replicas(t));
-                            let mut outcome = partition.append(batches, &headers, min_insync)?;
-                            outcome.log_append_time = match timestamps {
-                                TimestampRule::LogAppendTime => headers[0].max_timestamp,
-                                TimestampRule::CreateTime { .. } => -1,
-                            };
-                            if let Some(min) = min_insync.filter(|_| outcome.last_offset >= 0) {
-                                waiting.push((responses.len(), partitions.len(), partition.clone(), outcome, min));
-                            }
-                            Ok(outcome)
-                        })
+                                if batches.is_empty() {
+                                    return Ok(ProduceOutcome {
+                                        last_offset: -1,
+                                        leader_epoch: partition.leader_epoch(),
+                                        base_offset: partition.log_end_offset(),
+                                        log_append_time: -1,
+                                        log_start_offset: partition.log_start_offset(),
+                                    });
+                                }
+                                appended_any = true;
+                                let min_insync = topic
+                                    .filter(|_| request.acks == -1)
+                                    .map(|t| broker.min_insync_replicas(t));
+                                let mut outcome = partition.append(batches, &headers, min_insync)?;
+                                outcome.log_append_time = match timestamps {
+                                    TimestampRule::LogAppendTime => headers[0].max_timestamp,
+                                    TimestampRule::CreateTime { .. } => -1,
+                                };
+                                if let Some(min) = min_insync.filter(|_| outcome.last_offset >= 0) {
+                                    waiting.push((responses.len(), partitions.len(), partition.clone(), outcome, min));
+                                }
+                                Ok(outcome)
+                            })
                     }
                 }
             };

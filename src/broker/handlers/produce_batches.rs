@@ -134,7 +134,9 @@ pub fn apply_timestamps((mut batches, mut headers): Batches, rule: TimestampRule
                 *header = BatchHeader::parse(batch).map_err(record_error_code)?;
             }
         }
-        TimestampRule::CreateTime { max_difference_ms: Some(max) } => {
+        TimestampRule::CreateTime {
+            max_difference_ms: Some(max),
+        } => {
             for batch in &batches {
                 let errors = timestamps_out_of_range(batch, now, max)?;
                 if !errors.is_empty() {
@@ -146,7 +148,9 @@ pub fn apply_timestamps((mut batches, mut headers): Batches, rule: TimestampRule
                 }
             }
         }
-        TimestampRule::CreateTime { max_difference_ms: None } => {}
+        TimestampRule::CreateTime {
+            max_difference_ms: None,
+        } => {}
     }
     Ok((batches, headers))
 }
