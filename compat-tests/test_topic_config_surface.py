@@ -295,3 +295,19 @@ def test_file_delete_delay_renames_then_removes_segments(krab):
     deleted = sorted(x.name for x in part.glob("*.deleted"))
     assert any(n.endswith(".log.deleted") for n in deleted), sorted(x.name for x in part.iterdir())
     wait_until(lambda: not list(part.glob("*.deleted")), timeout=10, msg="the delayed removal")
+
+
+def test_segment_index_bytes_rolls_segments_when_the_index_is_full(krab):
+    from confluent_kafka import Producer
+    b = krab()
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    name = unique_topic("smallindex")
+    # an index entry for every batch, room for two: a new segment every two batches
+    admin.create_topics([NewTopic(name, 1, 1, config={"segment.index.bytes": "16",
+                                                      "index.interval.bytes": "0"})])[name].result(15)
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0})
+    for i in range(8):
+        p.produce(name, b"v%d" % i)
+        p.flush(10)
+    logs = sorted((b.log_dir / f"{name}-0").glob("*.log"))
+    assert len(logs) >= 4, [x.name for x in logs]

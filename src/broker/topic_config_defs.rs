@@ -129,7 +129,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "How long segments are kept before deletion; -1 unlimited."),
     def("segment.bytes", Kind::Int { min: 14 }, "1073741824", Some("log.segment.bytes"), true,
         "Segment file size at which the log rolls."),
-    def("segment.index.bytes", Kind::Int { min: 0 }, "10485760", Some("log.index.size.max.bytes"), false,
+    def("segment.index.bytes", Kind::Int { min: 0 }, "10485760", Some("log.index.size.max.bytes"), true,
         "Size of the offset index of a segment."),
     def("segment.jitter.ms", Kind::Long { min: 0 }, "0", Some("log.roll.jitter.ms"), true,
         "Random jitter subtracted from segment.ms so segments do not roll together."),

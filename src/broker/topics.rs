@@ -134,6 +134,9 @@ impl Broker {
         if let Some(v) = num("file.delete.delay.ms").filter(|v| *v >= 0) {
             lc.file_delete_delay_ms = v;
         }
+        if let Some(v) = num("segment.index.bytes").filter(|v| *v >= 0) {
+            lc.segment_index_bytes = u32::try_from(v).unwrap_or(u32::MAX);
+        }
         // A compacted topic without "delete" is never trimmed by age or size
         // in Kafka; krab does not compact yet, so it keeps every record
         // rather than lose the latest value of a key.

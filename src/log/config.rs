@@ -34,6 +34,9 @@ pub struct LogConfig {
     /// Segments deleted by retention are renamed `.deleted` and removed this
     /// much later (`file.delete.delay.ms`); 0 removes them at once.
     pub file_delete_delay_ms: i64,
+    /// Roll once the offset index (8 bytes an entry) or the time index (12)
+    /// would outgrow this (`segment.index.bytes` / `log.index.size.max.bytes`).
+    pub segment_index_bytes: u32,
 }
 
 impl Default for LogConfig {
@@ -49,6 +52,7 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             segment_jitter_ms: 0,
             file_delete_delay_ms: 0,
+            segment_index_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -57,6 +61,12 @@ impl LogConfig {
     /// The roll size actually applied: index slots cannot address more.
     pub(crate) fn effective_segment_bytes(&self) -> u64 {
         self.segment_bytes.min(MAX_SEGMENT_BYTES)
+    }
+
+    /// Whether indexes holding `offset_entries` and `time_entries` are full.
+    pub(crate) fn indexes_full(&self, offset_entries: usize, time_entries: usize) -> bool {
+        let bytes = u64::from(self.segment_index_bytes);
+        offset_entries as u64 >= bytes / 8 || time_entries as u64 >= bytes / 12
     }
 }
 
@@ -74,6 +84,17 @@ mod tests {
         assert_eq!(config.flush_interval_messages, u64::MAX);
         assert_eq!(config.flush_interval_ms, u64::MAX);
         assert_eq!(config.index_interval_bytes, 4096);
+    }
+
+    #[test]
+    fn indexes_are_full_at_segment_index_bytes() {
+        let config = LogConfig {
+            segment_index_bytes: 24,
+            ..LogConfig::default()
+        };
+        assert!(!config.indexes_full(2, 1));
+        assert!(config.indexes_full(3, 0), "3 offset entries = 24 bytes");
+        assert!(config.indexes_full(0, 2), "2 time entries = 24 bytes");
     }
 
     #[test]

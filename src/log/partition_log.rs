@@ -379,7 +379,11 @@ impl PartitionLog {
                 .roll_base_ms
                 .is_some_and(|since| now_ms.saturating_sub(since) > self.config.segment_ms - self.roll_jitter_ms);
         let offsets_too_far = header.last_offset() - active.base_offset > MAX_RELATIVE_OFFSET;
-        too_big || too_old || offsets_too_far
+        let indexes_full = self.config.indexes_full(
+            active.state.offset_index.entries().len(),
+            active.state.time_index.entries().len(),
+        );
+        too_big || too_old || offsets_too_far || indexes_full
     }
 
     fn roll(&mut self) -> Result<(), LogError> {
