@@ -36,8 +36,10 @@ pub struct EmbeddedStore {
     /// further writes are refused.
     write_failure: Arc<OnceLock<String>>,
     writer: Option<JoinHandle<()>>,
-    /// Counts changes, so `children_changed` can wait for the next one.
-    changes: tokio::sync::watch::Sender<u64>,
+    /// Per watched path, a counter of changes to its children, so
+    /// `children_changed` wakes only for what it watches (offset commits
+    /// under /consumers must not wake a topic watcher).
+    child_watches: Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<u64>>>,
     _lock: File,
 }
 
@@ -108,15 +110,23 @@ impl EmbeddedStore {
             tree: Mutex::new(tree),
             write_failure,
             writer: Some(writer),
-            changes: tokio::sync::watch::channel(0).0,
+            child_watches: Mutex::new(std::collections::HashMap::new()),
             _lock: lock,
         })
     }
 
-    /// Wakes `children_changed` waiters (any change counts: one broker, few
-    /// changes, and a spurious wake-up only costs a sync round).
-    fn changed(&self) {
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    /// A node was created or deleted: its parent's children changed (and,
+    /// with parents created on the way, possibly an ancestor's: those are
+    /// woken too; a spurious wake-up only costs a sync round).
+    fn children_of_parent_changed(&self, path: &str) {
+        let watches = self.child_watches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut node = path;
+        while node != "/" {
+            node = parent_path(node);
+            if let Some(changes) = watches.get(node) {
+                changes.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
     }
 
     fn tree(&self) -> MutexGuard<'_, Tree> {
@@ -236,8 +246,8 @@ impl Drop for EmbeddedStore {
 impl MetadataStore for EmbeddedStore {
     fn create(&self, path: &str, data: &[u8], kind: NodeKind) -> BoxFuture<'_, Result<String, StoreError>> {
         let result = self.create_now(path, data, kind, false);
-        if result.is_ok() {
-            self.changed();
+        if let Ok((created, _)) = &result {
+            self.children_of_parent_changed(created);
         }
         Box::pin(async move {
             let (created, pending) = result?;
@@ -253,8 +263,8 @@ impl MetadataStore for EmbeddedStore {
         kind: NodeKind,
     ) -> BoxFuture<'_, Result<String, StoreError>> {
         let result = self.create_now(path, data, kind, true);
-        if result.is_ok() {
-            self.changed();
+        if let Ok((created, _)) = &result {
+            self.children_of_parent_changed(created);
         }
         Box::pin(async move {
             let (created, pending) = result?;
@@ -276,9 +286,6 @@ impl MetadataStore for EmbeddedStore {
         expected_version: Option<i32>,
     ) -> BoxFuture<'_, Result<NodeStat, StoreError>> {
         let result = self.set_now(path, data, expected_version);
-        if result.is_ok() {
-            self.changed();
-        }
         Box::pin(async move {
             let (stat, pending) = result?;
             wait_durable(pending).await?;
@@ -299,14 +306,20 @@ impl MetadataStore for EmbeddedStore {
     fn delete(&self, path: &str, recursive: bool) -> BoxFuture<'_, Result<(), StoreError>> {
         let result = self.delete_now(path, recursive);
         if result.is_ok() {
-            self.changed();
+            self.children_of_parent_changed(path);
         }
         Box::pin(async move { wait_durable(result?).await })
     }
 
     fn children_changed(&self, path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
         let valid = validate_path(path);
-        let mut changes = self.changes.subscribe();
+        let mut changes = self
+            .child_watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(path.to_owned())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe();
         Box::pin(async move {
             valid?;
             changes

@@ -282,3 +282,34 @@ async fn concurrent_offset_commits_are_all_durable() {
         assert_eq!((data.as_slice(), stat.version), (&b"200"[..], 200));
     }
 }
+
+#[tokio::test]
+async fn child_watches_wake_only_for_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    store.create("/watched", b"", NodeKind::Persistent).await.unwrap();
+    store.create("/other", b"", NodeKind::Persistent).await.unwrap();
+    let short = std::time::Duration::from_millis(100);
+
+    let watch = store.children_changed("/watched");
+    store.create("/other/x", b"", NodeKind::Persistent).await.unwrap();
+    store.set("/watched", b"data", None).await.unwrap();
+    assert!(
+        tokio::time::timeout(short, watch).await.is_err(),
+        "no child of /watched changed"
+    );
+
+    let watch = store.children_changed("/watched");
+    store.create("/watched/a", b"", NodeKind::Persistent).await.unwrap();
+    tokio::time::timeout(short, watch)
+        .await
+        .expect("a child was created")
+        .unwrap();
+
+    let watch = store.children_changed("/watched");
+    store.delete("/watched/a", false).await.unwrap();
+    tokio::time::timeout(short, watch)
+        .await
+        .expect("a child was deleted")
+        .unwrap();
+}
