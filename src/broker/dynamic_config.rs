@@ -161,6 +161,16 @@ impl Broker {
         merged
     }
 
+    /// One topic config as applied: the topic's override, else the dynamic
+    /// broker default. A lookup, not a merged copy: Produce and Fetch ask
+    /// per partition.
+    pub fn topic_setting(&self, overrides: &BTreeMap<String, String>, key: &str) -> Option<String> {
+        match overrides.get(key) {
+            Some(v) => Some(v.clone()),
+            None => self.dynamic_config().topic_defaults().get(key).cloned(),
+        }
+    }
+
     /// Reads this broker's dynamic configs from the store and, if they
     /// changed, applies them to every partition.
     pub async fn reload_dynamic_config(&self) {

@@ -25,15 +25,13 @@ impl Broker {
     }
 
     pub fn min_insync_replicas(&self, topic: &Topic) -> usize {
-        self.effective_topic_config(&topic.config)
-            .get("min.insync.replicas")
+        self.topic_setting(&topic.config, "min.insync.replicas")
             .and_then(|v| v.trim().parse::<usize>().ok())
             .unwrap_or(self.config.min_insync_replicas.max(1) as usize)
     }
 
     pub fn unclean_leader_election(&self, topic: &Topic) -> bool {
-        self.effective_topic_config(&topic.config)
-            .get("unclean.leader.election.enable")
+        self.topic_setting(&topic.config, "unclean.leader.election.enable")
             .map(|v| v.trim().eq_ignore_ascii_case("true"))
             .unwrap_or(self.config.unclean_leader_election_enable)
     }

@@ -151,8 +151,7 @@ impl Broker {
     }
 
     pub fn max_message_bytes(&self, topic: &Topic) -> usize {
-        self.effective_topic_config(&topic.config)
-            .get("max.message.bytes")
+        self.topic_setting(&topic.config, "max.message.bytes")
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(self.config.message_max_bytes as usize)
     }

@@ -106,8 +106,7 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
                 && follower.is_none()
                 && topic.as_ref().is_some_and(|t| {
                     broker
-                        .effective_topic_config(&t.config)
-                        .get("message.downconversion.enable")
+                        .topic_setting(&t.config, "message.downconversion.enable")
                         .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
                 });
             let checked = partition.check_leader_epoch(fp.current_leader_epoch).and_then(|()| {

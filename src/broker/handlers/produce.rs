@@ -56,11 +56,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                             broker.max_message_bytes(t)
                         });
                         let records = data.records.as_deref().unwrap_or(&[]);
-                        let config = topic
-                            .map(|t| broker.effective_topic_config(&t.config))
-                            .unwrap_or_default();
-                        let timestamps = TimestampRule::of(&config);
-                        let codec = topic_compression(&config);
+                        let setting = |key: &str| topic.and_then(|t| broker.topic_setting(&t.config, key));
+                        let timestamps = TimestampRule::of(setting);
+                        let codec = topic_compression(setting);
                         prepare(records, version, max)
                             .and_then(|batches| recompress_batches(batches, codec, max))
                             .and_then(|batches| apply_timestamps(batches, timestamps))

@@ -4,8 +4,6 @@
 //! (recompression) and its timestamp rules (LogAppendTime stamping,
 //! `message.timestamp.difference.max.ms` with per-record errors).
 
-use std::collections::BTreeMap;
-
 use crate::protocol::ErrorCode;
 use crate::records::{
     decode_batch_records, produce_to_batches, recompress, set_log_append_time, BatchHeader, Compression, RecordError,
@@ -62,8 +60,8 @@ pub fn prepare(records: &[u8], version: i16, max_bytes: usize) -> Result<Batches
 
 /// The codec a topic's `compression.type` asks for; `None` keeps the
 /// producer's (`producer`, the default).
-pub fn topic_compression(config: &BTreeMap<String, String>) -> Option<Compression> {
-    match config.get("compression.type")?.trim().to_ascii_lowercase().as_str() {
+pub fn topic_compression(setting: impl Fn(&str) -> Option<String>) -> Option<Compression> {
+    match setting("compression.type")?.trim().to_ascii_lowercase().as_str() {
         "uncompressed" => Some(Compression::None),
         "gzip" => Some(Compression::Gzip),
         "snappy" => Some(Compression::Snappy),
@@ -105,15 +103,12 @@ pub enum TimestampRule {
 }
 
 impl TimestampRule {
-    pub fn of(config: &BTreeMap<String, String>) -> TimestampRule {
-        let append = config
-            .get("message.timestamp.type")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("LogAppendTime"));
+    pub fn of(setting: impl Fn(&str) -> Option<String>) -> TimestampRule {
+        let append = setting("message.timestamp.type").is_some_and(|v| v.trim().eq_ignore_ascii_case("LogAppendTime"));
         if append {
             return TimestampRule::LogAppendTime;
         }
-        let max_difference_ms = config
-            .get("message.timestamp.difference.max.ms")
+        let max_difference_ms = setting("message.timestamp.difference.max.ms")
             .and_then(|v| v.trim().parse::<i64>().ok())
             .filter(|v| *v < i64::MAX);
         TimestampRule::CreateTime { max_difference_ms }
