@@ -40,6 +40,8 @@
 //! | `krab_log_start_offset` | gauge | `topic`, `partition` | first offset still readable |
 //! | `krab_log_end_offset` | gauge | `topic`, `partition` | offset the next record will get |
 //! | `krab_high_watermark` | gauge | `topic`, `partition` | last committed offset + 1 |
+//! | `krab_fetch_message_conversions_total` | counter | | records down-converted for Fetch v0–3 (Kafka's FetchMessageConversionsPerSec) |
+//! | `krab_produce_message_conversions_total` | counter | | records converted on append to a magic 0/1 topic (ProduceMessageConversionsPerSec) |
 //!
 //! Counters start at zero when the broker starts and when a topic is
 //! (re)created; Prometheus's `rate()` handles both as resets.
@@ -77,6 +79,10 @@ pub struct BrokerMetrics {
     invalid_requests: Counter,
     isr_shrinks: Counter,
     isr_expands: Counter,
+    /// Records re-encoded for Fetch v0-3 (Kafka's FetchMessageConversionsPerSec).
+    pub fetch_message_conversions: Counter,
+    /// Records re-encoded on append to a magic 0/1 topic (ProduceMessageConversionsPerSec).
+    pub produce_message_conversions: Counter,
 }
 
 struct ApiMetrics {
@@ -147,6 +153,8 @@ impl BrokerMetrics {
             invalid_requests: Counter::default(),
             isr_shrinks: Counter::default(),
             isr_expands: Counter::default(),
+            fetch_message_conversions: Counter::default(),
+            produce_message_conversions: Counter::default(),
         }
     }
 
@@ -368,6 +376,20 @@ fn write_topics(broker: &Broker, w: &mut PromWriter) {
         help,
         &[],
         broker.metrics.isr_expands.get() as f64,
+    );
+    let help = "Records converted to an older format for Fetch v0-3 (none when the stored format is old enough).";
+    w.counter(
+        "krab_fetch_message_conversions_total",
+        help,
+        &[],
+        broker.metrics.fetch_message_conversions.get() as f64,
+    );
+    let help = "Records converted on append to a topic kept in magic 0/1 (message.format.version before 0.11).";
+    w.counter(
+        "krab_produce_message_conversions_total",
+        help,
+        &[],
+        broker.metrics.produce_message_conversions.get() as f64,
     );
 }
 

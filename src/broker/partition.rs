@@ -9,9 +9,9 @@ use std::sync::{Mutex, RwLock};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::log::{LogConfig, LogError, PartitionLog};
+use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog};
 use crate::protocol::ErrorCode;
-use crate::records::BatchHeader;
+use crate::records::{split_batches, to_legacy_entries, BatchHeader, RecordError, MAGIC_V2};
 
 use crate::replica::{EpochCache, ReplicaState, Role};
 
@@ -170,11 +170,16 @@ impl Partition {
     /// under one lock so their offsets are contiguous.
     /// Only the leader appends; `min_insync` (acks=all) refuses the write
     /// before appending when the ISR is smaller (NOT_ENOUGH_REPLICAS).
+    ///
+    /// `storage_magic` below 2 (the topic's `message.format.version` is before
+    /// 0.11) re-encodes each batch as magic 0/1 messages at the log end offset
+    /// (the handler has refused what that format cannot hold).
     pub fn append(
         &self,
         batches: Vec<Vec<u8>>,
         headers: &[BatchHeader],
         min_insync: Option<usize>,
+        storage_magic: i8,
     ) -> Result<ProduceOutcome, ErrorCode> {
         let mut log = write_lock(&self.log);
         if self.is_deleted() {
@@ -220,16 +225,21 @@ impl Partition {
                     }
                 }
             }
-            // The epoch is outside the CRC; the batch was validated already.
-            let _ = crate::records::set_partition_leader_epoch(&mut batch, leader_epoch);
-            let info = log.append(&mut batch).map_err(|e| {
-                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
-                ErrorCode::KafkaStorageError
-            })?;
-            // Counted per batch as it lands, so a failure part-way through
-            // still counts what was written (and duplicates never are).
-            let records = u64::try_from(header.record_count).unwrap_or(0);
-            self.traffic.record_in(batch.len() as u64, records);
+            let info = if storage_magic < MAGIC_V2 {
+                self.append_legacy(&mut log, &batch, storage_magic)?
+            } else {
+                // The epoch is outside the CRC; the batch was validated already.
+                let _ = crate::records::set_partition_leader_epoch(&mut batch, leader_epoch);
+                let info = log.append(&mut batch).map_err(|e| {
+                    tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+                    ErrorCode::KafkaStorageError
+                })?;
+                // Counted per batch as it lands, so a failure part-way through
+                // still counts what was written (and duplicates never are).
+                let records = u64::try_from(header.record_count).unwrap_or(0);
+                self.traffic.record_in(batch.len() as u64, records);
+                info
+            };
             if idempotent {
                 producers.record(
                     header.producer_id,
@@ -252,6 +262,39 @@ impl Partition {
             log_append_time,
             log_start_offset: log.log_start_offset(),
         })
+    }
+
+    /// One produced v2 batch stored as magic 0/1 messages from the log end
+    /// offset on (Kafka's down-conversion on append for an old
+    /// `message.format.version`); returns the span appended.
+    fn append_legacy(&self, log: &mut PartitionLog, batch: &[u8], magic: i8) -> Result<AppendInfo, ErrorCode> {
+        let entries = to_legacy_entries(batch, log.log_end_offset(), magic).map_err(|e| {
+            tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "conversion to magic {magic} failed");
+            match e {
+                RecordError::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
+                RecordError::UnsupportedMagic(_) => ErrorCode::UnsupportedForMessageFormat,
+                _ => ErrorCode::InvalidRecord,
+            }
+        })?;
+        let now = crate::broker::now_ms();
+        let mut span: Option<AppendInfo> = None;
+        for item in split_batches(&entries) {
+            let (header, entry) = item.map_err(|_| ErrorCode::CorruptMessage)?;
+            let info = log.append_keeping_offsets(&mut entry.to_vec(), now).map_err(|e| {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+                ErrorCode::KafkaStorageError
+            })?;
+            self.traffic
+                .record_in(entry.len() as u64, u64::try_from(header.record_count).unwrap_or(0));
+            span = Some(match span {
+                None => info,
+                Some(first) => AppendInfo {
+                    last_offset: info.last_offset,
+                    ..first
+                },
+            });
+        }
+        span.ok_or(ErrorCode::CorruptMessage)
     }
 
     /// Whole batches from the one containing `offset`, up to `max_bytes`

@@ -20,7 +20,13 @@ pub(crate) use crate::records::BatchHeader;
 
 /// Parses and sanity-checks the header at the start of `bytes` (the CRC is
 /// checked separately, by `crc_is_valid`, because it needs the whole batch).
+///
+/// A legacy entry (magic 0/1, a topic kept in an old `message.format.version`)
+/// must be given whole: its header is derived from its messages.
 pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, String> {
+    if is_legacy(bytes) {
+        return crate::records::stored_entry_header(bytes).map_err(|e| e.to_string());
+    }
     if bytes.len() < HEADER_LEN {
         return Err(format!("a batch header needs {HEADER_LEN} bytes, got {}", bytes.len()));
     }
@@ -50,8 +56,24 @@ pub(crate) fn batch_length_of(prefix: &[u8]) -> i32 {
     i32::from_be_bytes([prefix[8], prefix[9], prefix[10], prefix[11]])
 }
 
-/// Whether the stored CRC-32C matches the whole batch in `batch`.
+/// Bytes up to and including the magic byte, which tells a v2 batch from a
+/// legacy message (both start with offset and length).
+pub(crate) const MAGIC_END: usize = 17;
+/// The smallest legacy message (magic 0, null key and value).
+pub(crate) const MIN_LEGACY_LENGTH: i32 = 14;
+
+/// Whether `bytes` (at least through the magic byte) start a magic 0/1 message.
+pub(crate) fn is_legacy(bytes: &[u8]) -> bool {
+    bytes.get(MAGIC_END - 1).is_some_and(|&magic| magic == 0 || magic == 1)
+}
+
+/// Whether the stored CRC-32C matches the whole batch in `batch` (for a
+/// legacy message, its CRC-32 of magic through the end).
 pub(crate) fn crc_is_valid(batch: &[u8]) -> bool {
+    if is_legacy(batch) {
+        let stored = u32::from_be_bytes([batch[12], batch[13], batch[14], batch[15]]);
+        return crc32fast::hash(&batch[MAGIC_END - 1..]) == stored;
+    }
     if batch.len() < HEADER_LEN {
         return false;
     }
@@ -143,7 +165,7 @@ mod tests {
         let good = batch(1, 0, 0);
         assert!(parse_header(&good[..60]).is_err());
         let mut wrong_magic = good.clone();
-        wrong_magic[MAGIC_AT] = 1;
+        wrong_magic[MAGIC_AT] = 3; // 0 and 1 are legacy messages
         assert!(parse_header(&wrong_magic).unwrap_err().contains("magic"));
         let mut short_length = good.clone();
         short_length[8..12].copy_from_slice(&48i32.to_be_bytes());

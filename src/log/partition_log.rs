@@ -18,6 +18,7 @@ use super::error::{io_error, LogError};
 use super::recovery;
 use super::scanner::{ScanDepth, Scanned};
 use super::segment::Segment;
+use crate::records::MAGIC_V2;
 
 /// Header scans while serving reads: large enough to cover many small batches per syscall.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -309,6 +310,11 @@ impl PartitionLog {
     pub fn append_at(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
         self.ensure_writable()?;
         let mut header = parse_header(batch).map_err(LogError::InvalidBatch)?;
+        if header.magic < MAGIC_V2 {
+            return Err(LogError::InvalidBatch(
+                "a legacy message carries its offsets: append it with append_keeping_offsets".to_string(),
+            ));
+        }
         if total_size(&header) != batch.len() as u64 {
             return Err(LogError::InvalidBatch(format!(
                 "batchLength implies {} bytes but the batch has {}",
@@ -331,6 +337,13 @@ impl PartitionLog {
     /// Appends a batch copied from the leader, keeping its offsets: its base
     /// offset must be this log's end offset (a follower fetches from there).
     pub fn append_replica(&mut self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        self.append_keeping_offsets(batch, wall_clock_ms())
+    }
+
+    /// Appends a batch or legacy message whose offsets are already right (a
+    /// replica's copy, or a produce re-encoded at magic 0/1 from the log end
+    /// offset): it must start at the log end offset.
+    pub fn append_keeping_offsets(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
         self.ensure_writable()?;
         let header = parse_header(batch).map_err(LogError::InvalidBatch)?;
         if total_size(&header) != batch.len() as u64 {
@@ -345,7 +358,7 @@ impl PartitionLog {
                 self.log_end_offset()
             )));
         }
-        let result = self.write_batch(batch, &header, wall_clock_ms());
+        let result = self.write_batch(batch, &header, now_ms);
         self.poison_on_io(result)
     }
 
@@ -353,7 +366,9 @@ impl PartitionLog {
         if self.should_roll(header, now_ms) {
             self.roll()?;
         }
-        set_base_offset(batch, header.base_offset);
+        if header.magic >= MAGIC_V2 {
+            set_base_offset(batch, header.base_offset);
+        }
         let position = self
             .active
             .append(batch, header, now_ms, self.config.index_interval_bytes)?;

@@ -7,7 +7,8 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::batch_header::{
-    batch_length_of, crc_is_valid, parse_header, BatchHeader, HEADER_LEN, LENGTH_PREFIX_LEN, MIN_BATCH_LENGTH,
+    batch_length_of, crc_is_valid, is_legacy, parse_header, BatchHeader, HEADER_LEN, LENGTH_PREFIX_LEN, MAGIC_END,
+    MIN_BATCH_LENGTH, MIN_LEGACY_LENGTH,
 };
 use super::error::{io_error, LogError};
 
@@ -69,12 +70,20 @@ impl<'a> BatchScanner<'a> {
                 format!("{remaining} trailing bytes are too few for a batch"),
             ));
         }
-        let at = self.load(position, LENGTH_PREFIX_LEN)?;
-        let batch_length = batch_length_of(&self.window[at..]);
-        if batch_length < MIN_BATCH_LENGTH {
+        if remaining < MAGIC_END as u64 {
             return Ok(invalid(
                 position,
-                format!("batchLength {batch_length} is below the minimum {MIN_BATCH_LENGTH}"),
+                format!("{remaining} trailing bytes are too few for a batch"),
+            ));
+        }
+        let at = self.load(position, MAGIC_END)?;
+        let batch_length = batch_length_of(&self.window[at..]);
+        let legacy = is_legacy(&self.window[at..at + MAGIC_END]);
+        let min_length = if legacy { MIN_LEGACY_LENGTH } else { MIN_BATCH_LENGTH };
+        if batch_length < min_length {
+            return Ok(invalid(
+                position,
+                format!("batchLength {batch_length} is below the minimum {min_length}"),
             ));
         }
         let total = LENGTH_PREFIX_LEN as u64 + batch_length as u64;
@@ -84,10 +93,11 @@ impl<'a> BatchScanner<'a> {
                 format!("a batch of {total} bytes runs past the end ({remaining} bytes left)"),
             ));
         }
-        // total <= remaining and HEADER_LEN <= total, so both reads stay inside the file.
+        // total <= remaining and HEADER_LEN <= total of a v2 batch, so both reads
+        // stay inside the file; a legacy message's header needs all of it.
         let wanted = match depth {
-            ScanDepth::Header => HEADER_LEN,
-            ScanDepth::WholeBatch => total as usize,
+            ScanDepth::Header if !legacy => HEADER_LEN,
+            _ => total as usize,
         };
         let at = self.load(position, wanted)?;
         let bytes = &self.window[at..at + wanted];

@@ -11,6 +11,7 @@
 
 use super::compression::Compression;
 use super::error::{RecordError, Result};
+use super::legacy::{describe_entry, is_legacy_entry, MESSAGE_OVERHEAD_V0};
 use super::reader::{i32_at, Reader};
 
 pub const BATCH_HEADER_LEN: usize = 61;
@@ -177,7 +178,17 @@ fn batch_crc(batch: &[u8]) -> u32 {
     crc32c::crc32c(batch.get(ATTRIBUTES_AT..).unwrap_or_default())
 }
 
-/// Iterates over concatenated v2 batches without checking their CRCs.
+/// The header of one whole stored entry: a v2 batch's own (only its first 61
+/// bytes are read), or a legacy message's as `describe_entry` derives it.
+pub fn stored_entry_header(entry: &[u8]) -> Result<BatchHeader> {
+    if is_legacy_entry(entry) == Some(true) {
+        return describe_entry(entry).map(|(header, _)| header);
+    }
+    BatchHeader::parse(entry)
+}
+
+/// Iterates over concatenated stored entries: v2 batches (CRCs not checked)
+/// and legacy magic 0/1 messages (decoded, so checked), each with its header.
 pub fn split_batches(buf: &[u8]) -> BatchIter<'_> {
     BatchIter {
         buf,
@@ -213,13 +224,19 @@ impl<'a> BatchIter<'a> {
         if rest.is_empty() {
             return Ok(None);
         }
-        let Some(batch_length) = i32_at(rest, LENGTH_AT) else {
+        // Every whole entry reaches past the magic byte; a shorter rest is a partial one.
+        let (Some(batch_length), Some(legacy)) = (i32_at(rest, LENGTH_AT), is_legacy_entry(rest)) else {
             self.partial_tail = true;
             return Ok(None);
         };
-        if batch_length < MIN_BATCH_LENGTH {
+        let min_length = if legacy {
+            MESSAGE_OVERHEAD_V0 as i32
+        } else {
+            MIN_BATCH_LENGTH
+        };
+        if batch_length < min_length {
             return Err(corrupt(format!(
-                "batch length {batch_length} at byte {} is below the minimum {MIN_BATCH_LENGTH}",
+                "batch length {batch_length} at byte {} is below the minimum {min_length}",
                 self.pos
             )));
         }
@@ -228,7 +245,7 @@ impl<'a> BatchIter<'a> {
             self.partial_tail = true;
             return Ok(None);
         };
-        let header = BatchHeader::parse(batch)?;
+        let header = stored_entry_header(batch)?;
         self.pos += total_len;
         Ok(Some((header, batch)))
     }
@@ -400,11 +417,11 @@ mod tests {
     fn split_stops_at_a_bad_header() {
         let mut buf = sample_batch(0, 1);
         let mut bad = sample_batch(1, 1);
-        bad[MAGIC_AT] = 0;
+        bad[MAGIC_AT] = 3; // 0 and 1 would be read as legacy messages
         buf.extend_from_slice(&bad);
         buf.extend_from_slice(&sample_batch(2, 1));
         let items: Vec<_> = split_batches(&buf).collect();
         assert_eq!(items.len(), 2);
-        assert_eq!(items[1], Err(RecordError::UnsupportedMagic(0)));
+        assert_eq!(items[1], Err(RecordError::UnsupportedMagic(3)));
     }
 }

@@ -95,6 +95,51 @@ fn flush_legacy_run(run: &mut Vec<LegacyMessage>, batches: &mut Vec<Vec<u8>>) ->
     Ok(())
 }
 
+/// Whether any stored entry in `stored` has a newer format than `target_magic`
+/// (what Fetch v0-3 must convert; a trailing partial entry is ignored).
+pub fn needs_down_conversion(stored: &[u8], target_magic: i8) -> bool {
+    split_batches(stored)
+        .map_while(|item| item.ok())
+        .any(|(header, _)| header.magic > target_magic)
+}
+
+/// A v2 batch, as validated for a produce, re-encoded for a topic stored at
+/// magic 0 or 1 (`message.format.version` before 0.11) with its offsets from
+/// `base_offset` on: one message per record, or one wrapper in the batch's
+/// codec, keeping timestamps (magic 1) and the LogAppendTime flag. Refused as
+/// Kafka refuses them: producer ids (`UnsupportedMagic`, which the broker
+/// answers UNSUPPORTED_FOR_MESSAGE_FORMAT), zstd, and record headers.
+pub fn to_legacy_entries(batch: &[u8], base_offset: i64, magic: i8) -> Result<Vec<u8>> {
+    let (header, records) = decode_batch_records(batch)?;
+    if header.producer_id != NO_PRODUCER_ID || header.is_transactional() || header.is_control() {
+        return Err(RecordError::UnsupportedMagic(magic));
+    }
+    let codec = header.compression()?;
+    if records.iter().any(|record| !record.headers.is_empty()) {
+        return Err(RecordError::InvalidRecord(format!(
+            "magic v{magic} does not support record headers (the topic's message.format.version is below 0.11)"
+        )));
+    }
+    let log_append_time = magic == MAGIC_V1 && header.timestamp_type_log_append();
+    let messages: Vec<LegacyMessage> = records
+        .into_iter()
+        .map(|record| LegacyMessage {
+            offset: base_offset.saturating_add(record.offset - header.base_offset),
+            magic,
+            timestamp: match magic {
+                MAGIC_V1 if log_append_time => header.max_timestamp,
+                MAGIC_V1 => record.timestamp,
+                _ => NO_TIMESTAMP,
+            },
+            log_append_time,
+            compression: codec,
+            key: record.key,
+            value: record.value,
+        })
+        .collect();
+    encode_message_set(&messages, magic, codec)
+}
+
 /// Re-encodes stored v2 batches as a `target_magic` (0 or 1) MessageSet for an
 /// old fetch: a trailing partial batch is ignored, control batches and records
 /// below `fetch_offset` are dropped, headers are dropped, offsets are kept. An
@@ -108,6 +153,12 @@ pub fn down_convert(stored: &[u8], target_magic: i8, fetch_offset: i64) -> Resul
     for item in split_batches(stored) {
         let (header, batch) = item?;
         if header.is_control() || header.last_offset() < fetch_offset {
+            continue;
+        }
+        if header.magic <= target_magic {
+            // Stored in a format the client reads (a topic kept at magic 0/1):
+            // passed on whole, as Kafka does.
+            out.extend_from_slice(batch);
             continue;
         }
         let codec = header.compression()?;
@@ -337,5 +388,76 @@ mod tests {
         let messages = decode_message_set(&down_convert(&stored, 1, 0).unwrap()).unwrap();
         assert!(messages.iter().all(|m| m.timestamp == 4_242 && m.log_append_time));
         assert_eq!(messages[1].offset, 21);
+    }
+
+    #[test]
+    fn batches_stored_at_magic_0_and_1_keep_offsets_timestamps_and_codec() {
+        for (magic, codec) in [
+            (1, Compression::None),
+            (1, Compression::Gzip),
+            (0, Compression::Snappy),
+            (0, Compression::None),
+        ] {
+            let mut batch = stored_batch(0, 4, codec);
+            // Producer batches carry no headers in this test (they would be refused).
+            let (header, mut records) = decode_batch_records(&batch).unwrap();
+            records.iter_mut().for_each(|r| r.headers.clear());
+            batch = encode_batch(&records, codec, 0, -1, -1, -1, None).unwrap();
+            let stored = to_legacy_entries(&batch, 100, magic).unwrap();
+            let entries: Vec<(BatchHeader, &[u8])> = split_batches(&stored).map(Result::unwrap).collect();
+            let expected_entries = if codec == Compression::None { 4 } else { 1 };
+            assert_eq!(entries.len(), expected_entries, "{magic} {codec:?}");
+            let (first, last) = (entries[0].0, entries[entries.len() - 1].0);
+            assert_eq!((first.base_offset, last.last_offset()), (100, 103));
+            assert!(entries
+                .iter()
+                .all(|(h, _)| h.magic == magic && h.compression().unwrap() == codec));
+            let all: Vec<Record> = entries
+                .iter()
+                .flat_map(|(_, bytes)| decode_batch_records(bytes).unwrap().1)
+                .collect();
+            assert_eq!(
+                all.iter().map(|r| r.offset).collect::<Vec<_>>(),
+                vec![100, 101, 102, 103]
+            );
+            let expected_ts: Vec<i64> = if magic == 1 {
+                vec![1_000, 1_001, 1_002, 1_003]
+            } else {
+                vec![-1; 4]
+            };
+            assert_eq!(all.iter().map(|r| r.timestamp).collect::<Vec<_>>(), expected_ts);
+            assert_eq!(all[2].value.as_deref(), Some(&b"v2"[..]));
+            assert_eq!(header.record_count, 4);
+            // A reader of this magic or newer gets the bytes as stored; an older one a conversion.
+            assert!(!needs_down_conversion(&stored, 1));
+            assert_eq!(down_convert(&stored, 1, 0).unwrap(), stored);
+            assert_eq!(needs_down_conversion(&stored, 0), magic == 1);
+            let as_v0 = decode_message_set(&down_convert(&stored, 0, 102).unwrap()).unwrap();
+            assert!(as_v0.iter().all(|m| m.magic == 0));
+            assert!(as_v0.iter().any(|m| m.offset == 102) && as_v0.iter().all(|m| m.offset >= 100));
+        }
+    }
+
+    #[test]
+    fn what_magic_0_and_1_cannot_hold_is_refused() {
+        let with_headers = stored_batch(0, 2, Compression::None);
+        assert!(matches!(
+            to_legacy_entries(&with_headers, 0, 1),
+            Err(RecordError::InvalidRecord(_))
+        ));
+        let records = vec![Record {
+            headers: vec![],
+            ..record(0, 5)
+        }];
+        let idempotent = encode_batch(&records, Compression::None, 0, 7, 0, 0, None).unwrap();
+        assert_eq!(
+            to_legacy_entries(&idempotent, 0, 1),
+            Err(RecordError::UnsupportedMagic(1))
+        );
+        let zstd = encode_batch(&records, Compression::Zstd, 0, -1, -1, -1, None).unwrap();
+        assert_eq!(
+            to_legacy_entries(&zstd, 0, 1),
+            Err(RecordError::UnsupportedCompression(Compression::Zstd.id()))
+        );
     }
 }

@@ -10,7 +10,9 @@
 
 use bytes::Bytes;
 
-use super::batch::{LOG_OVERHEAD, NO_TIMESTAMP};
+use super::batch::{
+    BatchHeader, LOG_OVERHEAD, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP,
+};
 use super::compression::{decompress, Compression};
 use super::error::{RecordError, Result};
 use super::reader::{i32_at, Reader};
@@ -225,6 +227,63 @@ pub(crate) fn decode_entry(entry: &[u8], out: &mut Vec<LegacyMessage>) -> Result
         out.push(decoded);
     }
     Ok(())
+}
+
+/// One stored legacy entry (a message, or a compressed wrapper) described the
+/// way the log describes a v2 batch, so a topic kept in magic 0 or 1
+/// (`message.format.version` below 0.11) is indexed, read and replicated by
+/// the same code: base and last offset of its messages, max timestamp (the
+/// wrapper's under LogAppendTime), codec and timestamp-type attribute bits
+/// (at the same positions as in v2), no producer fields. The whole entry is
+/// needed (a wrapper is decompressed to find its first offset); its CRC is
+/// checked. Returns the messages too.
+pub(crate) fn describe_entry(entry: &[u8]) -> Result<(BatchHeader, Vec<LegacyMessage>)> {
+    let wrapper = parse_entry(entry)?;
+    let mut messages = Vec::new();
+    decode_entry(entry, &mut messages)?;
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+        return Err(invalid("legacy entry without messages"));
+    };
+    let last_offset_delta = last
+        .offset
+        .checked_sub(first.offset)
+        .and_then(|delta| i32::try_from(delta).ok())
+        .filter(|&delta| delta >= 0)
+        .ok_or_else(|| invalid("inner message offsets are out of order"))?;
+    let max_timestamp = if wrapper.log_append_time() {
+        wrapper.timestamp
+    } else {
+        messages
+            .iter()
+            .map(|message| message.timestamp)
+            .max()
+            .unwrap_or(NO_TIMESTAMP)
+    };
+    let header = BatchHeader {
+        base_offset: first.offset,
+        batch_length: i32_at(entry, 8).unwrap_or(0),
+        partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+        magic: wrapper.magic,
+        crc: entry
+            .get(12..16)
+            .map_or(0, |crc| u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]])),
+        attributes: i16::from(wrapper.attributes & (CODEC_MASK | TIMESTAMP_TYPE_BIT)),
+        last_offset_delta,
+        first_timestamp: first.timestamp,
+        max_timestamp,
+        producer_id: NO_PRODUCER_ID,
+        producer_epoch: NO_PRODUCER_EPOCH,
+        base_sequence: NO_SEQUENCE,
+        record_count: i32::try_from(messages.len()).unwrap_or(i32::MAX),
+    };
+    Ok((header, messages))
+}
+
+/// Whether the entry at the start of `buf` is a legacy message (magic 0 or 1);
+/// `None` while `buf` is too short to hold the magic byte.
+pub(crate) fn is_legacy_entry(buf: &[u8]) -> Option<bool> {
+    buf.get(super::batch::MAGIC_AT)
+        .map(|&magic| matches!(magic as i8, MAGIC_V0 | MAGIC_V1))
 }
 
 #[cfg(test)]

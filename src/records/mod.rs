@@ -22,11 +22,11 @@ mod fuzz_tests;
 
 pub use batch::{
     increment_sequence, set_base_offset, set_log_append_time, set_partition_leader_epoch, split_batches,
-    validate_batch, BatchHeader, BatchIter, BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_V2, NO_PARTITION_LEADER_EPOCH,
-    NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP,
+    stored_entry_header, validate_batch, BatchHeader, BatchIter, BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_V2,
+    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP,
 };
 pub use compression::{compress, decompress, decompress_with_limit, Compression, MAX_DECOMPRESSED_LEN};
-pub use convert::{down_convert, produce_to_batches};
+pub use convert::{down_convert, needs_down_conversion, produce_to_batches, to_legacy_entries};
 pub use error::RecordError;
 pub use legacy::{decode_message_set, decode_message_set_strict, LegacyMessage, MAGIC_V0, MAGIC_V1};
 pub use legacy_encode::encode_message_set;

@@ -16,6 +16,7 @@ use super::batch::{
 };
 use super::compression::{compress, decompress, Compression};
 use super::error::{RecordError, Result};
+use super::legacy::{describe_entry, is_legacy_entry};
 use super::reader::Reader;
 use super::varint::{write_varint, write_varlong};
 
@@ -41,7 +42,24 @@ fn invalid(what: impl Into<String>) -> RecordError {
 /// Validates one whole batch (length, CRC), decompresses it and decodes its
 /// records. Under LogAppendTime every record takes the batch's max timestamp,
 /// as Kafka reports it.
+///
+/// A stored legacy entry (magic 0 or 1: one message or a compressed wrapper)
+/// decodes too, with the header `stored_entry_header` gives it.
 pub fn decode_batch_records(batch: &[u8]) -> Result<(BatchHeader, Vec<Record>)> {
+    if is_legacy_entry(batch) == Some(true) {
+        let (header, messages) = describe_entry(batch)?;
+        let records = messages
+            .into_iter()
+            .map(|message| Record {
+                offset: message.offset,
+                timestamp: message.timestamp,
+                key: message.key,
+                value: message.value,
+                headers: Vec::new(),
+            })
+            .collect();
+        return Ok((header, records));
+    }
     let header = validate_batch(batch)?;
     let codec = header.compression()?;
     let count = usize::try_from(header.record_count).unwrap_or(0);

@@ -27,13 +27,14 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
+use super::produce_batches::storage_magic;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::partition::Partition;
 use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::log::LogError;
 use crate::protocol::{ErrorCode, RequestFrame};
-use crate::records::{down_convert, split_batches, RecordError};
+use crate::records::{down_convert, needs_down_conversion, split_batches, RecordError};
 
 use super::{decode, respond};
 
@@ -102,12 +103,14 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
             };
             // message.downconversion.enable=false: clients that need an old
             // format (Fetch v0-3) get UNSUPPORTED_VERSION instead.
+            // As Kafka, the topic's message.format.version stands for the
+            // stored format: a 0.10 topic read with Fetch v2-3 needs none.
             let no_down_conversion = version < 4
                 && follower.is_none()
                 && topic.as_ref().is_some_and(|t| {
-                    broker
-                        .topic_setting(&t.config, "message.downconversion.enable")
-                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+                    let setting = |key: &str| broker.topic_setting(&t.config, key);
+                    setting("message.downconversion.enable").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+                        && storage_magic(setting) > if version <= 1 { 0 } else { 1 }
                 });
             let checked = partition.check_leader_epoch(fp.current_leader_epoch).and_then(|()| {
                 if no_down_conversion {
@@ -159,7 +162,10 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
                 version,
                 follower.is_some(),
             ) {
-                Ok((data, records)) => {
+                Ok((data, records, converted)) => {
+                    if converted > 0 {
+                        broker.metrics.fetch_message_conversions.add(converted);
+                    }
                     total += data.len();
                     budget = budget.saturating_sub(data.len());
                     if !data.is_empty() {
@@ -188,8 +194,8 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
     }
 }
 
-/// The partition's data from `offset` as this version reads it, and the
-/// number of records in it.
+/// The partition's data from `offset` as this version reads it, the number
+/// of records in it, and how many of them were down-converted.
 fn read_partition(
     partition: &Partition,
     offset: i64,
@@ -197,7 +203,7 @@ fn read_partition(
     min_one_batch: bool,
     version: i16,
     for_replica: bool,
-) -> Result<(Bytes, u64), ErrorCode> {
+) -> Result<(Bytes, u64, u64), ErrorCode> {
     // Between the high watermark and the log end a consumer gets nothing
     // yet (a new leader's high watermark may trail what it has); past the
     // log end the offset is out of range.
@@ -207,7 +213,7 @@ fn read_partition(
     let read = if for_replica {
         partition.read_for_replica(offset, max_bytes, min_one_batch)
     } else if offset >= partition.high_watermark() {
-        return Ok((Bytes::new(), 0));
+        return Ok((Bytes::new(), 0, 0));
     } else {
         partition.read(offset, max_bytes, min_one_batch)
     };
@@ -223,13 +229,17 @@ fn read_partition(
         2 | 3 => 1,
         _ => {
             let records = records_in(&data, None);
-            return Ok((data, records));
+            return Ok((data, records, 0));
         }
     };
     if data.is_empty() {
-        return Ok((data, 0));
+        return Ok((data, 0, 0));
     }
     let records = records_in(&data, Some(offset));
+    if !needs_down_conversion(&data, target_magic) {
+        // A topic stored at magic 0/1: served as stored.
+        return Ok((data, records, 0));
+    }
     let converted = down_convert(&data, target_magic, offset).map_err(|e| match e {
         RecordError::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
         other => {
@@ -237,7 +247,7 @@ fn read_partition(
             ErrorCode::CorruptMessage
         }
     })?;
-    Ok((Bytes::from(converted), records))
+    Ok((Bytes::from(converted), records, records))
 }
 
 /// Records in stored v2 batches: all of them, or with `down_converted_from`

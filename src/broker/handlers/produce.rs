@@ -23,7 +23,8 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use std::time::Duration;
 
 use super::produce_batches::{
-    apply_timestamps, prepare, recompress_batches, topic_compression, Refusal, TimestampRule,
+    apply_timestamps, check_storable, prepare, recompress_batches, storage_magic, topic_compression, Refusal,
+    TimestampRule,
 };
 use super::{decode, respond, str_bytes};
 use crate::broker::dispatch::{HandlerResult, Reply};
@@ -59,9 +60,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                         let setting = |key: &str| topic.and_then(|t| broker.topic_setting(&t.config, key));
                         let timestamps = TimestampRule::of(setting);
                         let codec = topic_compression(setting);
+                        let magic = storage_magic(setting);
                         prepare(records, version, max)
                             .and_then(|batches| recompress_batches(batches, codec, max))
                             .and_then(|batches| apply_timestamps(batches, timestamps))
+                            .and_then(|(batches, headers)| check_storable((batches, headers), magic))
                             .and_then(|(batches, headers)| {
                                 if batches.is_empty() {
                                     return Ok(ProduceOutcome {
@@ -76,7 +79,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                                 let min_insync = topic
                                     .filter(|_| request.acks == -1)
                                     .map(|t| broker.min_insync_replicas(t));
-                                let mut outcome = partition.append(batches, &headers, min_insync)?;
+                                if magic < crate::records::MAGIC_V2 {
+                                    let records: i64 = headers.iter().map(|h| i64::from(h.record_count)).sum();
+                                    broker.metrics.produce_message_conversions.add(records.max(0) as u64);
+                                }
+                                let mut outcome = partition.append(batches, &headers, min_insync, magic)?;
                                 outcome.log_append_time = match timestamps {
                                     TimestampRule::LogAppendTime => headers[0].max_timestamp,
                                     TimestampRule::CreateTime { .. } => -1,

@@ -4,9 +4,11 @@
 //! (recompression) and its timestamp rules (LogAppendTime stamping,
 //! `message.timestamp.difference.max.ms` with per-record errors).
 
+use crate::broker::topic_config_defs::format_magic;
 use crate::protocol::ErrorCode;
 use crate::records::{
     decode_batch_records, produce_to_batches, recompress, set_log_append_time, BatchHeader, Compression, RecordError,
+    MAGIC_V2,
 };
 
 /// Why a partition's records were refused: Kafka's error code, and for v8+
@@ -56,6 +58,49 @@ pub fn prepare(records: &[u8], version: i16, max_bytes: usize) -> Result<Batches
         headers.push(header);
     }
     Ok((batches, headers))
+}
+
+/// The magic a topic stores: 2, or 0/1 when its `message.format.version`
+/// names a release before 0.11 (0.8.x/0.9.x: 0, 0.10.x: 1).
+pub fn storage_magic(setting: impl Fn(&str) -> Option<String>) -> i8 {
+    setting("message.format.version")
+        .and_then(|version| format_magic(version.trim()))
+        .map_or(MAGIC_V2, |magic| magic.min(MAGIC_V2))
+}
+
+/// Refuses, as Kafka's LogValidator does, what a magic 0/1 topic cannot
+/// hold: idempotent or transactional batches, zstd, record headers.
+pub fn check_storable(batches: Batches, magic: i8) -> Result<Batches, Refusal> {
+    if magic >= MAGIC_V2 {
+        return Ok(batches);
+    }
+    let refuse = |code: ErrorCode, message: String| Refusal {
+        code,
+        message: Some(message),
+        record_errors: Vec::new(),
+    };
+    for (batch, header) in batches.0.iter().zip(&batches.1) {
+        if header.producer_id >= 0 {
+            return Err(refuse(
+                ErrorCode::UnsupportedForMessageFormat,
+                format!("Idempotent records cannot be used with magic version {magic}"),
+            ));
+        }
+        if header.compression().ok() == Some(Compression::Zstd) {
+            return Err(refuse(
+                ErrorCode::UnsupportedCompressionType,
+                format!("Produce requests with ZStandard compression are not allowed for magic version {magic}"),
+            ));
+        }
+        let (_, records) = decode_batch_records(batch).map_err(record_error_code)?;
+        if records.iter().any(|record| !record.headers.is_empty()) {
+            return Err(refuse(
+                ErrorCode::InvalidRecord,
+                format!("Magic v{magic} does not support record headers"),
+            ));
+        }
+    }
+    Ok(batches)
 }
 
 /// The codec a topic's `compression.type` asks for; `None` keeps the
