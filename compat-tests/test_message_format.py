@@ -139,3 +139,26 @@ def test_old_format_partitions_replicate_entry_for_entry(krab, zk):
     lines = dump_lines(c.brokers[c.leader(name, 0)].log_dir, name)
     assert {field(l, "magic") for l in lines} == {"1"}
     assert [v for v, _ in consume_confluent(c.bootstrap, name, 20)] == [v for v, _ in sent]
+
+
+def test_broker_file_log_synonyms_are_the_topic_defaults(krab):
+    """log.message.format.version / log.message.timestamp.type in the broker's own config are
+    the defaults of topics created without them: reported as STATIC_BROKER_CONFIG and applied."""
+    from confluent_kafka.admin import ConfigResource, ConfigSource
+    b = krab(overrides={"log.message.format.version": "0.10.2",
+                        "log.message.timestamp.type": "LogAppendTime"})
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    name = unique_topic("static")
+    admin.create_topics([NewTopic(name, 1, 1)])[name].result(15)
+    res = ConfigResource(ConfigResource.Type.TOPIC, name)
+    described = admin.describe_configs([res])[res].result(15)
+    for key, value in (("message.format.version", "0.10.2"), ("message.timestamp.type", "LogAppendTime")):
+        assert described[key].value == value
+        assert described[key].source == ConfigSource.STATIC_BROKER_CONFIG.value, (key, described[key].source)
+    before = int(time.time() * 1000)
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    p.produce(name, b"stamped", timestamp=1_000)
+    assert p.flush(15) == 0
+    (value, (ts_type, ts)), = consume_confluent(b.bootstrap, name, 1)
+    assert value == b"stamped" and ts_type == 2 and ts >= before, (ts_type, ts)  # LOG_APPEND_TIME
+    assert {field(l, "magic") for l in dump_lines(b.log_dir, name)} == {"1"}

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::broker::topic_config_defs::{self, TopicConfigDef};
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -119,6 +121,10 @@ pub struct BrokerConfig {
     pub auto_leader_rebalance_enable: bool,
     pub leader_imbalance_check_interval_seconds: u64,
     pub leader_imbalance_per_broker_percentage: u64,
+    /// Topic-config defaults set in this file under their broker names
+    /// (`log.cleanup.policy=compact` → `cleanup.policy`), for the keys no
+    /// field above holds; topic overrides and dynamic defaults win.
+    pub topic_defaults: BTreeMap<String, String>,
 }
 
 impl Default for BrokerConfig {
@@ -169,6 +175,7 @@ impl Default for BrokerConfig {
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
             leader_imbalance_per_broker_percentage: 10,
+            topic_defaults: BTreeMap::new(),
         }
     }
 }
@@ -289,6 +296,15 @@ pub struct ConfigWarnings {
 /// Whether krab knows `key` as a broker setting (honoured, or accepted and
 /// ignored): a probe through the same parser the broker uses, so the list
 /// cannot drift from it.
+/// The topic config whose broker-wide default `key` is (Kafka's `log.*`
+/// synonyms: `log.cleanup.policy`, `log.message.timestamp.type`, ...), for
+/// the keys no `BrokerConfig` field holds; they land in `topic_defaults`.
+fn static_topic_default(key: &str) -> Option<&'static TopicConfigDef> {
+    topic_config_defs::TOPIC_CONFIGS
+        .iter()
+        .find(|def| def.synonym == Some(key) && !matches!(def.kind, topic_config_defs::Kind::ThrottledReplicas))
+}
+
 pub fn is_known_broker_key(key: &str) -> bool {
     let raw: RawConfig = [(key.to_string(), String::new())].into();
     match BrokerConfig::from_raw(&raw) {
@@ -306,6 +322,7 @@ impl BrokerConfig {
         // Kafka's precedence: ms over minutes over hours.
         let mut retention = (None, None, None);
         let mut roll = (None, None);
+        let mut jitter: (Option<String>, Option<i64>) = (None, None);
         for (key, value) in raw {
             let v = value.as_str();
             match key.as_str() {
@@ -394,8 +411,19 @@ impl BrokerConfig {
                 "leader.imbalance.per.broker.percentage" => {
                     c.leader_imbalance_per_broker_percentage = parse_num(key, v, 0, 100)? as u64
                 }
+                "log.roll.jitter.hours" => jitter.1 = Some(parse_num(key, v, 0, i32::MAX as i64)? * 3_600_000),
                 k if KNOWN_IGNORED.contains(&k) => warnings.ignored_keys.push(key.clone()),
-                _ => warnings.unknown_keys.push(key.clone()),
+                k => match static_topic_default(k) {
+                    Some(def) => {
+                        topic_config_defs::check(def, v).map_err(|rule| invalid(key, v, &rule))?;
+                        if k == "log.roll.jitter.ms" {
+                            jitter.0 = Some(v.trim().to_string());
+                        } else {
+                            c.topic_defaults.insert(def.name.to_string(), v.trim().to_string());
+                        }
+                    }
+                    None => warnings.unknown_keys.push(key.clone()),
+                },
             }
         }
         if let Some(ms) = retention.0.or(retention.1).or(retention.2) {
@@ -403,6 +431,9 @@ impl BrokerConfig {
         }
         if let Some(ms) = roll.0.or(roll.1) {
             c.log_roll_ms = ms;
+        }
+        if let Some(ms) = jitter.0.or(jitter.1.map(|ms| ms.to_string())) {
+            c.topic_defaults.insert("segment.jitter.ms".to_string(), ms);
         }
         if c.listeners.is_empty() {
             return Err(invalid("listeners", "", "at least one listener is required"));
@@ -583,5 +614,38 @@ mod tests {
     fn advertised_uses_bound_port() {
         let (c, _) = BrokerConfig::from_raw(&raw(&[("listeners", "PLAINTEXT://127.0.0.1:0")])).unwrap();
         assert_eq!(c.advertised_for(40000), ("127.0.0.1".to_string(), 40000));
+    }
+
+    #[test]
+    fn log_synonyms_of_topic_configs_become_static_topic_defaults() {
+        let (c, warnings) = BrokerConfig::from_raw(&raw(&[
+            ("log.cleanup.policy", "compact"),
+            ("log.message.timestamp.type", "LogAppendTime"),
+            ("log.message.format.version", "0.10.2"),
+            ("log.preallocate", "true"),
+            ("log.index.size.max.bytes", "4096"),
+            ("log.roll.jitter.hours", "1"),
+            ("compression.type", "gzip"),
+        ]))
+        .unwrap();
+        assert!(warnings.unknown_keys.is_empty(), "{:?}", warnings.unknown_keys);
+        let get = |k: &str| c.topic_defaults.get(k).map(String::as_str);
+        assert_eq!(get("cleanup.policy"), Some("compact"));
+        assert_eq!(get("message.timestamp.type"), Some("LogAppendTime"));
+        assert_eq!(get("message.format.version"), Some("0.10.2"));
+        assert_eq!(get("preallocate"), Some("true"));
+        assert_eq!(get("segment.index.bytes"), Some("4096"));
+        assert_eq!(get("segment.jitter.ms"), Some("3600000"));
+        assert_eq!(get("compression.type"), Some("gzip"));
+        let (c, _) =
+            BrokerConfig::from_raw(&raw(&[("log.roll.jitter.hours", "1"), ("log.roll.jitter.ms", "5")])).unwrap();
+        assert_eq!(
+            c.topic_defaults.get("segment.jitter.ms").map(String::as_str),
+            Some("5"),
+            "ms wins"
+        );
+        let err = BrokerConfig::from_raw(&raw(&[("log.message.timestamp.type", "Now")])).unwrap_err();
+        assert!(err.to_string().contains("log.message.timestamp.type"), "{err}");
+        assert!(is_known_broker_key("log.cleanup.policy"));
     }
 }

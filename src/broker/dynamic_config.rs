@@ -149,14 +149,15 @@ impl Broker {
         self.dynamic.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// A topic's overrides on top of the dynamic broker defaults: what the
-    /// log, Produce and Fetch apply.
+    /// A topic's overrides on top of the dynamic broker defaults, on top of
+    /// the static ones from the broker's file: what the log applies.
     pub fn effective_topic_config(&self, overrides: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let dynamic = self.dynamic_config();
-        if dynamic.topic_defaults().is_empty() {
+        if dynamic.topic_defaults().is_empty() && self.config.topic_defaults.is_empty() {
             return overrides.clone();
         }
-        let mut merged = dynamic.topic_defaults().clone();
+        let mut merged = self.config.topic_defaults.clone();
+        merged.extend(dynamic.topic_defaults().iter().map(|(k, v)| (k.clone(), v.clone())));
         merged.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
         merged
     }
@@ -167,7 +168,12 @@ impl Broker {
     pub fn topic_setting(&self, overrides: &BTreeMap<String, String>, key: &str) -> Option<String> {
         match overrides.get(key) {
             Some(v) => Some(v.clone()),
-            None => self.dynamic_config().topic_defaults().get(key).cloned(),
+            None => self
+                .dynamic_config()
+                .topic_defaults()
+                .get(key)
+                .or_else(|| self.config.topic_defaults.get(key))
+                .cloned(),
         }
     }
 

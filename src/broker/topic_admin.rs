@@ -323,7 +323,7 @@ impl Broker {
                 c.unclean_leader_election_enable.to_string(),
                 d.unclean_leader_election_enable.to_string(),
             ),
-            _ => None,
+            _ => c.topic_defaults.get(key).cloned(),
         }
     }
 }

@@ -134,6 +134,9 @@ impl Broker {
         if let Some(v) = num("file.delete.delay.ms").filter(|v| *v >= 0) {
             lc.file_delete_delay_ms = v;
         }
+        lc.preallocate = topic_config
+            .get("preallocate")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         if let Some(v) = num("segment.index.bytes").filter(|v| *v >= 0) {
             lc.segment_index_bytes = u32::try_from(v).unwrap_or(u32::MAX);
         }

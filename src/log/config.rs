@@ -37,6 +37,9 @@ pub struct LogConfig {
     /// Roll once the offset index (8 bytes an entry) or the time index (12)
     /// would outgrow this (`segment.index.bytes` / `log.index.size.max.bytes`).
     pub segment_index_bytes: u32,
+    /// Create each new segment file at its full `segment_bytes` (`preallocate`,
+    /// as Kafka's `setLength`), trimmed to its contents when sealed or closed.
+    pub preallocate: bool,
 }
 
 impl Default for LogConfig {
@@ -53,6 +56,7 @@ impl Default for LogConfig {
             segment_jitter_ms: 0,
             file_delete_delay_ms: 0,
             segment_index_bytes: 10 * 1024 * 1024,
+            preallocate: false,
         }
     }
 }

@@ -144,7 +144,7 @@ impl PartitionLog {
         let mut segments = recovery::load_segments(dir, &bases, checkpointed_recovery, config.index_interval_bytes)?;
         let mut active = match segments.pop() {
             Some(active) => active,
-            None => Segment::create(dir, checkpointed_start.unwrap_or(0))?,
+            None => new_segment(dir, checkpointed_start.unwrap_or(0), &config)?,
         };
         active.init_roll_base()?;
         let sealed: BTreeMap<i64, Segment> = segments
@@ -403,7 +403,7 @@ impl PartitionLog {
 
     fn roll(&mut self) -> Result<(), LogError> {
         self.active.seal()?;
-        let next = Segment::create(&self.dir, self.log_end_offset())?;
+        let next = new_segment(&self.dir, self.log_end_offset(), &self.config)?;
         let sealed = mem::replace(&mut self.active, next);
         self.roll_jitter_ms = random_roll_jitter(&self.config);
         tracing::debug!(dir = %self.dir.display(), base_offset = self.active.base_offset, "rolled a new segment");
@@ -516,3 +516,12 @@ impl PartitionLog {
 mod maintenance;
 #[cfg(test)]
 mod tests;
+
+/// A fresh empty segment, preallocated when the config asks.
+pub(super) fn new_segment(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment, LogError> {
+    let mut segment = Segment::create(dir, base_offset)?;
+    if config.preallocate {
+        segment.preallocate(config.effective_segment_bytes())?;
+    }
+    Ok(segment)
+}

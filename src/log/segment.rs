@@ -159,6 +159,8 @@ pub(crate) struct Segment {
     /// When the first batch was appended (after a restart: its timestamp, else the
     /// file mtime); rolling by time counts from here.
     pub(crate) roll_base_ms: Option<i64>,
+    /// The file was extended past `size` (`preallocate`) and needs trimming.
+    preallocated: bool,
 }
 
 impl Segment {
@@ -186,6 +188,7 @@ impl Segment {
             size,
             state: IndexState::empty(base_offset),
             roll_base_ms: None,
+            preallocated: false,
         }
     }
 
@@ -222,9 +225,31 @@ impl Segment {
         Ok(position)
     }
 
+    /// Extends the (new) file to `bytes` so the file system can allocate it in
+    /// one piece; appends still go at `size`. A crash leaves zeros after the
+    /// last batch, which recovery's scan cuts off like any torn tail.
+    pub(crate) fn preallocate(&mut self, bytes: u64) -> Result<(), LogError> {
+        if bytes > self.size {
+            self.file.set_len(bytes).map_err(io_error(&self.paths.log))?;
+            self.preallocated = true;
+        }
+        Ok(())
+    }
+
+    /// Cuts a preallocated file back to what was written.
+    pub(crate) fn trim(&mut self) -> Result<(), LogError> {
+        if self.preallocated {
+            self.file.set_len(self.size).map_err(io_error(&self.paths.log))?;
+            self.preallocated = false;
+        }
+        Ok(())
+    }
+
     /// Called when the segment stops being active: like Kafka, records the final
-    /// max timestamp in the time index so it survives a restart.
+    /// max timestamp in the time index so it survives a restart (and trims a
+    /// preallocated file).
     pub(crate) fn seal(&mut self) -> Result<(), LogError> {
+        self.trim()?;
         if self.state.max_timestamp >= 0 {
             let relative = self.state.relative(self.state.offset_of_max_timestamp);
             self.state.time_index.maybe_append(self.state.max_timestamp, relative);

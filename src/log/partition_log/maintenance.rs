@@ -9,7 +9,6 @@ use std::mem;
 use super::super::checkpoint::{self, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
 use super::super::error::{io_error, LogError};
 use super::super::retention::{self, SealedSegmentSummary};
-use super::super::segment::Segment;
 use super::{wall_clock_ms, PartitionLog};
 
 impl PartitionLog {
@@ -34,7 +33,8 @@ impl PartitionLog {
 
     /// Flushes and closes the log, so the next open needs no recovery scan of sealed segments.
     pub fn close(mut self) -> Result<(), LogError> {
-        self.flush()
+        self.flush()?;
+        self.active.trim()
     }
 
     fn maybe_flush_inner(&mut self, now_ms: i64) -> Result<bool, LogError> {
@@ -247,7 +247,7 @@ impl PartitionLog {
     }
 
     fn restart_inner(&mut self, offset: i64) -> Result<(), LogError> {
-        let fresh = Segment::create(&self.dir, offset)?;
+        let fresh = super::new_segment(&self.dir, offset, &self.config)?;
         let old_active = mem::replace(&mut self.active, fresh);
         for segment in mem::take(&mut self.sealed).into_values().chain(iter::once(old_active)) {
             if segment.base_offset != offset {
@@ -269,7 +269,7 @@ impl PartitionLog {
     fn truncate_inner(&mut self, offset: i64) -> Result<(), LogError> {
         let first_base = self.sealed.keys().next().copied().unwrap_or(self.active.base_offset);
         if offset < first_base {
-            let fresh = Segment::create(&self.dir, offset)?;
+            let fresh = super::new_segment(&self.dir, offset, &self.config)?;
             let old_active = mem::replace(&mut self.active, fresh);
             for segment in mem::take(&mut self.sealed).into_values().chain(iter::once(old_active)) {
                 segment.delete_files()?;

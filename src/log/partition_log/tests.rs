@@ -564,3 +564,31 @@ fn legacy_messages_are_appended_read_looked_up_and_recovered() {
     let mut next = legacy_entries(6, &["g"], false);
     assert_eq!(log.append_keeping_offsets(&mut next, 0).unwrap().base_offset, 6);
 }
+
+#[test]
+fn preallocated_segments_are_full_size_while_active_and_trimmed_when_sealed_or_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        preallocate: true,
+        segment_ms: 0, // the 1970 timestamps below would roll by time after a reopen
+        ..small_segments()
+    };
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    let len = |base: i64| fs::metadata(segment_log(dir.path(), base)).unwrap().len();
+    let batches = append_batches(&mut log, 1000..1004); // segments at 0 (3 batches) and 9
+    assert_eq!(len(0), 3 * BATCH_BYTES, "sealed: trimmed to its batches");
+    assert_eq!(len(9), config.segment_bytes, "active: preallocated");
+    assert_eq!(read_all(&log, 0), batches.concat());
+    drop(log); // a crash: the active file still ends in zeros
+
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    assert_eq!(log.log_end_offset(), 12, "recovery stops at the zeros");
+    assert_eq!(read_all(&log, 0), batches.concat());
+    let mut next = batch(3, 2000, 100);
+    assert_eq!(log.append(&mut next).unwrap().base_offset, 12);
+    assert_eq!(log.segment_base_offsets(), vec![0, 9]);
+    log.close().unwrap();
+    assert_eq!(len(9), 2 * BATCH_BYTES, "closed: trimmed");
+    let log = PartitionLog::open(dir.path(), config).unwrap();
+    assert_eq!(log.log_end_offset(), 15);
+}
