@@ -156,3 +156,32 @@ def test_delete_then_create_200ms_apart_through_zookeeper(krab, zk, zookeeper):
         assert name not in listed, f"broker {b.name} still lists {name} 200 ms after the delete"
     ok(topics(*create))
     c.wait_metadata(name, 2)
+
+
+def test_partitions_added_through_zookeeper_reach_every_broker_by_watch(krab, zk, zookeeper):
+    """`kafka-topics.sh --zookeeper --alter --partitions` rewrites /brokers/topics/<t>; every
+    broker's data watch on that znode brings the new partitions (the periodic re-read is set to
+    a minute here, so only the watch can) and they take writes."""
+    from clustertest import Cluster
+    from kwire import Conn, metadata_v1
+    c = Cluster(krab, zk, 2, overrides={"metadata.sync.interval.ms": 60_000})
+    name = unique_topic("grow")
+    ok(topics("--zookeeper", zookeeper.hosts, "--create", "--topic", name, "--partitions", "1",
+              "--replication-factor", "2"))
+    c.wait_metadata(name, 1)
+    ok(topics("--zookeeper", zookeeper.hosts, "--alter", "--topic", name, "--partitions", "3"))
+
+    def partitions_everywhere():
+        counts = []
+        for b in c.brokers:
+            host, port = b.bootstrap.rsplit(":", 1)
+            conn = Conn(host, int(port))
+            try:
+                counts.append(metadata_v1(conn, None).get(name, (0, 0))[1])
+            finally:
+                conn.close()
+        return counts
+    wait_until(lambda: partitions_everywhere() == [3, 3], timeout=10,
+               msg="both brokers list 3 partitions")
+    produce(c.bootstrap, name, ["p%d" % i for i in range(30)])
+    assert sorted(consume_all(c.bootstrap, name, 30)) == sorted("p%d" % i for i in range(30))

@@ -95,6 +95,11 @@ pub struct BrokerConfig {
     pub monitor_listener: Option<String>,
     /// How often the monitor samples offsets (monitor.refresh.ms).
     pub monitor_refresh_ms: u64,
+    /// How often the broker re-reads topics and configs from the metadata
+    /// store besides its watches (`metadata.sync.interval.ms`, krab's own;
+    /// default 500 ms on ZooKeeper, 1000 ms embedded): the safety net for a
+    /// missed watch.
+    pub metadata_sync_interval_ms: Option<u64>,
     /// How long the monitor keeps its history (monitor.retain.ms).
     pub monitor_retain_ms: u64,
     /// Where the history is kept (monitor.history.dir; default
@@ -162,6 +167,7 @@ impl Default for BrokerConfig {
             offset_metadata_max_bytes: 4096,
             monitor_listener: None,
             monitor_refresh_ms: 5_000,
+            metadata_sync_interval_ms: None,
             monitor_retain_ms: 86_400_000,
             monitor_history_dir: None,
             replica_lag_time_max_ms: 30_000,
@@ -386,6 +392,9 @@ impl BrokerConfig {
                 }
                 "monitor.listener" => c.monitor_listener = parse_monitor_listener(key, v)?,
                 "monitor.refresh.ms" => c.monitor_refresh_ms = parse_num(key, v, 100, 86_400_000)? as u64,
+                "metadata.sync.interval.ms" => {
+                    c.metadata_sync_interval_ms = Some(parse_num(key, v, 10, 86_400_000)? as u64)
+                }
                 "monitor.retain.ms" => c.monitor_retain_ms = parse_num(key, v, 1_000, 3_650 * 86_400_000)? as u64,
                 "monitor.history.dir" => {
                     c.monitor_history_dir = Some(PathBuf::from(v.trim())).filter(|p| !p.as_os_str().is_empty())

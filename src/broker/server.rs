@@ -3,7 +3,8 @@
 //! client never meets a half-initialised broker.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -321,15 +322,47 @@ async fn watch_children(
     }
 }
 
+/// Starts a data watch on `/brokers/topics/<t>` of each known topic not
+/// watched yet: partitions added (`kafka-topics --alter --partitions`,
+/// CreatePartitions, a reassignment) rewrite that znode, and the watch
+/// brings the change here at once instead of at the next periodic sync.
+fn watch_new_topics(
+    broker: &Arc<Broker>,
+    watched: &Arc<Mutex<HashSet<String>>>,
+    changes: &watch::Sender<u64>,
+    shutdown: &watch::Receiver<bool>,
+) {
+    for name in broker.topic_names() {
+        if !watched.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone()) {
+            continue;
+        }
+        let (broker, watched, changes, mut shutdown) =
+            (broker.clone(), watched.clone(), changes.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let path = format!("{}/{name}", paths::BROKER_TOPICS);
+            loop {
+                let fired = tokio::select! {
+                    _ = shutdown.changed() => break,
+                    fired = broker.layout.store().data_changed(&path) => fired,
+                };
+                match fired {
+                    Ok(()) => changes.send_modify(|n| *n = n.wrapping_add(1)),
+                    // Deleted, or no session: the sync loop starts a new watch
+                    // if the topic is still there.
+                    Err(_) => break,
+                }
+            }
+            watched.lock().unwrap_or_else(|e| e.into_inner()).remove(&name);
+        });
+    }
+}
+
 /// Follows the store: topics created or removed elsewhere, deletion
 /// markers, and the controller seat when it frees up. Runs on every watched
 /// change and at least every `period`.
 async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let period = Duration::from_millis(if broker.config.zookeeper_connect.is_some() {
-        500
-    } else {
-        1000
-    });
+    let default_ms = if broker.config.zookeeper_connect.is_some() { 500 } else { 1000 };
+    let period = Duration::from_millis(broker.config.metadata_sync_interval_ms.unwrap_or(default_ms));
     let (changes_tx, mut changes) = watch::channel(0u64);
     for path in WATCHED_CHILDREN {
         tokio::spawn(watch_children(
@@ -339,6 +372,7 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
             shutdown.clone(),
         ));
     }
+    let watched_topics: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut failing_since: Option<std::time::Instant> = None;
     // Config notifications applied and topic incarnations seen so far.
     let mut watch = super::topic_admin::TopicWatch::default();
@@ -357,6 +391,7 @@ async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<b
             Ok(()) => broker.follow_topic_changes(&mut watch).await,
             Err(e) => Err(e),
         };
+        watch_new_topics(&broker, &watched_topics, &changes_tx, &shutdown);
         match synced {
             Ok(()) => failing_since = None,
             // While the store is away, say so once, then every half minute.

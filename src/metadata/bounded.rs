@@ -99,6 +99,10 @@ impl MetadataStore for BoundedStore {
     fn children_changed(&self, path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
         self.inner.children_changed(path)
     }
+
+    fn data_changed(&self, path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.inner.data_changed(path)
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub struct EmbeddedStore {
     /// `children_changed` wakes only for what it watches (offset commits
     /// under /consumers must not wake a topic watcher).
     child_watches: Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<u64>>>,
+    /// Per watched path, a counter of changes to its own data (or its deletion).
+    data_watches: Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<u64>>>,
     _lock: File,
 }
 
@@ -111,6 +113,7 @@ impl EmbeddedStore {
             write_failure,
             writer: Some(writer),
             child_watches: Mutex::new(std::collections::HashMap::new()),
+            data_watches: Mutex::new(std::collections::HashMap::new()),
             _lock: lock,
         })
     }
@@ -124,6 +127,17 @@ impl EmbeddedStore {
         while node != "/" {
             node = parent_path(node);
             if let Some(changes) = watches.get(node) {
+                changes.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+
+    /// Wakes data watchers of `path` and, for a deletion, of everything under it.
+    fn data_of_changed(&self, path: &str, subtree: bool) {
+        let watches = self.data_watches.lock().unwrap_or_else(|e| e.into_inner());
+        for (watched, changes) in watches.iter() {
+            let under = subtree && watched.starts_with(path) && watched.as_bytes().get(path.len()) == Some(&b'/');
+            if watched == path || under {
                 changes.send_modify(|n| *n = n.wrapping_add(1));
             }
         }
@@ -286,6 +300,9 @@ impl MetadataStore for EmbeddedStore {
         expected_version: Option<i32>,
     ) -> BoxFuture<'_, Result<NodeStat, StoreError>> {
         let result = self.set_now(path, data, expected_version);
+        if result.is_ok() {
+            self.data_of_changed(path, false);
+        }
         Box::pin(async move {
             let (stat, pending) = result?;
             wait_durable(pending).await?;
@@ -307,6 +324,7 @@ impl MetadataStore for EmbeddedStore {
         let result = self.delete_now(path, recursive);
         if result.is_ok() {
             self.children_of_parent_changed(path);
+            self.data_of_changed(path, recursive);
         }
         Box::pin(async move { wait_durable(result?).await })
     }
@@ -322,6 +340,34 @@ impl MetadataStore for EmbeddedStore {
             .subscribe();
         Box::pin(async move {
             valid?;
+            changes
+                .changed()
+                .await
+                .map_err(|_| StoreError::Unavailable("embedded store closed".into()))
+        })
+    }
+
+    fn data_changed(&self, path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
+        let mut changes = {
+            let mut watches = self.data_watches.lock().unwrap_or_else(|e| e.into_inner());
+            // Paths nobody watches any more (deleted topics) are forgotten.
+            watches.retain(|_, changes| changes.receiver_count() > 0);
+            watches
+                .entry(path.to_owned())
+                .or_insert_with(|| tokio::sync::watch::channel(0).0)
+                .subscribe()
+        };
+        // As ZooKeeper: no watch on a node that does not exist (checked after
+        // subscribing, so a change in between is not missed).
+        let exists = validate_path(path).and_then(|()| {
+            if self.tree().nodes.contains_key(path) {
+                Ok(())
+            } else {
+                Err(StoreError::NoNode(path.to_owned()))
+            }
+        });
+        Box::pin(async move {
+            exists?;
             changes
                 .changed()
                 .await

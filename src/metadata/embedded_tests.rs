@@ -313,3 +313,29 @@ async fn child_watches_wake_only_for_their_path() {
         .expect("a child was deleted")
         .unwrap();
 }
+
+#[tokio::test]
+async fn data_watches_fire_on_their_own_node_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    store.create("/t", b"1", NodeKind::Persistent).await.unwrap();
+    store.create("/t/child", b"", NodeKind::Persistent).await.unwrap();
+    store.create("/tt", b"", NodeKind::Persistent).await.unwrap();
+    let short = std::time::Duration::from_millis(100);
+
+    assert!(matches!(store.data_changed("/missing").await, Err(StoreError::NoNode(_))));
+
+    let watch = store.data_changed("/t");
+    store.set("/t/child", b"x", None).await.unwrap();
+    store.set("/tt", b"x", None).await.unwrap();
+    store.create("/t/other", b"", NodeKind::Persistent).await.unwrap();
+    assert!(tokio::time::timeout(short, watch).await.is_err(), "/t's own data did not change");
+
+    let watch = store.data_changed("/t");
+    store.set("/t", b"2", None).await.unwrap();
+    tokio::time::timeout(short, watch).await.expect("set fires").unwrap();
+
+    let watch = store.data_changed("/t/child");
+    store.delete("/t", true).await.unwrap();
+    tokio::time::timeout(short, watch).await.expect("a recursive delete fires").unwrap();
+}

@@ -101,6 +101,14 @@ pub trait MetadataStore: Send + Sync {
         Box::pin(std::future::pending())
     }
 
+    /// Resolves once the data of `path` changes, or the node is deleted,
+    /// after this call (a ZooKeeper data watch; the embedded store's own
+    /// notice). An error means no watch could be set (a missing node, the
+    /// session away). The default never resolves.
+    fn data_changed(&self, _path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(std::future::pending())
+    }
+
     /// Session changes the broker may react to (re-register, resign as controller).
     /// The default is a channel that is already closed: no sessions, no events.
     fn session_events(&self) -> tokio::sync::broadcast::Receiver<SessionEvent> {

@@ -351,6 +351,20 @@ impl MetadataStore for ZkStore {
         })
     }
 
+    fn data_changed(&self, path: &str) -> BoxFuture<'static, Result<(), StoreError>> {
+        let path = path.to_owned();
+        let client = self.shared.client();
+        Box::pin(async move {
+            validate_path(&path)?;
+            let (_, _, watcher) = client
+                .get_and_watch_data(&path)
+                .await
+                .map_err(|e| map_error(&path, e))?;
+            watcher.changed().await;
+            Ok(())
+        })
+    }
+
     fn describe(&self) -> String {
         format!("zookeeper {}", self.shared.connect_string)
     }
