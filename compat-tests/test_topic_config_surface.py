@@ -274,6 +274,36 @@ def test_produce_v8_names_the_records_with_bad_timestamps(krab):
         conn.close()
 
 
+def test_kafka_python_surfaces_the_per_record_errors(krab):
+    """kafka-python 3 (Produce v8+) reads record_errors: the record with the far-off timestamp
+    fails with INVALID_TIMESTAMP and the broker's message naming it, its batch mates fail as
+    "part of a batch which had one or more invalid records" (as the Java client reports it)."""
+    import time
+    from kafka import KafkaProducer
+    from kafka.errors import InvalidTimestampError
+    b = krab()
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    name = unique_topic("kp-recerr")
+    admin.create_topics([NewTopic(name, 1, 1, config={"message.timestamp.difference.max.ms": "60000"})])[
+        name].result(15)
+    p = KafkaProducer(bootstrap_servers=b.bootstrap, retries=0, linger_ms=50)
+    now = int(time.time() * 1000)
+    futures = [p.send(name, b"v%d" % i, timestamp_ms=ts) for i, ts in enumerate([now, now - 7_200_000, now])]
+    p.flush()
+    outcomes = []
+    for f in futures:
+        try:
+            f.get(10)
+            outcomes.append(None)
+        except Exception as e:  # noqa: BLE001 - the error classes are what is checked
+            outcomes.append(e)
+    assert isinstance(outcomes[1], InvalidTimestampError), outcomes
+    assert "offset 1 is out of range" in str(outcomes[1]), outcomes[1]
+    for mate in (outcomes[0], outcomes[2]):
+        assert mate is not None and "part of a batch" in str(mate), mate
+    p.close()
+
+
 def test_file_delete_delay_renames_then_removes_segments(krab):
     """Retention renames deleted segments `*.deleted` and removes them file.delete.delay.ms
     later, as Kafka does; consumers see the new log start at once."""
