@@ -101,3 +101,41 @@ def test_static_and_unknown_broker_keys_are_refused(krab, zk, zookeeper):
                "message.max.bytes=2000000"))
     out = ok(configs("--bootstrap-server", b.bootstrap, "--describe", "--broker", "0"))
     assert "  message.max.bytes=2000000 sensitive=false synonyms={}" in out.splitlines(), out
+
+
+def test_max_connections_changes_live(krab):
+    """max.connections is dynamic (as in Kafka 2.x): lowered through kafka-configs.sh, new
+    connections beyond it are refused while open ones keep working; raised, they are let in."""
+    from test_bad_input import healthy, open_conn
+    b = krab()
+    conns = [open_conn(b) for _ in range(3)]
+    for c in conns:
+        healthy(c)
+    ok(configs("--bootstrap-server", b.bootstrap, "--alter", "--entity-type", "brokers", "--entity-default",
+               "--add-config", "max.connections=3"))
+
+    def refused():
+        try:
+            c = open_conn(b)
+        except OSError:
+            return True
+        try:
+            healthy(c)
+            return False
+        except Exception:  # noqa: BLE001 - closed by the broker is what is waited for
+            return True
+        finally:
+            c.close()
+    wait_until(refused, timeout=5, msg="a 4th connection refused at max.connections=3")
+    for c in conns:
+        healthy(c)
+    # The tool's own connection counts too: make room for it first.
+    conns.pop().close()
+    wait_until(lambda: not refused(), timeout=5, msg="a slot freed by a closed connection")
+    failed(configs("--bootstrap-server", b.bootstrap, "--alter", "--entity-type", "brokers",
+                   "--entity-default", "--add-config", "max.connections=-1"), "max.connections")
+    ok(configs("--bootstrap-server", b.bootstrap, "--alter", "--entity-type", "brokers", "--entity-default",
+               "--add-config", "max.connections=10"))
+    wait_until(lambda: not refused(), timeout=5, msg="new connections after raising the limit")
+    for c in conns:
+        c.close()

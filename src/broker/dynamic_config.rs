@@ -6,8 +6,8 @@
 //! entity wins over `<default>`, which wins over its static config.
 //!
 //! Dynamic here: the `log.*`-style defaults of topic configs (Kafka's
-//! DynamicLogConfig, which krab applies to every partition at once) and the
-//! replication throttle rates. Other known broker keys are static and
+//! DynamicLogConfig, which krab applies to every partition at once), the
+//! replication throttle rates and `max.connections`. Other known broker keys are static and
 //! refused as Kafka refuses them; unknown keys are refused too (Kafka would
 //! store them silently, which hides typos).
 
@@ -24,6 +24,8 @@ use super::Broker;
 /// fetch for throttled replicas (kafka-reassign-partitions.sh --throttle).
 pub const LEADER_THROTTLE_RATE: &str = "leader.replication.throttled.rate";
 pub const FOLLOWER_THROTTLE_RATE: &str = "follower.replication.throttled.rate";
+/// Client connections a broker accepts at once (dynamic in Kafka 2.x too).
+pub const MAX_CONNECTIONS: &str = "max.connections";
 
 /// What a broker entity's dynamic configs are, as last read from the store.
 #[derive(Clone, Debug, Default)]
@@ -100,6 +102,13 @@ fn check_dynamic(key: &str, value: &str) -> Option<Result<(), String>> {
             Err(_) => Err("Expected value to be a 64-bit integer".into()),
         });
     }
+    if key == MAX_CONNECTIONS {
+        return Some(match value.trim().parse::<i32>() {
+            Ok(n) if n >= 0 => Ok(()),
+            Ok(_) => Err("Value must be at least 0".into()),
+            Err(_) => Err("Expected value to be a 32-bit integer".into()),
+        });
+    }
     let def = TOPIC_CONFIGS.iter().find(|d| dynamic_synonym(d.name) == Some(key))?;
     Some(topic_config_defs::check(def, value))
 }
@@ -160,6 +169,14 @@ impl Broker {
         merged.extend(dynamic.topic_defaults().iter().map(|(k, v)| (k.clone(), v.clone())));
         merged.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
         merged
+    }
+
+    /// `max.connections` as it applies now: the dynamic value, else the file's.
+    pub fn max_connections(&self) -> usize {
+        self.dynamic_config()
+            .get(MAX_CONNECTIONS)
+            .and_then(|(v, _)| v.trim().parse::<usize>().ok())
+            .unwrap_or(self.config.max_connections)
     }
 
     /// One topic config as applied: the topic's override, else the dynamic

@@ -2,13 +2,14 @@
 //! metadata store is open, the broker registered and the topics loaded, so a
 //! client never meets a half-initialised broker.
 
-use std::net::SocketAddr;
 use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
@@ -247,7 +248,9 @@ async fn become_controller_if_free(broker: &Broker) {
 }
 
 async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(broker.config.max_connections));
+    // Open client connections, checked against max.connections as it is now
+    // (a dynamic config: a lower limit refuses new connections, keeps old ones).
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -262,11 +265,13 @@ async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: w
                         continue;
                     }
                 };
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, max = broker.config.max_connections, "refusing connection: max.connections reached");
+                let max = broker.max_connections();
+                if open.load(Ordering::Acquire) >= max {
+                    tracing::warn!(%peer, max, "refusing connection: max.connections reached");
                     drop(socket);
                     continue;
-                };
+                }
+                let permit = ConnectionSlot::take(&open);
                 let _ = socket.set_nodelay(true);
                 let broker = broker.clone();
                 let shutdown = shutdown.clone();
@@ -361,7 +366,11 @@ fn watch_new_topics(
 /// markers, and the controller seat when it frees up. Runs on every watched
 /// change and at least every `period`.
 async fn metadata_sync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let default_ms = if broker.config.zookeeper_connect.is_some() { 500 } else { 1000 };
+    let default_ms = if broker.config.zookeeper_connect.is_some() {
+        500
+    } else {
+        1000
+    };
     let period = Duration::from_millis(broker.config.metadata_sync_interval_ms.unwrap_or(default_ms));
     let (changes_tx, mut changes) = watch::channel(0u64);
     for path in WATCHED_CHILDREN {
@@ -478,5 +487,21 @@ async fn log_maintenance_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver
             let broker = broker.clone();
             let _ = tokio::task::spawn_blocking(move || broker.checkpoint_high_watermarks()).await;
         }
+    }
+}
+
+/// One counted client connection; the count drops when the task ends.
+struct ConnectionSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl ConnectionSlot {
+    fn take(open: &Arc<std::sync::atomic::AtomicUsize>) -> ConnectionSlot {
+        open.fetch_add(1, Ordering::AcqRel);
+        ConnectionSlot(open.clone())
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }

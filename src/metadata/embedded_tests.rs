@@ -323,13 +323,19 @@ async fn data_watches_fire_on_their_own_node_only() {
     store.create("/tt", b"", NodeKind::Persistent).await.unwrap();
     let short = std::time::Duration::from_millis(100);
 
-    assert!(matches!(store.data_changed("/missing").await, Err(StoreError::NoNode(_))));
+    assert!(matches!(
+        store.data_changed("/missing").await,
+        Err(StoreError::NoNode(_))
+    ));
 
     let watch = store.data_changed("/t");
     store.set("/t/child", b"x", None).await.unwrap();
     store.set("/tt", b"x", None).await.unwrap();
     store.create("/t/other", b"", NodeKind::Persistent).await.unwrap();
-    assert!(tokio::time::timeout(short, watch).await.is_err(), "/t's own data did not change");
+    assert!(
+        tokio::time::timeout(short, watch).await.is_err(),
+        "/t's own data did not change"
+    );
 
     let watch = store.data_changed("/t");
     store.set("/t", b"2", None).await.unwrap();
@@ -337,5 +343,8 @@ async fn data_watches_fire_on_their_own_node_only() {
 
     let watch = store.data_changed("/t/child");
     store.delete("/t", true).await.unwrap();
-    tokio::time::timeout(short, watch).await.expect("a recursive delete fires").unwrap();
+    tokio::time::timeout(short, watch)
+        .await
+        .expect("a recursive delete fires")
+        .unwrap();
 }
