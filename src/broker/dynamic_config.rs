@@ -103,14 +103,46 @@ fn check_dynamic(key: &str, value: &str) -> Option<Result<(), String>> {
         });
     }
     if key == MAX_CONNECTIONS {
-        return Some(match value.trim().parse::<i32>() {
-            Ok(n) if n >= 0 => Ok(()),
-            Ok(_) => Err("Value must be at least 0".into()),
-            Err(_) => Err("Expected value to be a 32-bit integer".into()),
+        return Some(at_least_int(value, 0));
+    }
+    if let Some(&(_, min)) = DYNAMIC_WITHOUT_EFFECT.iter().find(|(name, _)| *name == key) {
+        return Some(match min {
+            Some(min) => at_least_int(value, min),
+            None => match value.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() && n > 0.0 => Ok(()),
+                _ => Err("Expected value to be a positive number".into()),
+            },
         });
     }
     let def = TOPIC_CONFIGS.iter().find(|d| dynamic_synonym(d.name) == Some(key))?;
     Some(topic_config_defs::check(def, value))
+}
+
+/// Broker keys Kafka lets `kafka-configs.sh` change at run time whose
+/// subject krab does not have (thread pools: tokio schedules; the cleaner:
+/// compaction is not built yet): accepted, validated (an int's minimum, or
+/// `None` for a positive number) and stored, so scripts that set them work,
+/// with no effect.
+const DYNAMIC_WITHOUT_EFFECT: &[(&str, Option<i32>)] = &[
+    ("num.io.threads", Some(1)),
+    ("num.network.threads", Some(1)),
+    ("num.replica.fetchers", Some(1)),
+    ("num.recovery.threads.per.data.dir", Some(1)),
+    ("background.threads", Some(1)),
+    ("log.cleaner.threads", Some(0)),
+    ("log.cleaner.dedupe.buffer.size", Some(0)),
+    ("log.cleaner.io.buffer.size", Some(0)),
+    ("log.cleaner.backoff.ms", Some(0)),
+    ("log.cleaner.io.max.bytes.per.second", None),
+    ("log.cleaner.io.buffer.load.factor", None),
+];
+
+fn at_least_int(value: &str, min: i32) -> Result<(), String> {
+    match value.trim().parse::<i32>() {
+        Ok(n) if n >= min => Ok(()),
+        Ok(_) => Err(format!("Value must be at least {min}")),
+        Err(_) => Err("Expected value to be a 32-bit integer".into()),
+    }
 }
 
 /// Checks a whole dynamic config for `entity` (a broker id or `<default>`)
@@ -294,6 +326,14 @@ mod tests {
             validate("0", &one("log.message.format.version", "2.8")).is_err(),
             "static in Kafka"
         );
+        assert!(validate("0", &one("max.connections", "100")).is_ok());
+        assert!(validate("0", &one("max.connections", "-1")).is_err());
+        assert!(validate("<default>", &one("num.io.threads", "16")).is_ok());
+        assert!(validate("<default>", &one("log.cleaner.threads", "2")).is_ok());
+        assert!(validate("<default>", &one("log.cleaner.io.max.bytes.per.second", "1.5E7")).is_ok());
+        let (_, msg) = validate("0", &one("num.io.threads", "0")).unwrap_err();
+        assert!(msg.contains("num.io.threads") && msg.contains("at least 1"), "{msg}");
+        assert!(validate("0", &one("log.cleaner.io.buffer.load.factor", "lots")).is_err());
     }
 
     #[test]
