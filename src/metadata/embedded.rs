@@ -135,10 +135,18 @@ impl EmbeddedStore {
     /// Wakes data watchers of `path` and, for a deletion, of everything under it.
     fn data_of_changed(&self, path: &str, subtree: bool) {
         let watches = self.data_watches.lock().unwrap_or_else(|e| e.into_inner());
+        let bump = |changes: &tokio::sync::watch::Sender<u64>| changes.send_modify(|n| *n = n.wrapping_add(1));
+        if !subtree {
+            // A plain set (offset commits among them): one lookup, not a scan.
+            if let Some(changes) = watches.get(path) {
+                bump(changes);
+            }
+            return;
+        }
         for (watched, changes) in watches.iter() {
-            let under = subtree && watched.starts_with(path) && watched.as_bytes().get(path.len()) == Some(&b'/');
+            let under = watched.starts_with(path) && watched.as_bytes().get(path.len()) == Some(&b'/');
             if watched == path || under {
-                changes.send_modify(|n| *n = n.wrapping_add(1));
+                bump(changes);
             }
         }
     }
