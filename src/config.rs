@@ -93,6 +93,9 @@ pub struct BrokerConfig {
     /// `host:port` the offset monitor and `/metrics` are served on
     /// (monitor.listener; none: not served).
     pub monitor_listener: Option<String>,
+    /// `host:port` of the fault-injection control endpoint
+    /// (control.listener; none: not served). For tests only.
+    pub control_listener: Option<String>,
     /// How often the monitor samples offsets (monitor.refresh.ms).
     pub monitor_refresh_ms: u64,
     /// How often the broker re-reads topics and configs from the metadata
@@ -166,6 +169,7 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 3_000,
             offset_metadata_max_bytes: 4096,
             monitor_listener: None,
+            control_listener: None,
             monitor_refresh_ms: 5_000,
             metadata_sync_interval_ms: None,
             monitor_retain_ms: 86_400_000,
@@ -399,6 +403,7 @@ impl BrokerConfig {
                     c.offset_metadata_max_bytes = parse_num(key, v, 0, i32::MAX as i64)? as usize
                 }
                 "monitor.listener" => c.monitor_listener = parse_monitor_listener(key, v)?,
+                "control.listener" => c.control_listener = parse_monitor_listener(key, v)?,
                 "monitor.refresh.ms" => c.monitor_refresh_ms = parse_num(key, v, 100, 86_400_000)? as u64,
                 "metadata.sync.interval.ms" => {
                     c.metadata_sync_interval_ms = Some(parse_num(key, v, 10, 86_400_000)? as u64)

@@ -5,7 +5,8 @@
 //! ZooKeeper, in Kafka's layout), `protocol` (framing and the API registry),
 //! `broker` (state, connections and one handler per API), `tools` (admin CLIs),
 //! `monitor` (the offset monitor's pages, JSON API and history), `replica`
-//! (followers, ISR, high watermarks) and `controller` (leader elections).
+//! (followers, ISR, high watermarks), `controller` (leader elections) and
+//! `testing` (throw-away brokers for tests).
 //! `metrics` is a
 //! dependency-free Prometheus text writer used by the broker and the monitor.
 
@@ -20,4 +21,5 @@ pub mod monitor;
 pub mod protocol;
 pub mod records;
 pub mod replica;
+pub mod testing;
 pub mod tools;

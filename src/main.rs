@@ -46,6 +46,10 @@ enum Command {
     PreferredReplicaElection(krab::tools::leader_election::PreferredElectionArgs),
     /// Describe and change topic and broker configs, like kafka-configs.sh.
     Configs(krab::tools::configs::ConfigsArgs),
+    /// Run a throw-away broker for tests: temporary data, port 0, one JSON ready line.
+    Dev(krab::tools::dev::DevArgs),
+    /// Inject, list and remove faults through a broker's control.listener.
+    Fault(krab::tools::fault::FaultArgs),
 }
 
 #[derive(Args, Debug)]
@@ -211,6 +215,14 @@ fn main() -> ExitCode {
         Command::DumpLog(args) => report(krab::tools::dump_log::run(&args)),
         Command::ReassignPartitions(args) => report(krab::tools::reassign::run(&args)),
         Command::Configs(args) => report(krab::tools::configs::run(&args)),
+        Command::Fault(args) => report(krab::tools::fault::run(&args)),
+        Command::Dev(args) => match krab::tools::dev::run(&args, &std::env::temp_dir()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("krab: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::LeaderElection(args) => report(krab::tools::leader_election::run_leader_election(&args)),
         Command::PreferredReplicaElection(args) => report(krab::tools::leader_election::run_preferred(&args)),
         Command::ConsoleConsumer(args) => {
@@ -224,7 +236,7 @@ fn main() -> ExitCode {
 /// The broker logs at info; the tools only warn, so their output stays theirs.
 fn default_log_level(command: &Command) -> &'static str {
     match command {
-        Command::Serve(_) | Command::Monitor(_) => "info",
+        Command::Serve(_) | Command::Monitor(_) | Command::Dev(_) => "info",
         _ => "warn",
     }
 }
@@ -268,6 +280,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         println!("krab broker {broker_id} listening on {}", running.local_addr);
         if let Some(addr) = running.monitor_addr {
             println!("krab monitor serving http://{addr}/");
+        }
+        if let Some(addr) = running.control_addr {
+            println!("krab control listening on {addr} (fault injection)");
         }
         let _ = std::io::stdout().flush();
         wait_for_signal().await;

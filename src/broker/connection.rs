@@ -82,7 +82,21 @@ async fn handle(broker: &Broker, body: Bytes, peer: SocketAddr) -> Result<Option
     frame.peer = Some(peer);
     let api = frame.api_key;
     let started = Instant::now();
-    let result = dispatch::dispatch(broker, frame).await;
+    let injection = broker.faults.on_request(api, frame.client_id.as_deref(), || {
+        super::fault_responses::touched_partitions(&frame)
+    });
+    if !injection.latency.is_zero() {
+        tokio::time::sleep(injection.latency).await;
+    }
+    if injection.close {
+        return Err(ConnectionError::Request(format!("injected fault: close on {api:?}")));
+    }
+    let result = match injection.error {
+        Some(error) if !super::faults::PARTITION_LEVEL_ERROR_APIS.contains(&api) => {
+            super::fault_responses::error_response(&frame, error.code)
+        }
+        error => dispatch::dispatch(broker, frame, error).await,
+    };
     let errors = result.as_ref().ok().map(|reply| &reply.errors);
     broker.metrics.record_request(api, started.elapsed(), errors);
     result.map(|reply| reply.response).map_err(ConnectionError::Request)

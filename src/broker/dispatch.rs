@@ -9,6 +9,7 @@ use crate::protocol::RequestFrame;
 
 use super::handlers::*;
 use super::response_errors::ErrorTally;
+use super::faults::InjectedError;
 use super::Broker;
 
 /// A handler's answer, or why the connection must close.
@@ -23,7 +24,9 @@ pub struct Reply {
     pub errors: ErrorTally,
 }
 
-pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+/// `injected` is an error fault for the partitions of a Produce, Fetch or
+/// ListOffsets request (see `faults`).
+pub async fn dispatch(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
     if !frame.version_supported {
         if frame.api_key == ApiKey::ApiVersions {
             return api_versions::unsupported_version(&frame);
@@ -31,9 +34,9 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         return Err(format!("{:?} v{} is not supported", frame.api_key, frame.api_version));
     }
     match frame.api_key {
-        ApiKey::Produce => produce::handle(broker, frame).await,
-        ApiKey::Fetch => fetch::handle(broker, frame).await,
-        ApiKey::ListOffsets => list_offsets::handle(broker, frame).await,
+        ApiKey::Produce => produce::handle(broker, frame, injected).await,
+        ApiKey::Fetch => fetch::handle(broker, frame, injected).await,
+        ApiKey::ListOffsets => list_offsets::handle(broker, frame, injected).await,
         ApiKey::Metadata => metadata::handle(broker, frame).await,
         ApiKey::OffsetCommit => offset_commit::handle(broker, frame).await,
         ApiKey::OffsetFetch => offset_fetch::handle(broker, frame).await,

@@ -42,6 +42,8 @@
 //! | `krab_high_watermark` | gauge | `topic`, `partition` | last committed offset + 1 |
 //! | `krab_fetch_message_conversions_total` | counter | | records down-converted for Fetch v0–3 (Kafka's FetchMessageConversionsPerSec) |
 //! | `krab_produce_message_conversions_total` | counter | | records converted on append to a magic 0/1 topic (ProduceMessageConversionsPerSec) |
+//! | `krab_injected_faults_total` | counter | kind | injected faults that fired (control.listener): error, latency, close, stall_fetch, disk_full |
+//! | `krab_injected_faults_active` | gauge | | injected faults registered now |
 //!
 //! Counters start at zero when the broker starts and when a topic is
 //! (re)created; Prometheus's `rate()` handles both as resets.
@@ -246,6 +248,7 @@ impl BrokerMetrics {
         let help = "Frames refused before reaching a handler (bad size, header or API key).";
         w.counter("krab_invalid_requests_total", help, &[], invalid);
         self.write_requests(w);
+        write_faults(broker, w);
         write_topics(broker, w);
     }
 
@@ -420,3 +423,21 @@ fn write_partition(partition: &Partition, w: &mut PromWriter) {
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
 mod tests;
+
+/// Injected faults (control.listener), by kind, as they fired.
+fn write_faults(broker: &Broker, w: &mut PromWriter) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let fired = &broker.faults.fired;
+    let help = "Injected faults that fired (control.listener), by kind.";
+    for (kind, n) in [
+        ("error", &fired.error),
+        ("latency", &fired.latency),
+        ("close", &fired.close),
+        ("stall_fetch", &fired.stall_fetch),
+        ("disk_full", &fired.disk_full),
+    ] {
+        w.counter("krab_injected_faults_total", help, &[("kind", kind)], n.load(Relaxed) as f64);
+    }
+    let active = broker.faults.list().len() as f64;
+    w.gauge("krab_injected_faults_active", "Injected faults registered now.", &[], active);
+}

@@ -4,8 +4,11 @@
 
 pub mod authorizer;
 pub mod connection;
+pub mod control;
 pub mod dispatch;
 pub mod dynamic_config;
+pub mod fault_responses;
+pub mod faults;
 pub mod handlers;
 pub mod metrics;
 pub mod partition;
@@ -78,6 +81,8 @@ pub struct Broker {
     dynamic: RwLock<Arc<dynamic_config::DynamicBrokerConfig>>,
     /// The follower-side replication throttle, shared by all fetchers.
     pub(crate) replication_throttle: crate::replica::throttle::Throttle,
+    /// Faults injected for tests through the control endpoint.
+    pub faults: faults::FaultRegistry,
 }
 
 impl Broker {
@@ -131,6 +136,7 @@ impl Broker {
             last_rebalance_check: Mutex::new(None),
             dynamic: RwLock::new(Default::default()),
             replication_throttle: Default::default(),
+            faults: Default::default(),
         });
         let _ = broker.self_ref.set(Arc::downgrade(&broker));
         broker.load_high_watermark_checkpoints();

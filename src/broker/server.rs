@@ -24,6 +24,8 @@ pub struct RunningBroker {
     pub local_addr: SocketAddr,
     /// Where the offset monitor and `/metrics` are served (monitor.listener).
     pub monitor_addr: Option<SocketAddr>,
+    /// Where the fault-injection control endpoint listens (control.listener).
+    pub control_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// Released when the broker is dropped, after shutdown.
@@ -76,6 +78,15 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
         .await
         .map_err(|e| format!("cannot listen on {bind_host}:{}: {e}", listener_cfg.port))?;
     let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let control = match &config.control_listener {
+        Some(addr) => Some(
+            TcpListener::bind(addr.as_str())
+                .await
+                .map_err(|e| format!("cannot listen on control.listener {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    let control_addr = control.as_ref().and_then(|l| l.local_addr().ok());
     let advertised = config.advertised_for(local_addr.port());
 
     let mut dir_locks = Vec::with_capacity(config.log_dirs.len());
@@ -162,11 +173,16 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
             return Err(e);
         }
     };
+    if let Some(control) = control {
+        tracing::warn!(addr = ?control_addr, "fault-injection control endpoint enabled (control.listener): for tests only");
+        tasks.push(tokio::spawn(super::control::serve(control, Arc::downgrade(&broker), shutdown_rx.clone())));
+    }
     tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
     Ok(RunningBroker {
         broker,
         local_addr,
         monitor_addr,
+        control_addr,
         shutdown: shutdown_tx,
         tasks,
         _dir_locks: dir_locks,

@@ -3,7 +3,9 @@
 //! (kafka-topics.sh), `krab consumer-groups` (kafka-consumer-groups.sh),
 //! `krab console-producer`, `krab console-consumer`, `krab dump-log`,
 //! `krab reassign-partitions`, `krab leader-election`,
-//! `krab preferred-replica-election` and `krab configs` (kafka-configs.sh).
+//! `krab preferred-replica-election`, `krab configs` (kafka-configs.sh),
+//! `krab dev` (a throw-away broker for tests) and `krab fault` (fault
+//! injection through a broker's control endpoint).
 
 pub mod client;
 pub mod cluster;
@@ -13,7 +15,9 @@ pub mod console_producer;
 pub mod consumer_groups;
 pub mod consumer_groups_offsets;
 pub mod consumer_groups_zk;
+pub mod dev;
 pub mod dump_log;
+pub mod fault;
 pub mod fetcher;
 pub mod leader_election;
 mod old_consumer;

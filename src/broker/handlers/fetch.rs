@@ -28,6 +28,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
 use super::produce_batches::storage_magic;
+use crate::broker::faults::InjectedError;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::partition::Partition;
 use crate::broker::topics::local_partition;
@@ -41,14 +42,14 @@ use super::{decode, respond};
 /// Upper bound on one long poll, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(300);
 
-pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
     let request: FetchRequest = decode(&frame)?;
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     let mut appends = broker.subscribe_appends();
     loop {
         appends.borrow_and_update();
-        let pass = collect(broker, &request, frame.api_version);
+        let pass = collect(broker, &request, frame.api_version, injected.as_ref());
         let done = pass.bytes >= request.min_bytes.max(0) as usize || pass.any_error || Instant::now() >= deadline;
         if done {
             for (partition, bytes, records) in &pass.sent {
@@ -75,7 +76,7 @@ struct Pass {
     sent: Vec<(Arc<Partition>, u64, u64)>,
 }
 
-fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
+fn collect(broker: &Broker, request: &FetchRequest, version: i16, injected: Option<&InjectedError>) -> Pass {
     let follower = (request.replica_id.0 >= 0).then_some(request.replica_id.0);
     let mut budget = if version >= 3 {
         request.max_bytes.max(0) as usize
@@ -91,6 +92,13 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
         let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
         for fp in &fetch_topic.partitions {
             let mut out = PartitionData::default().with_partition_index(fp.partition);
+            if let Some(code) = injected.and_then(|e| e.for_partition(fetch_topic.topic.as_str(), fp.partition)) {
+                out.error_code = code;
+                out.high_watermark = -1;
+                any_error = true;
+                partitions.push(out);
+                continue;
+            }
             let partition = match local_partition(topic.as_ref(), fp.partition) {
                 Ok(p) => p,
                 Err(code) => {
@@ -154,6 +162,12 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16) -> Pass {
             // partition gets only whole batches that fit. v0-2 have no
             // response limit and always get a first batch.
             let min_one_batch = total == 0 || version < 3;
+            // An injected stall: the partition answers as if nothing were new.
+            if follower.is_none() && broker.faults.fetch_stalled(fetch_topic.topic.as_str(), fp.partition) {
+                out.records = Some(Bytes::new());
+                partitions.push(out);
+                continue;
+            }
             match read_partition(
                 partition,
                 fp.fetch_offset,

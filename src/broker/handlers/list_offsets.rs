@@ -8,6 +8,7 @@ use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionRespon
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::broker::dispatch::HandlerResult;
+use crate::broker::faults::InjectedError;
 use crate::broker::partition::Partition;
 use crate::broker::topics::leader_partition;
 use crate::broker::Broker;
@@ -19,7 +20,7 @@ use super::{decode, respond};
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 
-pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
     let request: ListOffsetsRequest = decode(&frame)?;
     let v0 = frame.api_version == 0;
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -28,6 +29,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut out = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+            let injected = injected.as_ref().and_then(|e| e.for_partition(t.name.as_str(), p.partition_index));
+            if let Some(code) = injected {
+                out.error_code = code;
+                partitions.push(out);
+                continue;
+            }
             match leader_partition(topic.as_ref(), p.partition_index, p.current_leader_epoch) {
                 Err(code) => out.error_code = code.code(),
                 Ok(partition) => match lookup(partition, p.timestamp) {

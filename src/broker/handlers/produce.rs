@@ -28,13 +28,14 @@ use super::produce_batches::{
 };
 use super::{decode, respond, str_bytes};
 use crate::broker::dispatch::{HandlerResult, Reply};
+use crate::broker::faults::InjectedError;
 use crate::broker::partition::ProduceOutcome;
 use crate::broker::response_errors::ErrorTally;
 use crate::broker::topics::local_partition;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
 
-pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
     let request: ProduceRequest = decode(&frame)?;
     let version = frame.api_version;
     let acks_valid = matches!(request.acks, -1..=1);
@@ -47,6 +48,16 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         let topic = broker.topic(name);
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for data in &topic_data.partition_data {
+            // An injected error answers for the partition; nothing is appended.
+            if let Some(code) = injected.as_ref().and_then(|e| e.for_partition(name, data.index)) {
+                partitions.push(
+                    PartitionProduceResponse::default()
+                        .with_index(data.index)
+                        .with_error_code(code)
+                        .with_base_offset(-1),
+                );
+                continue;
+            }
             let result: Result<ProduceOutcome, Refusal> = if !acks_valid {
                 Err(ErrorCode::InvalidRequiredAcks.into())
             } else {
@@ -74,6 +85,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                                         log_append_time: -1,
                                         log_start_offset: partition.log_start_offset(),
                                     });
+                                }
+                                // An injected full disk: refused before anything is written.
+                                if broker.faults.disk_full(name, data.index) {
+                                    return Err(Refusal::from(ErrorCode::KafkaStorageError));
                                 }
                                 appended_any = true;
                                 let min_insync = topic
