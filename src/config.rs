@@ -96,6 +96,9 @@ pub struct BrokerConfig {
     /// `host:port` of the fault-injection control endpoint
     /// (control.listener; none: not served). For tests only.
     pub control_listener: Option<String>,
+    /// Answer as this Kafka release would (emulate.kafka.version, krab's
+    /// own): its API versions and its default message format.
+    pub emulate_kafka_version: Option<crate::protocol::emulation::KafkaRelease>,
     /// How often the monitor samples offsets (monitor.refresh.ms).
     pub monitor_refresh_ms: u64,
     /// How often the broker re-reads topics and configs from the metadata
@@ -170,6 +173,7 @@ impl Default for BrokerConfig {
             offset_metadata_max_bytes: 4096,
             monitor_listener: None,
             control_listener: None,
+            emulate_kafka_version: None,
             monitor_refresh_ms: 5_000,
             metadata_sync_interval_ms: None,
             monitor_retain_ms: 86_400_000,
@@ -404,6 +408,13 @@ impl BrokerConfig {
                 }
                 "monitor.listener" => c.monitor_listener = parse_monitor_listener(key, v)?,
                 "control.listener" => c.control_listener = parse_monitor_listener(key, v)?,
+                "emulate.kafka.version" => {
+                    c.emulate_kafka_version = if v.trim().is_empty() {
+                        None
+                    } else {
+                        Some(crate::protocol::emulation::KafkaRelease::parse(v).map_err(|e| invalid(key, v, &e))?)
+                    }
+                }
                 "monitor.refresh.ms" => c.monitor_refresh_ms = parse_num(key, v, 100, 86_400_000)? as u64,
                 "metadata.sync.interval.ms" => {
                     c.metadata_sync_interval_ms = Some(parse_num(key, v, 10, 86_400_000)? as u64)
@@ -456,6 +467,13 @@ impl BrokerConfig {
         }
         if let Some(ms) = jitter.0.or(jitter.1.map(|ms| ms.to_string())) {
             c.topic_defaults.insert("segment.jitter.ms".to_string(), ms);
+        }
+        // An emulated release writes its own message format unless
+        // log.message.format.version says otherwise.
+        if let Some(format) = c.emulate_kafka_version.and_then(|r| r.message_format()) {
+            c.topic_defaults
+                .entry("message.format.version".to_string())
+                .or_insert_with(|| format.to_string());
         }
         if c.listeners.is_empty() {
             return Err(invalid("listeners", "", "at least one listener is required"));

@@ -105,6 +105,10 @@ struct ServeArgs {
     /// Set a property, overriding the file: --override log.dirs=/data/krab.
     #[arg(long = "override", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// Answer as this Kafka release would: 0.9.0, 0.10.2, 1.1, 2.0, 2.8 or 3.x
+    /// (the emulate.kafka.version property).
+    #[arg(long, value_name = "VERSION")]
+    emulate_kafka_version: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -246,6 +250,9 @@ fn load_config(args: &ServeArgs) -> Result<BrokerConfig, String> {
         Some(path) => read_config_file(path).map_err(|e| e.to_string())?,
         None => RawConfig::new(),
     };
+    if let Some(version) = &args.emulate_kafka_version {
+        raw.insert("emulate.kafka.version".into(), version.clone());
+    }
     apply_overrides(&mut raw, &args.overrides).map_err(|e| e.to_string())?;
     let (config, warnings) = BrokerConfig::from_raw(&raw).map_err(|e| e.to_string())?;
     for key in &warnings.unknown_keys {

@@ -81,6 +81,11 @@ async fn handle(broker: &Broker, body: Bytes, peer: SocketAddr) -> Result<Option
     let mut frame = parse_request_header(body).inspect_err(|_| broker.metrics.invalid_request())?;
     frame.peer = Some(peer);
     let api = frame.api_key;
+    // An emulated old release does not know newer versions (or APIs).
+    if frame.version_supported && !broker.offers(api, frame.api_version) {
+        frame.version_supported = false;
+        frame.body = Bytes::new();
+    }
     let started = Instant::now();
     let injection = broker.faults.on_request(api, frame.client_id.as_deref(), || {
         super::fault_responses::touched_partitions(&frame)

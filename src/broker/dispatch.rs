@@ -28,8 +28,10 @@ pub struct Reply {
 /// ListOffsets request (see `faults`).
 pub async fn dispatch(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
     if !frame.version_supported {
-        if frame.api_key == ApiKey::ApiVersions {
-            return api_versions::unsupported_version(&frame);
+        // Kafka before 0.10 had no ApiVersions: emulating it, the probe
+        // closes the connection like any unknown API.
+        if frame.api_key == ApiKey::ApiVersions && broker.api_table.iter().any(|(a, _, _)| *a == ApiKey::ApiVersions) {
+            return api_versions::unsupported_version(broker, &frame);
         }
         return Err(format!("{:?} v{} is not supported", frame.api_key, frame.api_version));
     }

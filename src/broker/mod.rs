@@ -83,6 +83,8 @@ pub struct Broker {
     pub(crate) replication_throttle: crate::replica::throttle::Throttle,
     /// Faults injected for tests through the control endpoint.
     pub faults: faults::FaultRegistry,
+    /// The API versions offered: the registry, or an emulated release's.
+    pub api_table: Vec<(kafka_protocol::messages::ApiKey, i16, i16)>,
 }
 
 impl Broker {
@@ -115,6 +117,7 @@ impl Broker {
             initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
         });
         let offsets = OffsetStore::new(layout.clone());
+        let api_table = crate::protocol::emulation::api_table(config.emulate_kafka_version);
         let broker = Arc::new(Broker {
             config,
             layout,
@@ -137,10 +140,18 @@ impl Broker {
             dynamic: RwLock::new(Default::default()),
             replication_throttle: Default::default(),
             faults: Default::default(),
+            api_table,
         });
         let _ = broker.self_ref.set(Arc::downgrade(&broker));
         broker.load_high_watermark_checkpoints();
         broker
+    }
+
+    /// Whether this broker offers `version` of `api` (see `api_table`).
+    pub fn offers(&self, api: kafka_protocol::messages::ApiKey, version: i16) -> bool {
+        self.api_table
+            .iter()
+            .any(|(a, min, max)| *a == api && (*min..=*max).contains(&version))
     }
 
     /// The last known live brokers and controller.

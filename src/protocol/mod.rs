@@ -2,6 +2,7 @@
 //! registry of implemented API versions, and Kafka's error codes. Sans-IO:
 //! bytes in, typed values out; the network layer lives in `broker::connection`.
 
+pub mod emulation;
 pub mod error_code;
 pub mod frame;
 pub mod fuzz_support;

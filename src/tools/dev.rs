@@ -31,6 +31,10 @@ pub struct DevArgs {
     /// Stop when the parent process exits (checked every 100 ms).
     #[arg(long)]
     pub exit_with_parent: bool,
+    /// Answer as this Kafka release would: 0.9.0, 0.10.2, 1.1, 2.0, 2.8 or 3.x
+    /// (the emulate.kafka.version property).
+    #[arg(long, value_name = "VERSION")]
+    pub emulate_kafka_version: Option<String>,
     /// Where to create the temporary data directory (default: $TMPDIR or /tmp).
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
@@ -58,6 +62,9 @@ pub fn run(args: &DevArgs, default_parent: &Path) -> Result<(), String> {
     let parent = args.temp_dir.as_deref().unwrap_or(default_parent);
     let dir = EphemeralDir::new_in(parent).map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))?;
     let mut raw = ephemeral_properties(dir.path(), &args.host, args.port);
+    if let Some(version) = &args.emulate_kafka_version {
+        raw.insert("emulate.kafka.version".into(), version.clone());
+    }
     apply_overrides(&mut raw, &args.overrides).map_err(|e| e.to_string())?;
     let config = ephemeral_config(&raw)?;
     let parent_pid = std::os::unix::process::parent_id();

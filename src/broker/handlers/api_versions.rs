@@ -1,4 +1,5 @@
-//! ApiVersions (key 18), v0–3. The list is generated from the registry.
+//! ApiVersions (key 18), v0–3. The list is generated from the registry
+//! (cut down to an emulated release's versions with emulate.kafka.version).
 //! An unsupported version gets a v0-shaped body with UNSUPPORTED_VERSION and
 //! the list, as Kafka ≥ 2.4 answers, so clients can retry lower. The
 //! response header is v0 for every version (the codec knows this).
@@ -10,12 +11,13 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use crate::broker::dispatch::{HandlerResult, Reply};
 use crate::broker::response_errors::ErrorTally;
 use crate::broker::Broker;
-use crate::protocol::{encode_response, ErrorCode, RequestFrame, SUPPORTED_APIS};
+use crate::protocol::{encode_response, ErrorCode, RequestFrame};
 
 use super::respond;
 
-fn api_list() -> Vec<ApiVersion> {
-    SUPPORTED_APIS
+fn api_list(broker: &Broker) -> Vec<ApiVersion> {
+    broker
+        .api_table
         .iter()
         .map(|(api, min, max)| {
             ApiVersion::default()
@@ -26,18 +28,18 @@ fn api_list() -> Vec<ApiVersion> {
         .collect()
 }
 
-pub async fn handle(_broker: &Broker, frame: RequestFrame) -> HandlerResult {
+pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     // The request body (client software name/version in v3) carries
     // nothing we act on, so it is not decoded: a client whose v3 body we
     // could not parse still gets its answer.
-    let response = ApiVersionsResponse::default().with_api_keys(api_list());
+    let response = ApiVersionsResponse::default().with_api_keys(api_list(broker));
     respond(&frame, &response)
 }
 
-pub fn unsupported_version(frame: &RequestFrame) -> HandlerResult {
+pub fn unsupported_version(broker: &Broker, frame: &RequestFrame) -> HandlerResult {
     let response = ApiVersionsResponse::default()
         .with_error_code(ErrorCode::UnsupportedVersion.code())
-        .with_api_keys(api_list());
+        .with_api_keys(api_list(broker));
     let bytes = encode_response(ApiKey::ApiVersions, 0, frame.correlation_id, &response).map_err(|e| e.to_string())?;
     Ok(Reply {
         response: Some(bytes),
