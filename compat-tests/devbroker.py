@@ -51,11 +51,7 @@ class DevBroker:
         return self.ready["control"]
 
     def control(self, request):
-        """One JSON request line to the control endpoint; its JSON reply."""
-        host, port = self.control_addr.rsplit(":", 1)
-        with socket.create_connection((host, int(port)), timeout=10) as s:
-            s.sendall((json.dumps(request) + "\n").encode())
-            return json.loads(s.makefile().readline())
+        return control_request(self.control_addr, request)
 
     def add_fault(self, **fault):
         reply = self.control({"op": "add", "fault": fault})
@@ -83,6 +79,14 @@ class DevBroker:
 
     def log_text(self):
         return tail(self.stderr_path, 200)
+
+
+def control_request(addr, request):
+    """One JSON request line to a control endpoint; its JSON reply."""
+    host, port = addr.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall((json.dumps(request) + "\n").encode())
+        return json.loads(s.makefile().readline())
 
 
 def read_ready_line(proc, timeout, stderr_path=None):

@@ -7,10 +7,11 @@
 //! {"op":"list"}                                                          → {"ok":true,"faults":[...]}
 //! {"op":"remove","id":1}                                                 → {"ok":true}
 //! {"op":"clear"}                                                         → {"ok":true,"removed":2}
+//! {"op":"move_leader","topic":"t","partition":0,"to":2}                  → {"ok":true,"leader_epoch":5}
 //! ```
 //! Anything else gets `{"ok":false,"error":"..."}` and changes nothing.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -19,7 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::faults::{FaultRegistry, FaultSpec};
+use super::faults::FaultSpec;
 use super::Broker;
 
 /// Longest request line; faults are small.
@@ -33,10 +34,12 @@ enum ControlRequest {
     List,
     Remove { id: u64 },
     Clear,
+    MoveLeader { topic: String, partition: i32, to: i32 },
 }
 
-/// Answers one request line against `faults`.
-pub fn answer(faults: &FaultRegistry, line: &str) -> Value {
+/// Answers one request line.
+pub async fn answer(broker: &Arc<Broker>, line: &str) -> Value {
+    let faults = &broker.faults;
     let request: ControlRequest = match serde_json::from_str(line) {
         Ok(r) => r,
         Err(e) => return json!({"ok": false, "error": format!("bad control request: {e}")}),
@@ -62,6 +65,15 @@ pub fn answer(faults: &FaultRegistry, line: &str) -> Value {
             let removed = faults.clear();
             tracing::info!(removed, "faults cleared");
             json!({"ok": true, "removed": removed})
+        }
+        ControlRequest::MoveLeader { topic, partition, to } => {
+            match crate::controller::preferred::move_leader(broker, &topic, partition, to).await {
+                Ok(epoch) => {
+                    faults.fired.move_leader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    json!({"ok": true, "leader_epoch": epoch})
+                }
+                Err(e) => json!({"ok": false, "error": e}),
+            }
         }
     }
 }
@@ -103,7 +115,7 @@ async fn connection(socket: TcpStream, broker: Weak<Broker>) {
             let Some(broker) = broker.upgrade() else { return };
             match std::str::from_utf8(&line) {
                 Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => answer(&broker.faults, text.trim()),
+                Ok(text) => answer(&broker, text.trim()).await,
                 Err(_) => json!({"ok": false, "error": "control requests are UTF-8 JSON"}),
             }
         };

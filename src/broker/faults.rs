@@ -1,6 +1,7 @@
 //! Faults injected on purpose, for tests: answer an API with an error code,
 //! add latency, close the connection, stop fetch progress on a partition,
-//! or fail appends as a full disk would. Faults are added, listed and
+//! fail appends as a full disk would, or cut the broker off from
+//! replication (`isolate`). Leadership moves are `control`'s. Faults are added, listed and
 //! removed through the control endpoint (`control.listener`, see
 //! `broker::control`) and `krab fault`; each fires a given number of times
 //! (`count`) and/or for a given time (`duration_ms`), then retires itself.
@@ -30,6 +31,10 @@ pub enum FaultAction {
     StallFetch,
     /// Appends fail with KAFKA_STORAGE_ERROR, as on ENOSPC.
     DiskFull,
+    /// The broker is cut off from the other brokers' replication: it
+    /// refuses their follower fetches (closing the connection) and its own
+    /// followers stop fetching. Clients and the metadata store still reach it.
+    Isolate,
 }
 
 /// A fault as the control endpoint receives it.
@@ -140,6 +145,8 @@ pub struct FaultCounters {
     pub close: AtomicU64,
     pub stall_fetch: AtomicU64,
     pub disk_full: AtomicU64,
+    pub isolate: AtomicU64,
+    pub move_leader: AtomicU64,
 }
 
 #[derive(Default)]
@@ -212,8 +219,11 @@ impl FaultRegistry {
                 }
             }
             FaultAction::StallFetch if spec.topic.is_none() => return Err("stall_fetch needs a topic".into()),
-            FaultAction::StallFetch | FaultAction::DiskFull if api.is_some() => {
-                return Err("stall_fetch and disk_full apply to Fetch and appends; drop the API".into())
+            FaultAction::StallFetch | FaultAction::DiskFull | FaultAction::Isolate if api.is_some() => {
+                return Err("stall_fetch, disk_full and isolate apply to Fetch and appends; drop the API".into())
+            }
+            FaultAction::Isolate if spec.topic.is_some() || spec.client_id.is_some() => {
+                return Err("isolate applies to the whole broker: drop the topic and client id".into())
             }
             _ => {}
         }
@@ -292,7 +302,7 @@ impl FaultRegistry {
         let mut touched_cache: Option<Vec<(String, i32)>> = None;
         let mut touched = Some(touched);
         for fault in faults.iter_mut() {
-            if matches!(fault.spec.action, FaultAction::StallFetch | FaultAction::DiskFull)
+            if matches!(fault.spec.action, FaultAction::StallFetch | FaultAction::DiskFull | FaultAction::Isolate)
                 || fault.api.is_some_and(|a| a != api)
                 || fault.spec.client_id.as_deref().is_some_and(|c| Some(c) != client_id)
             {
@@ -336,6 +346,11 @@ impl FaultRegistry {
     /// Whether an append to this partition is to fail as on a full disk.
     pub fn disk_full(&self, topic: &str, partition: i32) -> bool {
         self.partition_fault(topic, partition, &FaultAction::DiskFull, &self.fired.disk_full)
+    }
+
+    /// Whether replication to and from this broker is cut now.
+    pub fn isolated(&self) -> bool {
+        self.partition_fault("", 0, &FaultAction::Isolate, &self.fired.isolate)
     }
 
     fn partition_fault(&self, topic: &str, partition: i32, action: &FaultAction, counter: &AtomicU64) -> bool {

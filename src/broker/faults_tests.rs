@@ -118,3 +118,18 @@ fn specs_round_trip_as_json() {
     let latency: FaultSpec = serde_json::from_str(r#"{"action":{"latency_ms":50}}"#).unwrap();
     assert_eq!(latency.action, FaultAction::LatencyMs(50));
 }
+
+#[test]
+fn isolation_is_broker_wide_and_refuses_filters() {
+    let faults = FaultRegistry::default();
+    let mut scoped = spec(None, FaultAction::Isolate);
+    scoped.topic = Some("t".into());
+    assert!(faults.add(scoped).is_err());
+    assert!(faults.add(spec(Some("Fetch"), FaultAction::Isolate)).is_err());
+    assert!(!faults.isolated());
+    let id = faults.add(spec(None, FaultAction::Isolate)).unwrap();
+    assert!(faults.isolated());
+    assert_eq!(faults.on_request(ApiKey::Fetch, None, Vec::new), Injection::default(), "not a request fault");
+    faults.remove(id);
+    assert!(!faults.isolated());
+}

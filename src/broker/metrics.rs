@@ -42,7 +42,7 @@
 //! | `krab_high_watermark` | gauge | `topic`, `partition` | last committed offset + 1 |
 //! | `krab_fetch_message_conversions_total` | counter | | records down-converted for Fetch v0–3 (Kafka's FetchMessageConversionsPerSec) |
 //! | `krab_produce_message_conversions_total` | counter | | records converted on append to a magic 0/1 topic (ProduceMessageConversionsPerSec) |
-//! | `krab_injected_faults_total` | counter | kind | injected faults that fired (control.listener): error, latency, close, stall_fetch, disk_full |
+//! | `krab_injected_faults_total` | counter | kind | injected faults that fired (control.listener): error, latency, close, stall_fetch, disk_full, isolate, move_leader |
 //! | `krab_injected_faults_active` | gauge | | injected faults registered now |
 //!
 //! Counters start at zero when the broker starts and when a topic is
@@ -435,6 +435,8 @@ fn write_faults(broker: &Broker, w: &mut PromWriter) {
         ("close", &fired.close),
         ("stall_fetch", &fired.stall_fetch),
         ("disk_full", &fired.disk_full),
+        ("isolate", &fired.isolate),
+        ("move_leader", &fired.move_leader),
     ] {
         w.counter("krab_injected_faults_total", help, &[("kind", kind)], n.load(Relaxed) as f64);
     }

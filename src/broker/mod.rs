@@ -36,7 +36,7 @@ use crate::metadata::{open_store_within, BrokerInfo, KafkaLayout, MetadataStore}
 
 use self::metrics::BrokerMetrics;
 
-pub use server::{run, RunningBroker};
+pub use server::{run, run_with_store, RunningBroker};
 pub use topics::{Topic, TopicError};
 
 #[derive(Clone, Debug, Default)]

@@ -27,6 +27,8 @@ pub struct RunningBroker {
     /// Where the fault-injection control endpoint listens (control.listener).
     pub control_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
+    /// The metadata store is shared with other in-process brokers.
+    shared_store: bool,
     tasks: Vec<JoinHandle<()>>,
     /// Released when the broker is dropped, after shutdown.
     _dir_locks: Vec<std::fs::File>,
@@ -36,7 +38,7 @@ impl RunningBroker {
     /// Stops accepting, lets connections finish their current request,
     /// flushes every log and closes the metadata session.
     pub async fn shutdown(self) {
-        let replicated = self.broker.config.zookeeper_connect.is_some();
+        let replicated = self.broker.config.zookeeper_connect.is_some() || self.shared_store;
         if replicated && self.broker.config.controlled_shutdown_enable {
             self.broker.controlled_shutdown(Duration::from_secs(10)).await;
         }
@@ -67,6 +69,15 @@ impl RunningBroker {
 
 /// Starts a broker: store, registration, topics, then the listener.
 pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
+    run_with_store(config, None).await
+}
+
+/// Like [`run`], on a metadata store shared with other brokers of this
+/// process (`krab dev --brokers N`) when `store` is given.
+pub async fn run_with_store(
+    config: BrokerConfig,
+    store: Option<Arc<dyn crate::metadata::MetadataStore>>,
+) -> Result<RunningBroker, String> {
     let listener_cfg = config.listeners.first().ok_or("no listener configured")?.clone();
     let bind_host = if listener_cfg.host.is_empty() {
         "0.0.0.0".to_string()
@@ -94,7 +105,11 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create log dir {}: {e}", dir.display()))?;
         dir_locks.push(lock_log_dir(dir)?);
     }
-    let store = Broker::open_store(&config).await?;
+    let shared_store = store.is_some();
+    let store = match store {
+        Some(store) => store,
+        None => Broker::open_store(&config).await?,
+    };
     let layout = KafkaLayout::new(store);
     layout
         .ensure_persistent_paths()
@@ -184,6 +199,7 @@ pub async fn run(config: BrokerConfig) -> Result<RunningBroker, String> {
         monitor_addr,
         control_addr,
         shutdown: shutdown_tx,
+        shared_store,
         tasks,
         _dir_locks: dir_locks,
     })

@@ -146,3 +146,33 @@ pub async fn elect_one(broker: &Arc<Broker>, topic: &str, partition: i32, unclea
         ErrorCode::PreferredLeaderNotAvailable
     }
 }
+
+/// Moves a partition's leadership to `to`, a live in-sync replica (fault
+/// injection: `krab fault move-leader`). Written like any election: a new
+/// leader epoch, compare-and-set on the state znode.
+pub async fn move_leader(broker: &Arc<Broker>, topic: &str, partition: i32, to: i32) -> Result<i32, String> {
+    let Ok(Some((state, version))) = broker.layout.partition_state(topic, partition).await else {
+        return Err(format!("unknown partition {topic}-{partition}"));
+    };
+    if state.leader == to {
+        return Err(format!("broker {to} already leads {topic}-{partition}"));
+    }
+    let live = broker.live_broker_ids().await;
+    if !live.contains(&to) || !state.isr.contains(&to) {
+        return Err(format!(
+            "broker {to} is not a live in-sync replica of {topic}-{partition} (ISR {:?}, live {:?})",
+            state.isr, live
+        ));
+    }
+    let next = crate::metadata::PartitionState {
+        leader: to,
+        leader_epoch: state.leader_epoch + 1,
+        isr: state.isr.clone(),
+        controller_epoch: broker.controller_epoch(),
+    };
+    if write_state(broker, topic, partition, &state, &next, version).await {
+        Ok(next.leader_epoch)
+    } else {
+        Err("the partition's state changed meanwhile; try again".into())
+    }
+}

@@ -81,6 +81,9 @@ async fn session(broker: &Broker, partition: &Partition, leader: i32, epoch: i32
         if partition.leader_epoch() != epoch {
             return Ok(());
         }
+        if broker.faults.isolated() {
+            return Err(Stop::Retry("isolated from the leader by an injected fault".into()));
+        }
         let request = fetch_request(broker, partition, epoch);
         let response = conn
             .send(&request, FETCH_VERSION, wait + Duration::from_secs(10))

@@ -32,10 +32,20 @@ pub enum FaultCommand {
     },
     /// Remove every fault.
     Clear,
+    /// Move a partition's leadership to another in-sync replica.
+    MoveLeader {
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        partition: i32,
+        /// The broker id to lead.
+        #[arg(long)]
+        to: i32,
+    },
 }
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["error", "latency_ms", "close", "stall_fetch", "disk_full"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["error", "latency_ms", "close", "stall_fetch", "disk_full", "isolate"])))]
 pub struct AddArgs {
     /// The API to act on, by name (Produce, Fetch, FindCoordinator...) or key.
     #[arg(long)]
@@ -55,6 +65,10 @@ pub struct AddArgs {
     /// Appends fail with KAFKA_STORAGE_ERROR, as on a full disk.
     #[arg(long)]
     pub disk_full: bool,
+    /// Cut the broker off from replication: it refuses follower fetches and
+    /// its own followers stop fetching.
+    #[arg(long)]
+    pub isolate: bool,
     /// Only requests touching this topic.
     #[arg(long)]
     pub topic: Option<String>,
@@ -82,6 +96,8 @@ impl AddArgs {
             FaultAction::Close
         } else if self.stall_fetch {
             FaultAction::StallFetch
+        } else if self.isolate {
+            FaultAction::Isolate
         } else {
             FaultAction::DiskFull
         };
@@ -103,6 +119,9 @@ pub fn run(args: &FaultArgs) -> Result<String, String> {
         FaultCommand::List => json!({"op": "list"}),
         FaultCommand::Remove { id } => json!({"op": "remove", "id": id}),
         FaultCommand::Clear => json!({"op": "clear"}),
+        FaultCommand::MoveLeader { topic, partition, to } => {
+            json!({"op": "move_leader", "topic": topic, "partition": partition, "to": to})
+        }
     };
     let reply = call(&args.control, &request)?;
     if reply["ok"] != Value::Bool(true) {
@@ -113,6 +132,9 @@ pub fn run(args: &FaultArgs) -> Result<String, String> {
         FaultCommand::List => list_table(&reply["faults"]),
         FaultCommand::Remove { id } => format!("removed fault {id}"),
         FaultCommand::Clear => format!("removed {} fault(s)", reply["removed"]),
+        FaultCommand::MoveLeader { topic, partition, to } => {
+            format!("broker {to} leads {topic}-{partition} (leader epoch {})", reply["leader_epoch"])
+        }
     })
 }
 

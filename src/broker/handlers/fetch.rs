@@ -44,6 +44,9 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(300);
 
 pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
     let request: FetchRequest = decode(&frame)?;
+    if request.replica_id.0 >= 0 && broker.faults.isolated() {
+        return Err(format!("injected fault: isolated from follower {}", request.replica_id.0));
+    }
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     let mut appends = broker.subscribe_appends();
