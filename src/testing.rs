@@ -114,7 +114,8 @@ impl TestBrokerBuilder {
     /// connections.
     pub fn start(self) -> Result<TestBroker, String> {
         let parent = self.parent_dir.unwrap_or_else(std::env::temp_dir);
-        let dir = EphemeralDir::new_in(&parent).map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))?;
+        let dir = EphemeralDir::new_in(&parent)
+            .map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))?;
         let mut raw = ephemeral_properties(dir.path(), "127.0.0.1", 0);
         raw.extend(self.properties);
         let config = ephemeral_config(&raw)?;

@@ -69,7 +69,10 @@ pub async fn answer(broker: &Arc<Broker>, line: &str) -> Value {
         ControlRequest::MoveLeader { topic, partition, to } => {
             match crate::controller::preferred::move_leader(broker, &topic, partition, to).await {
                 Ok(epoch) => {
-                    faults.fired.move_leader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    faults
+                        .fired
+                        .move_leader
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     json!({"ok": true, "leader_epoch": epoch})
                 }
                 Err(e) => json!({"ok": false, "error": e}),

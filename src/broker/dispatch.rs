@@ -7,9 +7,9 @@ use kafka_protocol::messages::ApiKey;
 
 use crate::protocol::RequestFrame;
 
+use super::faults::InjectedError;
 use super::handlers::*;
 use super::response_errors::ErrorTally;
-use super::faults::InjectedError;
 use super::Broker;
 
 /// A handler's answer, or why the connection must close.

@@ -14,7 +14,9 @@ pub fn error_response(frame: &RequestFrame, code: i16) -> HandlerResult {
     match frame.api_key {
         ApiKey::FindCoordinator => {
             let request: FindCoordinatorRequest = decode(frame)?;
-            let mut response = FindCoordinatorResponse::default().with_error_code(code).with_node_id((-1).into());
+            let mut response = FindCoordinatorResponse::default()
+                .with_error_code(code)
+                .with_node_id((-1).into());
             response.coordinators = request
                 .coordinator_keys
                 .iter()
@@ -29,7 +31,9 @@ pub fn error_response(frame: &RequestFrame, code: i16) -> HandlerResult {
         }
         ApiKey::JoinGroup => respond(
             frame,
-            &JoinGroupResponse::default().with_error_code(code).with_generation_id(-1),
+            &JoinGroupResponse::default()
+                .with_error_code(code)
+                .with_generation_id(-1),
         ),
         ApiKey::SyncGroup => respond(frame, &SyncGroupResponse::default().with_error_code(code)),
         ApiKey::Heartbeat => respond(frame, &HeartbeatResponse::default().with_error_code(code)),
@@ -47,16 +51,18 @@ pub fn error_response(frame: &RequestFrame, code: i16) -> HandlerResult {
                 .topics
                 .iter()
                 .map(|t| {
-                    OffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                OffsetCommitResponsePartition::default()
-                                    .with_partition_index(p.partition_index)
-                                    .with_error_code(code)
-                            })
-                            .collect(),
-                    )
+                    OffsetCommitResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    OffsetCommitResponsePartition::default()
+                                        .with_partition_index(p.partition_index)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
                 })
                 .collect();
             respond(frame, &OffsetCommitResponse::default().with_topics(topics))

@@ -178,7 +178,9 @@ pub fn parse_error_code(text: &str) -> Result<i16, String> {
         Ok(code) => code,
         Err(_) => (-1..=200)
             .find(|c| known(*c).is_some_and(|e| error_name(e).eq_ignore_ascii_case(text)))
-            .ok_or_else(|| format!("unknown error {text:?} (use a Kafka name such as NOT_LEADER_OR_FOLLOWER or a code)"))?,
+            .ok_or_else(|| {
+                format!("unknown error {text:?} (use a Kafka name such as NOT_LEADER_OR_FOLLOWER or a code)")
+            })?,
     };
     match known(code) {
         Some(_) => Ok(code),
@@ -215,7 +217,9 @@ impl FaultRegistry {
                     ));
                 }
                 if !partition_level && (spec.topic.is_some() || spec.partition.is_some()) {
-                    return Err(format!("{api:?} errors apply to the whole request: drop the topic and partition"));
+                    return Err(format!(
+                        "{api:?} errors apply to the whole request: drop the topic and partition"
+                    ));
                 }
             }
             FaultAction::StallFetch if spec.topic.is_none() => return Err("stall_fetch needs a topic".into()),
@@ -302,8 +306,10 @@ impl FaultRegistry {
         let mut touched_cache: Option<Vec<(String, i32)>> = None;
         let mut touched = Some(touched);
         for fault in faults.iter_mut() {
-            if matches!(fault.spec.action, FaultAction::StallFetch | FaultAction::DiskFull | FaultAction::Isolate)
-                || fault.api.is_some_and(|a| a != api)
+            if matches!(
+                fault.spec.action,
+                FaultAction::StallFetch | FaultAction::DiskFull | FaultAction::Isolate
+            ) || fault.api.is_some_and(|a| a != api)
                 || fault.spec.client_id.as_deref().is_some_and(|c| Some(c) != client_id)
             {
                 continue;

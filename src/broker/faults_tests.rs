@@ -31,10 +31,16 @@ fn names_and_codes_parse() {
 #[test]
 fn bad_faults_are_refused_and_nothing_registered() {
     let faults = FaultRegistry::default();
-    assert!(faults.add(spec(None, FaultAction::Error(6))).is_err(), "error without API");
+    assert!(
+        faults.add(spec(None, FaultAction::Error(6))).is_err(),
+        "error without API"
+    );
     assert!(faults.add(spec(Some("DeleteTopics"), FaultAction::Error(6))).is_err());
     assert!(faults.add(spec(Some("Produce"), FaultAction::Error(12345))).is_err());
-    assert!(faults.add(spec(None, FaultAction::StallFetch)).is_err(), "stall without topic");
+    assert!(
+        faults.add(spec(None, FaultAction::StallFetch)).is_err(),
+        "stall without topic"
+    );
     let mut bad = spec(Some("Produce"), FaultAction::Close);
     bad.partition = Some(0);
     assert!(faults.add(bad).is_err(), "partition without topic");
@@ -48,7 +54,11 @@ fn count_limits_firing_and_retires_the_fault() {
     s.count = Some(2);
     faults.add(s).unwrap();
     let none = Vec::new;
-    assert_eq!(faults.on_request(ApiKey::Fetch, None, none).error, None, "other APIs untouched");
+    assert_eq!(
+        faults.on_request(ApiKey::Fetch, None, none).error,
+        None,
+        "other APIs untouched"
+    );
     for _ in 0..2 {
         let hit = faults.on_request(ApiKey::Produce, None, none).error.unwrap();
         assert_eq!(hit.for_partition("t", 0), Some(6));
@@ -68,7 +78,12 @@ fn topic_and_client_filters() {
     faults.add(s).unwrap();
     let touched = || vec![("a".to_string(), 0), ("a".to_string(), 1)];
     assert_eq!(faults.on_request(ApiKey::Produce, Some("other"), touched).error, None);
-    assert_eq!(faults.on_request(ApiKey::Produce, Some("app"), || vec![("a".into(), 0)]).error, None);
+    assert_eq!(
+        faults
+            .on_request(ApiKey::Produce, Some("app"), || vec![("a".into(), 0)])
+            .error,
+        None
+    );
     let hit = faults.on_request(ApiKey::Produce, Some("app"), touched).error.unwrap();
     assert_eq!(hit.for_partition("a", 0), None);
     assert_eq!(hit.for_partition("a", 1), Some(7));
@@ -88,7 +103,10 @@ fn latency_close_duration_and_removal() {
     assert_eq!(faults.list().len(), 1);
     assert!(faults.remove(latency));
     assert!(!faults.remove(latency));
-    assert_eq!(faults.on_request(ApiKey::Metadata, None, Vec::new), Injection::default());
+    assert_eq!(
+        faults.on_request(ApiKey::Metadata, None, Vec::new),
+        Injection::default()
+    );
 }
 
 #[test]
@@ -129,7 +147,11 @@ fn isolation_is_broker_wide_and_refuses_filters() {
     assert!(!faults.isolated());
     let id = faults.add(spec(None, FaultAction::Isolate)).unwrap();
     assert!(faults.isolated());
-    assert_eq!(faults.on_request(ApiKey::Fetch, None, Vec::new), Injection::default(), "not a request fault");
+    assert_eq!(
+        faults.on_request(ApiKey::Fetch, None, Vec::new),
+        Injection::default(),
+        "not a request fault"
+    );
     faults.remove(id);
     assert!(!faults.isolated());
 }

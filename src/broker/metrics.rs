@@ -438,8 +438,18 @@ fn write_faults(broker: &Broker, w: &mut PromWriter) {
         ("isolate", &fired.isolate),
         ("move_leader", &fired.move_leader),
     ] {
-        w.counter("krab_injected_faults_total", help, &[("kind", kind)], n.load(Relaxed) as f64);
+        w.counter(
+            "krab_injected_faults_total",
+            help,
+            &[("kind", kind)],
+            n.load(Relaxed) as f64,
+        );
     }
     let active = broker.faults.list().len() as f64;
-    w.gauge("krab_injected_faults_active", "Injected faults registered now.", &[], active);
+    w.gauge(
+        "krab_injected_faults_active",
+        "Injected faults registered now.",
+        &[],
+        active,
+    );
 }

@@ -190,7 +190,11 @@ pub async fn run_with_store(
     };
     if let Some(control) = control {
         tracing::warn!(addr = ?control_addr, "fault-injection control endpoint enabled (control.listener): for tests only");
-        tasks.push(tokio::spawn(super::control::serve(control, Arc::downgrade(&broker), shutdown_rx.clone())));
+        tasks.push(tokio::spawn(super::control::serve(
+            control,
+            Arc::downgrade(&broker),
+            shutdown_rx.clone(),
+        )));
     }
     tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
     Ok(RunningBroker {

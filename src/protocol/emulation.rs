@@ -37,7 +37,11 @@ impl KafkaRelease {
             "2.0" | "2.0.0" | "2.0.1" => KafkaRelease::V2_0,
             "2.8" | "2.8.0" | "2.8.1" | "2.8.2" => KafkaRelease::V2_8,
             _ if t == "3" || t == "3.x" || t.starts_with("3.") => KafkaRelease::V3,
-            _ => return Err(format!("unknown Kafka version {t:?} to emulate (one of {RELEASE_NAMES})")),
+            _ => {
+                return Err(format!(
+                    "unknown Kafka version {t:?} to emulate (one of {RELEASE_NAMES})"
+                ))
+            }
         })
     }
 
@@ -117,7 +121,10 @@ mod tests {
     use super::*;
 
     fn range(table: &[(ApiKey, i16, i16)], api: ApiKey) -> Option<(i16, i16)> {
-        table.iter().find(|(a, _, _)| *a == api).map(|(_, min, max)| (*min, *max))
+        table
+            .iter()
+            .find(|(a, _, _)| *a == api)
+            .map(|(_, min, max)| (*min, *max))
     }
 
     #[test]
@@ -133,7 +140,11 @@ mod tests {
     fn newer_releases_are_capped_by_krab() {
         assert_eq!(api_table(Some(KafkaRelease::V3)), api_table(None));
         let table = api_table(Some(KafkaRelease::V2_8));
-        assert_eq!(range(&table, ApiKey::Fetch), Some((0, 11)), "krab serves Fetch up to 11");
+        assert_eq!(
+            range(&table, ApiKey::Fetch),
+            Some((0, 11)),
+            "krab serves Fetch up to 11"
+        );
         assert_eq!(range(&table, ApiKey::Produce), Some((0, 9)));
         assert_eq!(range(&table, ApiKey::OffsetFetch), Some((0, 7)));
     }

@@ -87,7 +87,8 @@ pub fn ready_line(bootstrap: &str, data_dir: &Path, running: &[crate::broker::Ru
 /// `default_parent` is used when --temp-dir is absent.
 pub fn run(args: &DevArgs, default_parent: &Path) -> Result<(), String> {
     let parent = args.temp_dir.as_deref().unwrap_or(default_parent);
-    let dir = EphemeralDir::new_in(parent).map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))?;
+    let dir =
+        EphemeralDir::new_in(parent).map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))?;
     let configs = broker_configs(args, dir.path())?;
     let parent_pid = std::os::unix::process::parent_id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -149,8 +150,16 @@ fn broker_configs(args: &DevArgs, dir: &Path) -> Result<Vec<BrokerConfig>, Strin
     let n = args.brokers;
     (0..n)
         .map(|id| {
-            let data = if n == 1 { dir.to_path_buf() } else { dir.join(format!("broker-{id}")) };
-            let port = if args.port == 0 { 0 } else { args.port.checked_add(id).ok_or("--port too high for --brokers")? };
+            let data = if n == 1 {
+                dir.to_path_buf()
+            } else {
+                dir.join(format!("broker-{id}"))
+            };
+            let port = if args.port == 0 {
+                0
+            } else {
+                args.port.checked_add(id).ok_or("--port too high for --brokers")?
+            };
             let mut raw = ephemeral_properties(&data, &args.host, port);
             raw.insert("broker.id".into(), id.to_string());
             if n > 1 {

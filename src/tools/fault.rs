@@ -125,7 +125,10 @@ pub fn run(args: &FaultArgs) -> Result<String, String> {
     };
     let reply = call(&args.control, &request)?;
     if reply["ok"] != Value::Bool(true) {
-        return Err(format!("Error: {}", reply["error"].as_str().unwrap_or("the broker refused the request")));
+        return Err(format!(
+            "Error: {}",
+            reply["error"].as_str().unwrap_or("the broker refused the request")
+        ));
     }
     Ok(match &args.action {
         FaultCommand::Add(_) => reply["id"].to_string(),
@@ -133,7 +136,10 @@ pub fn run(args: &FaultArgs) -> Result<String, String> {
         FaultCommand::Remove { id } => format!("removed fault {id}"),
         FaultCommand::Clear => format!("removed {} fault(s)", reply["removed"]),
         FaultCommand::MoveLeader { topic, partition, to } => {
-            format!("broker {to} leads {topic}-{partition} (leader epoch {})", reply["leader_epoch"])
+            format!(
+                "broker {to} leads {topic}-{partition} (leader epoch {})",
+                reply["leader_epoch"]
+            )
         }
     })
 }
@@ -148,7 +154,9 @@ pub fn call(control: &str, request: &Value) -> Result<Value, String> {
         .next()
         .ok_or_else(|| format!("Error: {control} resolves to no address"))?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(unreachable)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(unreachable)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(unreachable)?;
     let mut line = request.to_string();
     line.push('\n');
     stream.write_all(line.as_bytes()).map_err(unreachable)?;

@@ -18,6 +18,8 @@
 //! (no transactions: last stable offset = high watermark).
 //! Metrics: the bytes and records of the pass that is answered count as the
 //! partitions' traffic out; polls that found too little are not counted.
+//! Injected faults (`broker::faults`): an error for the partition, a stalled
+//! partition (no records), an isolated broker (follower fetches refused).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +30,8 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
 use super::produce_batches::storage_magic;
-use crate::broker::faults::InjectedError;
 use crate::broker::dispatch::HandlerResult;
+use crate::broker::faults::InjectedError;
 use crate::broker::partition::Partition;
 use crate::broker::topics::local_partition;
 use crate::broker::Broker;
@@ -45,7 +47,10 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(300);
 pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
     let request: FetchRequest = decode(&frame)?;
     if request.replica_id.0 >= 0 && broker.faults.isolated() {
-        return Err(format!("injected fault: isolated from follower {}", request.replica_id.0));
+        return Err(format!(
+            "injected fault: isolated from follower {}",
+            request.replica_id.0
+        ));
     }
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;

@@ -3,6 +3,7 @@
 //! is at or after it). v0 answers in `old_style_offsets`.
 //! Not implemented: max-timestamp lookups (-3, v7+), v0's list of segment
 //! boundaries (v0 gets one offset, which is what its clients ask for).
+//! An injected error fault (`broker::faults`) answers for its partitions.
 
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
@@ -29,7 +30,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<Injec
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut out = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-            let injected = injected.as_ref().and_then(|e| e.for_partition(t.name.as_str(), p.partition_index));
+            let injected = injected
+                .as_ref()
+                .and_then(|e| e.for_partition(t.name.as_str(), p.partition_index));
             if let Some(code) = injected {
                 out.error_code = code;
                 partitions.push(out);

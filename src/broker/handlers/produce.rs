@@ -14,6 +14,8 @@
 //! Not implemented: transactions (transactional batches are refused with
 //! INVALID_RECORD). v8+ answers carry `record_errors` (batch index and
 //! message) for records refused one by one (timestamps out of range).
+//! Injected faults (`broker::faults`): an error for the partition, or a full
+//! disk (KAFKA_STORAGE_ERROR before anything is written).
 
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
