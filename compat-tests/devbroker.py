@@ -63,7 +63,7 @@ class DevBroker:
         assert reply["ok"], reply
         return reply["faults"]
 
-    def stop(self, timeout=10):
+    def stop(self, timeout=30):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -102,3 +102,20 @@ def test_cluster_on_zookeeper_registers_and_leaves(dev_broker, zookeeper, zk):
     assert b.stop() == 0
     assert zk.get_children("/brokers/ids") == [], "every broker unregistered on exit"
     assert not b.data_dir.exists()
+
+
+def test_emulated_old_release_cluster_still_replicates(dev_broker):
+    # Clients see Kafka 2.0's versions; krab's own replica fetchers keep theirs.
+    b = dev_broker(extra_args=["--brokers", "3", "--emulate-kafka-version", "2.0"])
+    topic = unique_topic("deve")
+    produce(b, topic, [b"e%02d" % i for i in range(20)])  # auto-created, replication factor 3
+    wait_until(lambda: len(describe_via_metadata(b, topic)) == 3, timeout=15, msg="a full ISR")
+    assert [m.value() for m in confluent_consume_all(b.bootstrap, topic, 20)] == [b"e%02d" % i for i in range(20)]
+
+
+def describe_via_metadata(b, topic):
+    """The ISR of partition 0 from a Metadata request (CreateTopics v4, which `krab topics`
+    sends, is newer than Kafka 2.0)."""
+    from confluent_kafka.admin import AdminClient
+    md = AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(topic, timeout=10)
+    return md.topics[topic].partitions[0].isrs

@@ -128,8 +128,17 @@ impl TestBrokerBuilder {
             .build()
             .map_err(|e| format!("cannot start a runtime: {e}"))?;
         // block_on on a thread of our own: the caller may itself be async.
-        let running = std::thread::scope(|s| s.spawn(|| runtime.block_on(crate::broker::run(config))).join())
-            .map_err(|_| "the broker panicked while starting".to_string())??;
+        let started = std::thread::scope(|s| s.spawn(|| runtime.block_on(crate::broker::run(config))).join())
+            .map_err(|_| "the broker panicked while starting".to_string())
+            .and_then(|r| r);
+        let running = match started {
+            Ok(running) => running,
+            Err(e) => {
+                // Dropping a runtime blocks, which panics inside an async caller.
+                runtime.shutdown_background();
+                return Err(e);
+            }
+        };
         Ok(TestBroker {
             bootstrap: running.local_addr.to_string(),
             running: Some(running),

@@ -81,15 +81,26 @@ async fn handle(broker: &Broker, body: Bytes, peer: SocketAddr) -> Result<Option
     let mut frame = parse_request_header(body).inspect_err(|_| broker.metrics.invalid_request())?;
     frame.peer = Some(peer);
     let api = frame.api_key;
-    // An emulated old release does not know newer versions (or APIs).
-    if frame.version_supported && !broker.offers(api, frame.api_version) {
+    let started = Instant::now();
+    // An emulated old release does not know newer versions (or APIs). krab's
+    // own replica fetchers speak krab's inter-broker protocol regardless, as
+    // Kafka's inter.broker.protocol.version is separate from what clients see.
+    let replica_fetcher = frame
+        .client_id
+        .as_deref()
+        .is_some_and(|c| c.starts_with("broker-") && c.ends_with("-fetcher"));
+    if frame.version_supported && !replica_fetcher && !broker.offers(api, frame.api_version) {
         frame.version_supported = false;
         frame.body = Bytes::new();
     }
-    let started = Instant::now();
-    let injection = broker.faults.on_request(api, frame.client_id.as_deref(), || {
-        super::fault_responses::touched_partitions(&frame)
-    });
+    // A request the broker refuses (an unknown version) meets no fault.
+    let injection = if frame.version_supported {
+        broker.faults.on_request(api, frame.client_id.as_deref(), || {
+            super::fault_responses::touched_partitions(&frame)
+        })
+    } else {
+        Default::default()
+    };
     if !injection.latency.is_zero() {
         tokio::time::sleep(injection.latency).await;
     }

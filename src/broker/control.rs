@@ -113,7 +113,7 @@ async fn connection(socket: TcpStream, broker: Weak<Broker>) {
         }
         let complete = line.ends_with(b"\n");
         let reply = if !complete && line.len() as u64 >= MAX_LINE {
-            json!({"ok": false, "error": "control request longer than 64 KiB"})
+            json!({"ok": false, "error": "control request of 64 KiB or more without a newline"})
         } else {
             let Some(broker) = broker.upgrade() else { return };
             match std::str::from_utf8(&line) {

@@ -234,6 +234,21 @@ impl FaultRegistry {
         if spec.partition.is_some() && spec.topic.is_none() {
             return Err("a partition needs its topic".into());
         }
+        let partition_wide = matches!(
+            spec.action,
+            FaultAction::StallFetch | FaultAction::DiskFull | FaultAction::Isolate
+        );
+        if partition_wide && spec.client_id.is_some() {
+            return Err("stall_fetch, disk_full and isolate act on partitions, not clients: drop the client id".into());
+        }
+        if matches!(spec.action, FaultAction::StallFetch | FaultAction::Isolate) && spec.count.is_some() {
+            return Err("stall_fetch and isolate last a duration (duration_ms) or until removed, not a count".into());
+        }
+        if !partition_wide && spec.topic.is_some() && api.is_some_and(|a| !PARTITION_LEVEL_ERROR_APIS.contains(&a)) {
+            return Err(format!(
+                "a topic filter applies to {PARTITION_LEVEL_ERROR_APIS:?} requests only"
+            ));
+        }
         if spec.count == Some(0) {
             return Err("count must be at least 1".into());
         }
@@ -288,8 +303,9 @@ impl FaultRegistry {
     }
 
     /// The latency, close and error faults that fire for one request.
-    /// `touched` lists the request's (topic, partition)s; it is called only
-    /// when a fault names a topic.
+    /// `touched` lists the request's (topic, partition)s; it is called (out
+    /// of the lock: it decodes the request) only when a fault names a topic.
+    /// A close fires alone: an error or latency would never reach the client.
     pub fn on_request(
         &self,
         api: ApiKey,
@@ -300,26 +316,37 @@ impl FaultRegistry {
         if !self.any.load(Ordering::Acquire) {
             return injection;
         }
-        let now = Instant::now();
-        let mut faults = self.lock();
-        self.prune(&mut faults, now);
-        let mut touched_cache: Option<Vec<(String, i32)>> = None;
-        let mut touched = Some(touched);
-        for fault in faults.iter_mut() {
-            if matches!(
+        let applies = |fault: &ActiveFault| {
+            !matches!(
                 fault.spec.action,
                 FaultAction::StallFetch | FaultAction::DiskFull | FaultAction::Isolate
-            ) || fault.api.is_some_and(|a| a != api)
-                || fault.spec.client_id.as_deref().is_some_and(|c| Some(c) != client_id)
-            {
-                continue;
-            }
-            if fault.spec.topic.is_some() {
-                let list = touched_cache.get_or_insert_with(|| touched.take().map(|f| f()).unwrap_or_default());
-                if !list.iter().any(|(t, p)| fault.matches_partition(t, *p)) {
-                    continue;
-                }
-            }
+            ) && fault.api.is_none_or(|a| a == api)
+                && fault.spec.client_id.as_deref().is_none_or(|c| Some(c) == client_id)
+        };
+        let needs_topics = {
+            let mut faults = self.lock();
+            self.prune(&mut faults, Instant::now());
+            faults.iter().any(|f| applies(f) && f.spec.topic.is_some())
+        };
+        let touched = if needs_topics { touched() } else { Vec::new() };
+        let mut faults = self.lock();
+        let mut firing: Vec<usize> = faults
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                applies(f) && (f.spec.topic.is_none() || touched.iter().any(|(t, p)| f.matches_partition(t, *p)))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(close) = firing
+            .iter()
+            .copied()
+            .find(|i| faults[*i].spec.action == FaultAction::Close)
+        {
+            firing = vec![close];
+        }
+        for i in firing {
+            let fault = &mut faults[i];
             match &fault.spec.action {
                 FaultAction::LatencyMs(ms) => {
                     injection.latency += Duration::from_millis(*ms);
@@ -329,6 +356,7 @@ impl FaultRegistry {
                     injection.close = true;
                     self.fired.close.fetch_add(1, Ordering::Relaxed);
                 }
+                // One error per request: the first registered wins.
                 FaultAction::Error(code) if injection.error.is_none() => {
                     injection.error = Some(InjectedError {
                         code: *code,
@@ -341,6 +369,7 @@ impl FaultRegistry {
             }
             fault.fire();
         }
+        self.prune(&mut faults, Instant::now());
         injection
     }
 

@@ -155,3 +155,36 @@ fn isolation_is_broker_wide_and_refuses_filters() {
     faults.remove(id);
     assert!(!faults.isolated());
 }
+
+#[test]
+fn close_fires_alone_and_filters_are_checked() {
+    let faults = FaultRegistry::default();
+    let mut error = spec(Some("Produce"), FaultAction::Error(6));
+    error.count = Some(1);
+    faults.add(error).unwrap();
+    let mut close = spec(Some("Produce"), FaultAction::Close);
+    close.count = Some(1);
+    faults.add(close).unwrap();
+    let first = faults.on_request(ApiKey::Produce, None, Vec::new);
+    assert!(first.close && first.error.is_none(), "{first:?}");
+    let second = faults.on_request(ApiKey::Produce, None, Vec::new);
+    assert_eq!(
+        second.error.map(|e| e.code),
+        Some(6),
+        "the error was not spent on the closed request"
+    );
+
+    let mut topic_on_metadata = spec(Some("Metadata"), FaultAction::LatencyMs(5));
+    topic_on_metadata.topic = Some("t".into());
+    assert!(
+        faults.add(topic_on_metadata).is_err(),
+        "Metadata has no partitions to match"
+    );
+    let mut counted_stall = spec(None, FaultAction::StallFetch);
+    counted_stall.topic = Some("t".into());
+    counted_stall.count = Some(3);
+    assert!(faults.add(counted_stall).is_err());
+    let mut client_disk = spec(None, FaultAction::DiskFull);
+    client_disk.client_id = Some("app".into());
+    assert!(faults.add(client_disk).is_err());
+}

@@ -147,6 +147,11 @@ impl Broker {
         broker
     }
 
+    /// Set once controlled shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Whether this broker offers `version` of `api` (see `api_table`).
     pub fn offers(&self, api: kafka_protocol::messages::ApiKey, version: i16) -> bool {
         self.api_table

@@ -155,7 +155,10 @@ pub async fn run_with_store(
     broker.reload_dynamic_config().await;
     become_controller_if_free(&broker).await;
     broker.refresh_cluster_view().await;
-    broker.sync_topics().await.map_err(|e| format!("loading topics: {e}"))?;
+    if let Err(e) = broker.sync_topics().await {
+        leave_cluster(&broker).await;
+        return Err(format!("loading topics: {e}"));
+    }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = vec![
@@ -175,16 +178,8 @@ pub async fn run_with_store(
         }
         Ok(None) => None,
         Err(e) => {
-            // Leave the cluster again: nothing will serve this registration.
             let _ = shutdown_tx.send(true);
-            let id = broker.config.broker_id;
-            let leave = async {
-                if broker.is_controller() {
-                    let _ = broker.layout.resign_controller(id).await;
-                }
-                broker.layout.unregister_broker(id).await
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(3), leave).await;
+            leave_cluster(&broker).await;
             return Err(e);
         }
     };
@@ -207,6 +202,19 @@ pub async fn run_with_store(
         tasks,
         _dir_locks: dir_locks,
     })
+}
+
+/// Leaves the cluster after a failed start: nothing will serve this
+/// registration (or controller seat), and a shared store would keep both.
+async fn leave_cluster(broker: &Broker) {
+    let id = broker.config.broker_id;
+    let leave = async {
+        if broker.is_controller() {
+            let _ = broker.layout.resign_controller(id).await;
+        }
+        broker.layout.unregister_broker(id).await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), leave).await;
 }
 
 /// The offset monitor over this broker's own store, if monitor.listener is set.
@@ -270,6 +278,10 @@ fn lock_log_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
 }
 
 async fn become_controller_if_free(broker: &Broker) {
+    // A broker on its way out must not take the seat it just gave up.
+    if broker.is_shutting_down() {
+        return;
+    }
     match broker.layout.elect_controller(broker.config.broker_id).await {
         Ok(true) => {
             let epoch = broker.layout.controller_epoch().await.ok().flatten().unwrap_or(0);

@@ -61,6 +61,9 @@ async fn follow(broker: Arc<Broker>, partition: Arc<Partition>, leader: i32, epo
 }
 
 async fn session(broker: &Broker, partition: &Partition, leader: i32, epoch: i32) -> Result<(), Stop> {
+    if broker.faults.isolated() {
+        return Err(Stop::Retry("isolated from the leader by an injected fault".into()));
+    }
     let view = broker.cluster_view();
     let Some(info) = view.brokers.iter().find(|b| b.id == leader) else {
         return Err(Stop::Retry(format!("leader {leader} is not registered")));

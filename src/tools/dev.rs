@@ -96,6 +96,9 @@ pub fn run(args: &DevArgs, default_parent: &Path) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
     let result = runtime.block_on(async {
+        // Signals are caught from the start, so one that arrives while the
+        // brokers start still ends in a clean stop (and the directory goes).
+        let mut signals = Signals::new();
         // Several brokers without ZooKeeper share one embedded store, as
         // brokers of one cluster share ZooKeeper.
         let shared = if configs.len() > 1 && args.zookeeper.is_none() {
@@ -119,24 +122,29 @@ pub fn run(args: &DevArgs, default_parent: &Path) -> Result<(), String> {
         }
         let bootstrap: Vec<String> = running.iter().map(|r| r.local_addr.to_string()).collect();
         let bootstrap = bootstrap.join(",");
-        if let Some(path) = &args.bootstrap_file {
-            write_atomically(path, &bootstrap).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        }
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "{}", ready_line(&bootstrap, dir.path(), &running));
-        let _ = out.flush();
-        tokio::select! {
-            _ = wait_for_signal() => tracing::info!("shutting down"),
-            _ = parent_gone(parent_pid), if args.exit_with_parent => {
-                tracing::info!(parent = parent_pid, "parent process exited; shutting down")
+        let announced = match &args.bootstrap_file {
+            Some(path) => {
+                write_atomically(path, &bootstrap).map_err(|e| format!("cannot write {}: {e}", path.display()))
+            }
+            None => Ok(()),
+        };
+        if announced.is_ok() {
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "{}", ready_line(&bootstrap, dir.path(), &running));
+            let _ = out.flush();
+            tokio::select! {
+                _ = signals.recv() => tracing::info!("shutting down"),
+                _ = parent_gone(parent_pid), if args.exit_with_parent => {
+                    tracing::info!(parent = parent_pid, "parent process exited; shutting down")
+                }
             }
         }
-        // The last broker standing has nobody to hand leadership to: stop
-        // them one by one, controlled, then the store goes with the directory.
+        // Stopped one by one, controlled (leadership moves to those still
+        // up); the shared store goes with the directory.
         for broker in running {
             broker.shutdown().await;
         }
-        Ok::<(), String>(())
+        announced
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
     drop(dir);
@@ -192,19 +200,32 @@ async fn parent_gone(original: u32) {
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-        _ = hup.recv() => {}
+/// SIGTERM, SIGINT and SIGHUP, caught from creation on.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+            s.as_mut()?.recv().await
+        }
+        tokio::select! {
+            Some(()) = next(&mut self.term) => {}
+            Some(()) = next(&mut self.int) => {}
+            Some(()) = next(&mut self.hup) => {}
+            else => { let _ = tokio::signal::ctrl_c().await; }
+        }
     }
 }

@@ -104,7 +104,7 @@ class KrabBroker:
             except (ValueError, KeyError, TypeError):
                 raise KrabError(f"unexpected ready line from krab dev: {line!r}") from None
         except BaseException:
-            self._kill()
+            self._kill(grace=2.0)
             self.stop()  # closes the pipe and removes the log file
             raise
         return self
@@ -127,19 +127,27 @@ class KrabBroker:
                 buf += chunk
         return buf.split(b"\n", 1)[0].decode()
 
-    def _kill(self) -> None:
+    def _kill(self, grace: float = 0.0) -> None:
+        """SIGTERM first when ``grace`` > 0 (krab dev then removes its directory), SIGKILL
+        if it is still running after ``grace`` seconds."""
+        if self.process.poll() is None and grace > 0:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
 
     def stop(self) -> None:
-        """SIGTERM, wait up to 10 s, then SIGKILL.  Safe to call more than once."""
+        """SIGTERM, wait up to 30 s, then SIGKILL.  Safe to call more than once."""
         if self.process is None:
             return
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(10)
+                self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self._kill()
         if self.process.stdout:

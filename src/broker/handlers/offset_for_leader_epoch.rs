@@ -19,6 +19,12 @@ use super::{decode, respond};
 
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: OffsetForLeaderEpochRequest = decode(&frame)?;
+    if request.replica_id.0 >= 0 && broker.faults.isolated() {
+        return Err(format!(
+            "injected fault: isolated from follower {}",
+            request.replica_id.0
+        ));
+    }
     let mut topics = Vec::with_capacity(request.topics.len());
     for t in &request.topics {
         let topic = broker.topic(t.topic.as_str());
