@@ -43,6 +43,13 @@ pub use topics::{Topic, TopicError};
 pub struct ClusterView {
     pub brokers: Vec<BrokerInfo>,
     pub controller: Option<i32>,
+    /// Brokers that left the live list, with their last endpoints, until
+    /// they register again. Metadata still names one as leader (and lists
+    /// it) while a state znode does: Kafka's metadata cache drops a dead
+    /// broker and names the new leaders in one update, so clients never see
+    /// a partition without a leader just because the controller has not
+    /// acted yet (pykafka gives up on that).
+    pub departed: Vec<BrokerInfo>,
 }
 
 /// Everything a handler may touch, shared by all connections.
@@ -175,7 +182,21 @@ impl Broker {
             }
         };
         let controller = self.layout.controller_id().await.ok().flatten();
-        *self.cluster_view.write().unwrap_or_else(|e| e.into_inner()) = ClusterView { brokers, controller };
+        let mut view = self.cluster_view.write().unwrap_or_else(|e| e.into_inner());
+        let live = |id: i32| brokers.iter().any(|b| b.id == id);
+        let mut departed: Vec<BrokerInfo> = view.departed.iter().filter(|b| !live(b.id)).cloned().collect();
+        for gone in view.brokers.iter().filter(|b| !live(b.id)) {
+            departed.retain(|b| b.id != gone.id);
+            departed.push(gone.clone());
+        }
+        // Bounded: only the most recent departures can still be named.
+        let excess = departed.len().saturating_sub(64);
+        departed.drain(..excess);
+        *view = ClusterView {
+            brokers,
+            controller,
+            departed,
+        };
     }
 
     /// The broker coordinating `group`: one of the live brokers, picked by a

@@ -4,7 +4,9 @@
 //! has leaders (pykafka names a topic once and expects it to be there).
 //! Partitions list their replicas, ISR, offline replicas (v5+, replicas not
 //! registered as live) and leader epoch (v7+) as the state znodes say; a
-//! partition without a live leader answers LEADER_NOT_AVAILABLE, leader -1.
+//! partition without a live leader answers LEADER_NOT_AVAILABLE, leader -1,
+//! except that a leader that has just departed stays named (and listed)
+//! until the controller moves leadership, as Kafka's metadata cache does.
 //! v8+ reports authorized operations when asked (see `broker::authorizer`).
 //! Not implemented: topic ids (v10+).
 
@@ -42,14 +44,14 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         None => {
             for name in broker.topic_names() {
                 if let Some(topic) = broker.topic(&name) {
-                    topics.push(topic_metadata(&topic, version, &live_ids(broker)));
+                    topics.push(topic_metadata(&topic, version, &known_ids(broker)));
                 }
             }
         }
         Some(names) => {
             for name in names {
                 let entry = match broker.topic(&name) {
-                    Some(topic) => topic_metadata(&topic, version, &live_ids(broker)),
+                    Some(topic) => topic_metadata(&topic, version, &known_ids(broker)),
                     None if may_create => auto_create(broker, &name, version).await,
                     None => error_topic(&name, ErrorCode::UnknownTopicOrPartition),
                 };
@@ -60,9 +62,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
 
     let mut brokers = Vec::new();
     let view = broker.cluster_view();
-    let live = view.brokers;
     let mut seen_self = false;
-    for b in live {
+    for b in &view.brokers {
         let (host, port) = if b.id == broker.config.broker_id {
             seen_self = true;
             (broker.advertised.0.clone(), broker.advertised.1 as i32)
@@ -88,6 +89,21 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 .with_host(str_bytes(&broker.advertised.0))
                 .with_port(broker.advertised.1 as i32),
         );
+    }
+    // A departed broker still named as a leader is listed with its last
+    // endpoint, so the answer stays consistent (see `ClusterView::departed`).
+    for gone in &view.departed {
+        let named = topics
+            .iter()
+            .any(|t| t.partitions.iter().any(|p| p.leader_id.0 == gone.id));
+        if named && !brokers.iter().any(|b| b.node_id.0 == gone.id) {
+            brokers.push(
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(gone.id))
+                    .with_host(str_bytes(&gone.host))
+                    .with_port(gone.port as i32),
+            );
+        }
     }
     let controller = view.controller.unwrap_or(broker.config.broker_id);
     let mut response = MetadataResponse::default().with_brokers(brokers).with_topics(topics);
@@ -117,10 +133,10 @@ async fn auto_create(broker: &Broker, name: &str, version: i16) -> MetadataRespo
         .create_topic(name, broker.config.num_partitions, rf, None, BTreeMap::new(), false)
         .await
     {
-        Ok(topic) => topic_metadata(&topic, version, &live_ids(broker)),
+        Ok(topic) => topic_metadata(&topic, version, &known_ids(broker)),
         // Another request created it first: answer with what exists.
         Err(TopicError::Exists(_)) => match broker.topic(name) {
-            Some(topic) => topic_metadata(&topic, version, &live_ids(broker)),
+            Some(topic) => topic_metadata(&topic, version, &known_ids(broker)),
             None => error_topic(name, ErrorCode::LeaderNotAvailable),
         },
         Err(e) => {
@@ -136,30 +152,40 @@ fn error_topic(name: &str, code: ErrorCode) -> MetadataResponseTopic {
         .with_error_code(code.code())
 }
 
-fn live_ids(broker: &Broker) -> Vec<i32> {
-    let mut ids: Vec<i32> = broker.cluster_view().brokers.iter().map(|b| b.id).collect();
-    if !ids.contains(&broker.config.broker_id) {
-        ids.push(broker.config.broker_id);
+/// Live broker ids, and those that departed but may still be named as
+/// leaders (see `ClusterView::departed`).
+pub struct KnownIds {
+    pub live: Vec<i32>,
+    pub departed: Vec<i32>,
+}
+
+fn known_ids(broker: &Broker) -> KnownIds {
+    let view = broker.cluster_view();
+    let mut live: Vec<i32> = view.brokers.iter().map(|b| b.id).collect();
+    if !live.contains(&broker.config.broker_id) {
+        live.push(broker.config.broker_id);
     }
-    ids
+    KnownIds {
+        live,
+        departed: view.departed.iter().map(|b| b.id).collect(),
+    }
 }
 
 /// A topic's entry; fields a version lacks stay at their defaults (the
 /// codec refuses to encode them otherwise).
-pub fn topic_metadata(topic: &Topic, version: i16, live: &[i32]) -> MetadataResponseTopic {
+pub fn topic_metadata(topic: &Topic, version: i16, known: &KnownIds) -> MetadataResponseTopic {
+    let live = &known.live;
     let partitions = topic
         .meta()
         .iter()
         .enumerate()
         .map(|(index, meta)| {
-            // As Kafka's metadata cache: a leader that is not a live broker
-            // is reported as none (clients cannot connect to it anyway, and
-            // some fail on a leader id missing from the broker list).
-            let leader = if meta.leader >= 0 && live.contains(&meta.leader) {
-                meta.leader
-            } else {
-                -1
-            };
+            // As Kafka's metadata cache: a leader that is neither live nor
+            // just departed (still listed, see `ClusterView::departed`) is
+            // reported as none (some clients fail on a leader id missing
+            // from the broker list).
+            let named = live.contains(&meta.leader) || known.departed.contains(&meta.leader);
+            let leader = if meta.leader >= 0 && named { meta.leader } else { -1 };
             let error = if leader < 0 {
                 ErrorCode::LeaderNotAvailable
             } else {
