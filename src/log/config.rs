@@ -6,8 +6,9 @@ pub(crate) const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
 pub(crate) const MAX_RELATIVE_OFFSET: i64 = i32::MAX as i64;
 
 const WEEK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LogConfig {
     /// Roll when the active segment would exceed this (`log.segment.bytes`).
     pub segment_bytes: u64,
@@ -40,6 +41,22 @@ pub struct LogConfig {
     /// Create each new segment file at its full `segment_bytes` (`preallocate`,
     /// as Kafka's `setLength`), trimmed to its contents when sealed or closed.
     pub preallocate: bool,
+    /// `cleanup.policy` includes `compact`: the cleaner keeps the latest record
+    /// of each key, and records without a key are refused.
+    pub compact: bool,
+    /// Tombstones (null values) stay this long after their segment was last
+    /// written (`delete.retention.ms`), so a consumer reading from the start
+    /// within that time still sees the delete.
+    pub delete_retention_ms: i64,
+    /// Clean once dirty bytes are at least this share of the cleanable log
+    /// (`min.cleanable.dirty.ratio`).
+    pub min_cleanable_dirty_ratio: f64,
+    /// A segment whose newest record is younger than this is not cleaned
+    /// (`min.compaction.lag.ms`).
+    pub min_compaction_lag_ms: i64,
+    /// A dirty record older than this makes the partition due whatever its
+    /// dirty ratio (`max.compaction.lag.ms`; `i64::MAX`: no limit).
+    pub max_compaction_lag_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -57,6 +74,11 @@ impl Default for LogConfig {
             file_delete_delay_ms: 0,
             segment_index_bytes: 10 * 1024 * 1024,
             preallocate: false,
+            compact: false,
+            delete_retention_ms: DAY_MS,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }

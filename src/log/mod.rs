@@ -7,6 +7,7 @@
 
 mod batch_header;
 mod checkpoint;
+pub mod cleaner;
 mod config;
 mod error;
 mod index_file;

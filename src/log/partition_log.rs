@@ -90,7 +90,7 @@ pub(crate) fn wall_clock_ms() -> i64 {
 pub struct PartitionLog {
     dir: PathBuf,
     config: LogConfig,
-    sealed: BTreeMap<i64, Segment>,
+    pub(super) sealed: BTreeMap<i64, Segment>,
     active: Segment,
     log_start_offset: i64,
     /// Everything below this offset has been fsynced.
@@ -138,6 +138,7 @@ impl PartitionLog {
     /// corrupt tail; missing or damaged indexes are rebuilt; stray files removed.
     pub fn open(dir: &Path, config: LogConfig) -> Result<PartitionLog, LogError> {
         fs::create_dir_all(dir).map_err(io_error(dir))?;
+        super::cleaner::complete_interrupted_swaps(dir)?;
         let bases = recovery::list_segment_bases(dir)?;
         let checkpointed_start = checkpoint::read_offset(dir, LOG_START_OFFSET_FILE)?;
         let checkpointed_recovery = checkpoint::read_offset(dir, RECOVERY_POINT_FILE)?;
@@ -514,6 +515,8 @@ impl PartitionLog {
 
 // Flushing, retention, truncation and deletion.
 mod maintenance;
+// Log compaction: dirtiness, the snapshot a pass reads, the swap.
+mod cleaning;
 #[cfg(test)]
 mod tests;
 

@@ -112,6 +112,13 @@ impl<'a> BatchScanner<'a> {
         Ok(Scanned::Batch { position, header })
     }
 
+    /// The bytes of the batch that `next_batch(ScanDepth::WholeBatch)` just
+    /// returned (it left them resident in the window).
+    pub(crate) fn whole_batch(&self, position: u64, header: &BatchHeader) -> &[u8] {
+        let at = (position - self.window_start) as usize;
+        &self.window[at..at + header.total_len()]
+    }
+
     /// Makes `[position, position + len)` resident in the window and returns its
     /// index there; the caller guarantees the range lies before `end`.
     fn load(&mut self, position: u64, len: usize) -> Result<usize, LogError> {

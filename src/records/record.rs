@@ -253,6 +253,57 @@ pub fn encode_batch(
     Ok(batch)
 }
 
+/// The batch `header` describes, holding only `records` (some of its own, in
+/// order): what the log cleaner writes. As Kafka's cleaner does, the base
+/// offset, last offset delta, attributes (codec, timestamp type,
+/// transactional), producer id, epoch and base sequence and the leader epoch
+/// are kept, so offsets and producer state read the same; the max timestamp
+/// is recomputed (kept under LogAppendTime) and the CRC sealed anew.
+pub fn rebuild_batch(header: &BatchHeader, records: &[Record]) -> Result<Vec<u8>> {
+    let codec = header.compression()?;
+    let first_timestamp = records.first().map_or(NO_TIMESTAMP, |record| record.timestamp);
+    let mut raw = Vec::new();
+    let mut scratch = Vec::new();
+    let mut max_timestamp = NO_TIMESTAMP;
+    for record in records {
+        let offset_delta = record
+            .offset
+            .checked_sub(header.base_offset)
+            .and_then(|delta| i32::try_from(delta).ok())
+            .filter(|delta| (0..=header.last_offset_delta).contains(delta))
+            .ok_or_else(|| invalid(format!("offset {} is outside the batch", record.offset)))?;
+        max_timestamp = max_timestamp.max(record.timestamp);
+        let timestamp_delta = record.timestamp.wrapping_sub(first_timestamp);
+        write_record(&mut raw, &mut scratch, record, offset_delta, timestamp_delta)?;
+    }
+    let body = if records.is_empty() || codec == Compression::None {
+        raw
+    } else {
+        compress(codec, &raw)?
+    };
+    if header.timestamp_type_log_append() {
+        max_timestamp = header.max_timestamp;
+    }
+    let batch_length = checked_i32(BATCH_HEADER_LEN - LOG_OVERHEAD + body.len(), "batch length")?;
+    let mut batch = Vec::with_capacity(BATCH_HEADER_LEN + body.len());
+    batch.extend_from_slice(&header.base_offset.to_be_bytes());
+    batch.extend_from_slice(&batch_length.to_be_bytes());
+    batch.extend_from_slice(&header.partition_leader_epoch.to_be_bytes());
+    batch.push(MAGIC_V2 as u8);
+    batch.extend_from_slice(&0u32.to_be_bytes()); // CRC, sealed below
+    batch.extend_from_slice(&header.attributes.to_be_bytes());
+    batch.extend_from_slice(&header.last_offset_delta.to_be_bytes());
+    batch.extend_from_slice(&first_timestamp.to_be_bytes());
+    batch.extend_from_slice(&max_timestamp.to_be_bytes());
+    batch.extend_from_slice(&header.producer_id.to_be_bytes());
+    batch.extend_from_slice(&header.producer_epoch.to_be_bytes());
+    batch.extend_from_slice(&header.base_sequence.to_be_bytes());
+    batch.extend_from_slice(&checked_i32(records.len(), "record count")?.to_be_bytes());
+    batch.extend_from_slice(&body);
+    seal_crc(&mut batch)?;
+    Ok(batch)
+}
+
 /// The same batch with its records compressed by `codec` (a topic's
 /// `compression.type` differing from the producer's): offsets, timestamps,
 /// producer id, epoch and sequence are kept; the CRC is recomputed.
@@ -278,6 +329,31 @@ pub fn recompress(batch: &[u8], codec: Compression) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rebuilt_batches_keep_offsets_and_producer_fields() {
+        let records: Vec<Record> = (0..6).map(|i| record(i, 1_000 + i, "some value")).collect();
+        for codec in [Compression::None, Compression::Lz4] {
+            let mut batch = encode_batch(&records, codec, 0, 42, 3, 7, None).unwrap();
+            super::super::batch::set_base_offset(&mut batch, 100).unwrap();
+            super::super::batch::set_partition_leader_epoch(&mut batch, 9).unwrap();
+            let (header, decoded) = decode_batch_records(&batch).unwrap();
+            let kept = vec![decoded[1].clone(), decoded[4].clone()];
+            let rebuilt = rebuild_batch(&header, &kept).unwrap();
+            let (new_header, new_records) = decode_batch_records(&rebuilt).unwrap();
+            assert_eq!(new_records, kept, "offsets 101 and 104 are kept, not renumbered");
+            assert_eq!((new_header.base_offset, new_header.last_offset()), (100, 105));
+            assert_eq!(
+                (new_header.producer_id, new_header.producer_epoch, new_header.base_sequence),
+                (42, 3, 7)
+            );
+            assert_eq!((new_header.partition_leader_epoch, new_header.record_count), (9, 2));
+            assert_eq!(new_header.compression().unwrap(), codec);
+            assert_eq!(new_header.max_timestamp, 1_004);
+            let stray = record(110, 0, "x");
+            assert!(rebuild_batch(&header, &[stray]).is_err(), "an offset outside the batch is refused");
+        }
+    }
 
     #[test]
     fn recompression_keeps_records_and_producer_fields() {
