@@ -132,6 +132,18 @@ pub struct BrokerConfig {
     pub auto_leader_rebalance_enable: bool,
     pub leader_imbalance_check_interval_seconds: u64,
     pub leader_imbalance_per_broker_percentage: u64,
+    /// Run the log cleaner for `cleanup.policy=compact` topics (log.cleaner.enable).
+    pub log_cleaner_enable: bool,
+    /// Cleaner threads, each cleaning one partition at a time (log.cleaner.threads).
+    pub log_cleaner_threads: usize,
+    /// Bytes per second the cleaner may read plus write, over all its
+    /// threads (log.cleaner.io.max.bytes.per.second; unlimited by default).
+    pub log_cleaner_io_max_bytes_per_second: f64,
+    /// Memory for the key → offset maps of all cleaner threads
+    /// (log.cleaner.dedupe.buffer.size; 24 bytes a key).
+    pub log_cleaner_dedupe_buffer_size: u64,
+    /// How long an idle cleaner thread sleeps before looking again (log.cleaner.backoff.ms).
+    pub log_cleaner_backoff_ms: u64,
     /// Topic-config defaults set in this file under their broker names
     /// (`log.cleanup.policy=compact` → `cleanup.policy`), for the keys no
     /// field above holds; topic overrides and dynamic defaults win.
@@ -189,6 +201,11 @@ impl Default for BrokerConfig {
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
             leader_imbalance_per_broker_percentage: 10,
+            log_cleaner_enable: true,
+            log_cleaner_threads: 1,
+            log_cleaner_io_max_bytes_per_second: f64::MAX,
+            log_cleaner_dedupe_buffer_size: 128 * 1024 * 1024,
+            log_cleaner_backoff_ms: 15_000,
             topic_defaults: BTreeMap::new(),
         }
     }
@@ -205,13 +222,8 @@ const KNOWN_IGNORED: &[&str] = &[
     "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
-    "log.cleaner.enable",
-    "log.cleaner.threads",
-    "log.cleaner.dedupe.buffer.size",
     "log.cleaner.io.buffer.size",
     "log.cleaner.io.buffer.load.factor",
-    "log.cleaner.io.max.bytes.per.second",
-    "log.cleaner.backoff.ms",
     "num.replica.fetchers",
     "background.threads",
     "host.name",
@@ -444,6 +456,20 @@ impl BrokerConfig {
                 "leader.imbalance.per.broker.percentage" => {
                     c.leader_imbalance_per_broker_percentage = parse_num(key, v, 0, 100)? as u64
                 }
+                "log.cleaner.enable" => c.log_cleaner_enable = parse_bool(key, v)?,
+                "log.cleaner.threads" => c.log_cleaner_threads = parse_num(key, v, 1, 64)? as usize,
+                "log.cleaner.io.max.bytes.per.second" => {
+                    c.log_cleaner_io_max_bytes_per_second = v
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|rate| *rate > 0.0)
+                        .ok_or_else(|| invalid(key, v, "must be a positive number"))?
+                }
+                "log.cleaner.dedupe.buffer.size" => {
+                    c.log_cleaner_dedupe_buffer_size = parse_num(key, v, 1024 * 1024, i64::MAX)? as u64
+                }
+                "log.cleaner.backoff.ms" => c.log_cleaner_backoff_ms = parse_num(key, v, 0, i64::MAX)? as u64,
                 "log.roll.jitter.hours" => jitter.1 = Some(parse_num(key, v, 0, i32::MAX as i64)? * 3_600_000),
                 k if KNOWN_IGNORED.contains(&k) => warnings.ignored_keys.push(key.clone()),
                 k => match static_topic_default(k) {

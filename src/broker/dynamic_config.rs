@@ -118,11 +118,12 @@ fn check_dynamic(key: &str, value: &str) -> Option<Result<(), String>> {
     Some(topic_config_defs::check(def, value))
 }
 
-/// Broker keys Kafka lets `kafka-configs.sh` change at run time whose
-/// subject krab does not have (thread pools: tokio schedules; the cleaner:
-/// compaction is not built yet): accepted, validated (an int's minimum, or
-/// `None` for a positive number) and stored, so scripts that set them work,
-/// with no effect.
+/// Broker keys Kafka lets `kafka-configs.sh` change at run time that are
+/// accepted, validated (an int's minimum, or `None` for a positive number)
+/// and stored without a handler of their own here. Thread pools have no
+/// effect (tokio schedules); the cleaner's backoff, rate and dedupe buffer
+/// are read by each pass (`broker::log_cleaner`), its thread count at the
+/// next start.
 const DYNAMIC_WITHOUT_EFFECT: &[(&str, Option<i32>)] = &[
     ("num.io.threads", Some(1)),
     ("num.network.threads", Some(1)),

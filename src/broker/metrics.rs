@@ -44,6 +44,12 @@
 //! | `krab_produce_message_conversions_total` | counter | | records converted on append to a magic 0/1 topic (ProduceMessageConversionsPerSec) |
 //! | `krab_injected_faults_total` | counter | kind | injected faults that fired (control.listener): error, latency, close, stall_fetch, disk_full, isolate, move_leader |
 //! | `krab_injected_faults_active` | gauge | | injected faults registered now |
+//! | `krab_log_cleaner_runs_total` | counter | | cleaning passes completed (compacted topics) |
+//! | `krab_log_cleaner_bytes_read_total` | counter | | bytes of log read by the cleaner |
+//! | `krab_log_cleaner_bytes_written_total` | counter | | bytes of cleaned segments written |
+//! | `krab_log_cleaner_records_removed_total` | counter | | records removed: superseded, expired tombstones, keyless |
+//! | `krab_log_cleaner_uncleanable_partitions` | gauge | | partitions whose cleaning failed, skipped until restart |
+//! | `krab_log_cleaner_dirty_ratio` | gauge | `topic`, `partition` | dirty / cleanable bytes of a local compacted partition, as last measured by the cleaner |
 //!
 //! Counters start at zero when the broker starts and when a topic is
 //! (re)created; Prometheus's `rate()` handles both as resets.
@@ -249,6 +255,7 @@ impl BrokerMetrics {
         w.counter("krab_invalid_requests_total", help, &[], invalid);
         self.write_requests(w);
         write_faults(broker, w);
+        write_cleaner(broker, w);
         write_topics(broker, w);
     }
 
@@ -423,6 +430,32 @@ fn write_partition(partition: &Partition, w: &mut PromWriter) {
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
 mod tests;
+
+/// The log cleaner (compacted topics): passes, bytes, dirtiness.
+fn write_cleaner(broker: &Broker, w: &mut PromWriter) {
+    let cleaner = &broker.cleaner;
+    for (name, help, value) in [
+        ("krab_log_cleaner_runs_total", "Cleaning passes completed.", cleaner.runs.get()),
+        ("krab_log_cleaner_bytes_read_total", "Bytes of log the cleaner read.", cleaner.bytes_read.get()),
+        ("krab_log_cleaner_bytes_written_total", "Bytes of cleaned segments written.", cleaner.bytes_written.get()),
+        (
+            "krab_log_cleaner_records_removed_total",
+            "Records removed by cleaning (superseded, expired tombstones, keyless).",
+            cleaner.records_removed.get(),
+        ),
+    ] {
+        w.counter(name, help, &[], value as f64);
+    }
+    let uncleanable = cleaner.uncleanable_count() as f64;
+    let help = "Partitions whose cleaning failed; they are skipped until restart.";
+    w.gauge("krab_log_cleaner_uncleanable_partitions", help, &[], uncleanable);
+    let help = "Dirty bytes / cleanable bytes of a compacted partition, as last measured.";
+    for ((topic, partition), ratio) in cleaner.dirty_ratios() {
+        let partition = partition.to_string();
+        let labels = [("topic", topic.as_str()), ("partition", partition.as_str())];
+        w.gauge("krab_log_cleaner_dirty_ratio", help, &labels, ratio);
+    }
+}
 
 /// Injected faults (control.listener), by kind, as they fired.
 fn write_faults(broker: &Broker, w: &mut PromWriter) {

@@ -10,6 +10,7 @@ pub mod dynamic_config;
 pub mod fault_responses;
 pub mod faults;
 pub mod handlers;
+pub mod log_cleaner;
 pub mod metrics;
 pub mod partition;
 pub mod partition_replica;
@@ -90,6 +91,8 @@ pub struct Broker {
     pub(crate) replication_throttle: crate::replica::throttle::Throttle,
     /// Faults injected for tests through the control endpoint.
     pub faults: faults::FaultRegistry,
+    /// The log cleaner's state and counters (compacted topics).
+    pub cleaner: log_cleaner::LogCleaner,
     /// The API versions offered: the registry, or an emulated release's.
     pub api_table: Vec<(kafka_protocol::messages::ApiKey, i16, i16)>,
 }
@@ -147,6 +150,7 @@ impl Broker {
             dynamic: RwLock::new(Default::default()),
             replication_throttle: Default::default(),
             faults: Default::default(),
+            cleaner: log_cleaner::LogCleaner::default(),
             api_table,
         });
         let _ = broker.self_ref.set(Arc::downgrade(&broker));

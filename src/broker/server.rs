@@ -171,6 +171,11 @@ pub async fn run_with_store(
             async move { broker.groups.run_ticker(shutdown).await }
         }),
     ];
+    if broker.config.log_cleaner_enable {
+        for _ in 0..broker.config.log_cleaner_threads.max(1) {
+            tasks.push(tokio::spawn(super::log_cleaner::cleaner_loop(broker.clone(), shutdown_rx.clone())));
+        }
+    }
     let monitor_addr = match start_monitor(&broker, shutdown_rx.clone()).await {
         Ok(Some(monitor)) => {
             tasks.extend(monitor.tasks);

@@ -140,15 +140,35 @@ impl Broker {
         if let Some(v) = num("segment.index.bytes").filter(|v| *v >= 0) {
             lc.segment_index_bytes = u32::try_from(v).unwrap_or(u32::MAX);
         }
-        // A compacted topic without "delete" is never trimmed by age or size
-        // in Kafka; krab does not compact yet, so it keeps every record
-        // rather than lose the latest value of a key.
-        if topic_config
+        let policy: Vec<&str> = topic_config
             .get("cleanup.policy")
-            .is_some_and(|p| !p.split(',').any(|i| i.trim() == "delete"))
-        {
+            .map_or(vec!["delete"], |p| p.split(',').map(str::trim).collect());
+        lc.compact = policy.contains(&"compact");
+        // A compacted topic without "delete" is never trimmed by age or size.
+        if !policy.contains(&"delete") {
             lc.retention_ms = -1;
             lc.retention_bytes = -1;
+        }
+        if let Some(v) = num("delete.retention.ms").filter(|v| *v >= 0) {
+            lc.delete_retention_ms = v;
+        }
+        if let Some(v) = topic_config
+            .get("min.cleanable.dirty.ratio")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| (0.0..=1.0).contains(v))
+        {
+            lc.min_cleanable_dirty_ratio = v;
+        }
+        if let Some(v) = num("min.compaction.lag.ms").filter(|v| *v >= 0) {
+            lc.min_compaction_lag_ms = v;
+        }
+        if let Some(v) = num("max.compaction.lag.ms").filter(|v| *v > 0) {
+            lc.max_compaction_lag_ms = v;
+        }
+        // Kafka's maxSegmentMs: the active segment of a compacted topic rolls
+        // by max.compaction.lag.ms too, or its records could never be cleaned.
+        if lc.compact && lc.max_compaction_lag_ms < lc.segment_ms {
+            lc.segment_ms = lc.max_compaction_lag_ms;
         }
         lc
     }

@@ -335,16 +335,21 @@ impl PartitionLog {
         self.poison_on_io(result)
     }
 
-    /// Appends a batch copied from the leader, keeping its offsets: its base
-    /// offset must be this log's end offset (a follower fetches from there).
+    /// Appends a batch copied from the leader, keeping its offsets. Its base
+    /// offset may lie past this log's end: a compacted leader log has gaps
+    /// where the cleaner removed whole batches.
     pub fn append_replica(&mut self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
-        self.append_keeping_offsets(batch, wall_clock_ms())
+        self.append_with_offsets(batch, wall_clock_ms(), true)
     }
 
     /// Appends a batch or legacy message whose offsets are already right (a
     /// replica's copy, or a produce re-encoded at magic 0/1 from the log end
     /// offset): it must start at the log end offset.
     pub fn append_keeping_offsets(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.append_with_offsets(batch, now_ms, false)
+    }
+
+    fn append_with_offsets(&mut self, batch: &mut [u8], now_ms: i64, gaps_allowed: bool) -> Result<AppendInfo, LogError> {
         self.ensure_writable()?;
         let header = parse_header(batch).map_err(LogError::InvalidBatch)?;
         if total_size(&header) != batch.len() as u64 {
@@ -352,7 +357,12 @@ impl PartitionLog {
                 "batchLength does not match the batch".to_string(),
             ));
         }
-        if header.base_offset != self.log_end_offset() || header.last_offset_delta < 0 {
+        let continues = if gaps_allowed {
+            header.base_offset >= self.log_end_offset()
+        } else {
+            header.base_offset == self.log_end_offset()
+        };
+        if !continues || header.last_offset_delta < 0 {
             return Err(LogError::InvalidBatch(format!(
                 "replicated batch at offset {} does not continue the log ending at {}",
                 header.base_offset,

@@ -11,6 +11,8 @@
 //! sent with another codec. Topics with `message.timestamp.type=LogAppendTime` get the broker's clock
 //! stamped on every batch (returned as `log_append_time_ms`, v2+);
 //! `message.timestamp.difference.max.ms` refuses far-off CreateTimes.
+//! A compacted topic (`cleanup.policy` with `compact`) refuses records
+//! without a key: INVALID_RECORD for the partition, nothing appended.
 //! Not implemented: transactions (transactional batches are refused with
 //! INVALID_RECORD). v8+ answers carry `record_errors` (batch index and
 //! message) for records refused one by one (timestamps out of range).
@@ -25,8 +27,8 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use std::time::Duration;
 
 use super::produce_batches::{
-    apply_timestamps, check_storable, prepare, recompress_batches, storage_magic, topic_compression, Refusal,
-    TimestampRule,
+    apply_timestamps, check_keys, check_storable, is_compacted, prepare, recompress_batches, storage_magic,
+    topic_compression, Refusal, TimestampRule,
 };
 use super::{decode, respond, str_bytes};
 use crate::broker::dispatch::{HandlerResult, Reply};
@@ -74,7 +76,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<Injec
                         let timestamps = TimestampRule::of(setting);
                         let codec = topic_compression(setting);
                         let magic = storage_magic(setting);
+                        let compacted = is_compacted(setting);
                         prepare(records, version, max)
+                            .and_then(|batches| check_keys(batches, compacted, name, data.index))
                             .and_then(|batches| recompress_batches(batches, codec, max))
                             .and_then(|batches| apply_timestamps(batches, timestamps))
                             .and_then(|(batches, headers)| check_storable((batches, headers), magic))

@@ -103,6 +103,38 @@ pub fn check_storable(batches: Batches, magic: i8) -> Result<Batches, Refusal> {
     Ok(batches)
 }
 
+/// Whether a topic's `cleanup.policy` includes `compact`.
+pub fn is_compacted(setting: impl Fn(&str) -> Option<String>) -> bool {
+    setting("cleanup.policy").is_some_and(|policy| policy.split(',').any(|p| p.trim() == "compact"))
+}
+
+/// A compacted topic refuses records without a key, as Kafka's
+/// LogValidator does: the whole partition's records with INVALID_RECORD,
+/// naming each keyless record (v8+ `record_errors`).
+pub fn check_keys(batches: Batches, compacted: bool, topic: &str, partition: i32) -> Result<Batches, Refusal> {
+    if !compacted {
+        return Ok(batches);
+    }
+    let message = format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}.");
+    let mut record_errors = Vec::new();
+    for batch in &batches.0 {
+        let (_, records) = decode_batch_records(batch).map_err(record_error_code)?;
+        for (index, record) in records.iter().enumerate() {
+            if record.key.is_none() {
+                record_errors.push((i32::try_from(index).unwrap_or(i32::MAX), message.clone()));
+            }
+        }
+    }
+    if record_errors.is_empty() {
+        return Ok(batches);
+    }
+    Err(Refusal {
+        code: ErrorCode::InvalidRecord,
+        message: Some(message),
+        record_errors,
+    })
+}
+
 /// The codec a topic's `compression.type` asks for; `None` keeps the
 /// producer's (`producer`, the default).
 pub fn topic_compression(setting: impl Fn(&str) -> Option<String>) -> Option<Compression> {
