@@ -248,7 +248,7 @@ fn a_pass_whose_sources_changed_is_abandoned() {
 fn restarts_finish_or_forget_an_interrupted_pass() {
     // Crash before the commit point: the .cleaned file is forgotten.
     let dir = tempfile::tempdir().unwrap();
-    let mut log = busy_log(dir.path(), Compression::None);
+    let log = busy_log(dir.path(), Compression::None);
     let before = contents(&log);
     let summary = log.cleanable_summary(None, i64::MAX, wall_clock_ms()).unwrap();
     let job = log.prepare_clean(&summary).unwrap();
