@@ -144,6 +144,13 @@ pub struct BrokerConfig {
     pub log_cleaner_dedupe_buffer_size: u64,
     /// How long an idle cleaner thread sleeps before looking again (log.cleaner.backoff.ms).
     pub log_cleaner_backoff_ms: u64,
+    /// Longest transaction.timeout.ms a producer may ask for (transaction.max.timeout.ms).
+    pub transaction_max_timeout_ms: i64,
+    /// How often open transactions are checked against their timeout and
+    /// half-done ones completed (transaction.abort.timed.out.transaction.cleanup.interval.ms).
+    pub transaction_cleanup_interval_ms: u64,
+    /// A transactional id idle this long is forgotten (transactional.id.expiration.ms).
+    pub transactional_id_expiration_ms: i64,
     /// Topic-config defaults set in this file under their broker names
     /// (`log.cleanup.policy=compact` → `cleanup.policy`), for the keys no
     /// field above holds; topic overrides and dynamic defaults win.
@@ -201,6 +208,9 @@ impl Default for BrokerConfig {
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
             leader_imbalance_per_broker_percentage: 10,
+            transaction_max_timeout_ms: 900_000,
+            transaction_cleanup_interval_ms: 10_000,
+            transactional_id_expiration_ms: 604_800_000,
             log_cleaner_enable: true,
             log_cleaner_threads: 1,
             log_cleaner_io_max_bytes_per_second: f64::MAX,
@@ -222,6 +232,8 @@ const KNOWN_IGNORED: &[&str] = &[
     "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
+    "transaction.state.log.num.partitions",
+    "transaction.state.log.segment.bytes",
     "log.cleaner.io.buffer.size",
     "log.cleaner.io.buffer.load.factor",
     "num.replica.fetchers",
@@ -455,6 +467,13 @@ impl BrokerConfig {
                 }
                 "leader.imbalance.per.broker.percentage" => {
                     c.leader_imbalance_per_broker_percentage = parse_num(key, v, 0, 100)? as u64
+                }
+                "transaction.max.timeout.ms" => c.transaction_max_timeout_ms = parse_num(key, v, 1, i32::MAX as i64)?,
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                    c.transaction_cleanup_interval_ms = parse_num(key, v, 1, i32::MAX as i64)? as u64
+                }
+                "transactional.id.expiration.ms" => {
+                    c.transactional_id_expiration_ms = parse_num(key, v, 1, i32::MAX as i64)?
                 }
                 "log.cleaner.enable" => c.log_cleaner_enable = parse_bool(key, v)?,
                 "log.cleaner.threads" => c.log_cleaner_threads = parse_num(key, v, 1, 64)? as usize,

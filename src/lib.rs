@@ -17,6 +17,7 @@ pub mod group;
 pub mod log;
 pub mod metadata;
 pub mod metrics;
+pub mod txn;
 pub mod monitor;
 pub mod protocol;
 pub mod records;

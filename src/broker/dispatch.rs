@@ -65,6 +65,13 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame, injected: Option<Inj
         ApiKey::ListPartitionReassignments => list_partition_reassignments::handle(broker, frame).await,
         ApiKey::OffsetDelete => offset_delete::handle(broker, frame).await,
         ApiKey::DescribeCluster => describe_cluster::handle(broker, frame).await,
+        ApiKey::AddPartitionsToTxn => add_partitions_to_txn::handle(broker, frame).await,
+        ApiKey::AddOffsetsToTxn => add_offsets_to_txn::handle(broker, frame).await,
+        ApiKey::EndTxn => end_txn::handle(broker, frame).await,
+        ApiKey::TxnOffsetCommit => txn_offset_commit::handle(broker, frame).await,
+        ApiKey::WriteTxnMarkers => write_txn_markers::handle(broker, frame).await,
+        ApiKey::DescribeTransactions => describe_transactions::handle(broker, frame).await,
+        ApiKey::ListTransactions => list_transactions::handle(broker, frame).await,
         other => Err(format!("{other:?} is registered but has no handler")),
     }
 }

@@ -99,7 +99,8 @@ impl LogCleaner {
             // name (the topic was recreated): start from the beginning.
             let checkpoint =
                 Self::checkpoint_of(&mut state, &log_dir, &key).filter(|&offset| offset <= log.log_end_offset());
-            let summary = match log.cleanable_summary(checkpoint, partition.high_watermark(), now_ms) {
+            // Nothing above the last stable offset: open transactions are undecided.
+            let summary = match log.cleanable_summary(checkpoint, partition.last_stable_offset(), now_ms) {
                 Ok(summary) => summary,
                 Err(e) => {
                     tracing::warn!(topic = %key.0, partition = key.1, error = %e, "cannot measure the log for cleaning");
@@ -149,9 +150,15 @@ impl LogCleaner {
         let result = (|| {
             let (job, log_dir) = {
                 let log = read_lock(&partition.log);
-                let summary = log.cleanable_summary(candidate.checkpoint, partition.high_watermark(), now_ms)?;
+                let summary = log.cleanable_summary(candidate.checkpoint, partition.last_stable_offset(), now_ms)?;
                 let log_dir = log.dir().parent().map(Path::to_path_buf).unwrap_or_default();
-                (log.prepare_clean(&summary)?, log_dir)
+                let mut job = log.prepare_clean(&summary)?;
+                job.aborted = partition
+                    .aborted_between(i64::MIN, i64::MAX)
+                    .iter()
+                    .map(|a| (a.producer_id, a.first_offset, a.last_offset))
+                    .collect();
+                (job, log_dir)
             };
             let outcome = run_pass(&job, map_capacity, now_ms, throttle, |group| {
                 write_lock(&partition.log).swap_cleaned(group)

@@ -14,6 +14,7 @@ pub mod log_cleaner;
 pub mod metrics;
 pub mod partition;
 pub mod partition_replica;
+pub mod partition_txns;
 pub mod producer_state;
 mod reassignment;
 mod replication;
@@ -93,6 +94,8 @@ pub struct Broker {
     pub faults: faults::FaultRegistry,
     /// The log cleaner's state and counters (compacted topics).
     pub cleaner: log_cleaner::LogCleaner,
+    /// The transaction coordinator (transactional ids this broker coordinates).
+    pub transactions: crate::txn::TxnCoordinator,
     /// The API versions offered: the registry, or an emulated release's.
     pub api_table: Vec<(kafka_protocol::messages::ApiKey, i16, i16)>,
 }
@@ -151,6 +154,7 @@ impl Broker {
             replication_throttle: Default::default(),
             faults: Default::default(),
             cleaner: log_cleaner::LogCleaner::default(),
+            transactions: crate::txn::TxnCoordinator::default(),
             api_table,
         });
         let _ = broker.self_ref.set(Arc::downgrade(&broker));

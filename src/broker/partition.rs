@@ -16,6 +16,7 @@ use crate::records::{split_batches, to_legacy_entries, BatchHeader, RecordError,
 use crate::replica::{EpochCache, ReplicaState, Role};
 
 use super::metrics::PartitionTraffic;
+use super::partition_txns::{self, AbortedTxn, PartitionTxns, TxnBatch};
 use super::producer_state::{ProducerStates, SequenceCheck};
 
 /// The outcome of appending one produce request's batches.
@@ -48,6 +49,10 @@ pub struct Partition {
     pub(super) high_watermark: AtomicI64,
     pub(super) leader_epoch: AtomicI32,
     pub(super) producers: Mutex<ProducerStates>,
+    /// Open and aborted transactions. Lock order: `log`, then `txns`.
+    pub(super) txns: Mutex<PartitionTxns>,
+    /// The txn-scan-start checkpoint last written (-1: none).
+    txn_scan_written: AtomicI64,
     deleted: AtomicBool,
     /// Role, ISR and follower progress. Lock order: `log`, then `replica`.
     pub(super) replica: Mutex<ReplicaState>,
@@ -80,7 +85,7 @@ impl Partition {
         me: i32,
         checkpointed_hw: Option<i64>,
     ) -> Result<Partition, LogError> {
-        let producers = rebuild_producers(&log)?;
+        let (producers, txns) = rebuild_producers(&log)?;
         let leo = log.log_end_offset();
         let epochs = EpochCache::load(log.dir());
         let hw = checkpointed_hw.unwrap_or(leo).clamp(log.log_start_offset(), leo);
@@ -92,6 +97,8 @@ impl Partition {
             high_watermark: AtomicI64::new(hw),
             leader_epoch: AtomicI32::new(epochs.latest_epoch().unwrap_or(-1)),
             producers: Mutex::new(producers),
+            txns: Mutex::new(txns),
+            txn_scan_written: AtomicI64::new(-1),
             deleted: AtomicBool::new(false),
             replica: Mutex::new(ReplicaState::new(me)),
             epochs: Mutex::new(epochs),
@@ -101,33 +108,50 @@ impl Partition {
     }
 }
 
-/// Idempotent-producer state from the log's active segment.
-pub(super) fn rebuild_producers(log: &PartitionLog) -> Result<ProducerStates, LogError> {
-    {
-        let mut producers = ProducerStates::default();
-        // Only the active segment is scanned, so start-up work stays bounded
-        // by log.segment.bytes; a producer last seen before it is treated as
-        // new (its next batch is accepted whatever its sequence).
-        let active_base = log.segment_base_offsets().last().copied().unwrap_or(0);
-        let scan_from = active_base.max(log.log_start_offset());
-        let infos = if scan_from < log.log_end_offset() {
-            log.batch_infos_from(scan_from)?
-        } else {
-            Vec::new()
-        };
-        for info in infos {
-            if info.producer_id >= 0 {
-                producers.record(
-                    info.producer_id,
-                    info.producer_epoch,
-                    info.base_sequence,
-                    info.record_count,
-                    info.base_offset,
-                );
-            }
+/// Idempotent-producer state from the log's active segment, and the
+/// transaction state from the txn-scan-start checkpoint (or the active
+/// segment) on, over the aborted transactions already on file.
+pub(super) fn rebuild_producers(log: &PartitionLog) -> Result<(ProducerStates, PartitionTxns), LogError> {
+    let mut producers = ProducerStates::default();
+    let mut txns = PartitionTxns::default();
+    txns.load_aborted(log.dir());
+    txns.truncate(log.log_end_offset());
+    // Only the active segment is scanned for producers, so start-up work
+    // stays bounded by log.segment.bytes; a producer last seen before it is
+    // treated as new (its next batch is accepted whatever its sequence).
+    // Transactions open when the checkpoint was written start at or after it.
+    let active_base = log.segment_base_offsets().last().copied().unwrap_or(0);
+    let txn_from = partition_txns::read_scan_start(log.dir()).map_or(active_base, |s| s.min(active_base));
+    let scan_from = txn_from.max(log.log_start_offset());
+    let infos = if scan_from < log.log_end_offset() {
+        log.batch_infos_from(scan_from)?
+    } else {
+        Vec::new()
+    };
+    for info in infos {
+        if info.producer_id < 0 {
+            continue;
         }
-        Ok(producers)
+        txns.apply(TxnBatch {
+            producer_id: info.producer_id,
+            transactional: info.is_transactional(),
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            control: info.is_control().then(|| info.control_type.unwrap_or(-1)),
+        });
+        if info.is_control() {
+            producers.record_marker(info.producer_id, info.producer_epoch);
+        } else if info.base_offset >= active_base {
+            producers.record(
+                info.producer_id,
+                info.producer_epoch,
+                info.base_sequence,
+                info.record_count,
+                info.base_offset,
+            );
+        }
     }
+    Ok((producers, txns))
 }
 
 impl Partition {
@@ -225,6 +249,9 @@ impl Partition {
                     }
                 }
             }
+            if header.is_transactional() {
+                self.ensure_txn_checkpoint(&log);
+            }
             let info = if storage_magic < MAGIC_V2 {
                 self.append_legacy(&mut log, &batch, storage_magic)?
             } else {
@@ -249,6 +276,13 @@ impl Partition {
                     info.base_offset,
                 );
             }
+            if header.is_transactional() {
+                let stored = BatchHeader {
+                    base_offset: info.base_offset,
+                    ..*header
+                };
+                self.lock_txns().apply(TxnBatch::of(&stored, None));
+            }
             first.get_or_insert((info.base_offset, info.log_append_time));
             last_offset = info.last_offset;
         }
@@ -262,6 +296,123 @@ impl Partition {
             log_append_time,
             log_start_offset: log.log_start_offset(),
         })
+    }
+
+    pub(super) fn lock_txns(&self) -> std::sync::MutexGuard<'_, PartitionTxns> {
+        self.txns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the txn-scan-start checkpoint before this partition's first
+    /// transactional batch, so a restart scans from there.
+    pub(super) fn ensure_txn_checkpoint(&self, log: &PartitionLog) {
+        let mut txns = self.lock_txns();
+        if txns.checkpointed {
+            return;
+        }
+        let leo = log.log_end_offset();
+        match partition_txns::write_scan_start(log.dir(), leo) {
+            Ok(()) => {
+                txns.checkpointed = true;
+                self.txn_scan_written.store(leo, Ordering::Release);
+            }
+            Err(e) => tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start"),
+        }
+    }
+
+    /// Moves the txn-scan-start checkpoint up to the first open transaction
+    /// (or the log end): the periodic part of keeping restarts' scans short.
+    pub fn checkpoint_txn_scan_start(&self) {
+        let log = read_lock(&self.log);
+        let mut txns = self.lock_txns();
+        if !txns.checkpointed {
+            return;
+        }
+        txns.forget_completed_below(self.high_watermark());
+        let start = txns.first_unstable_offset().unwrap_or_else(|| log.log_end_offset());
+        if self.txn_scan_written.load(Ordering::Acquire) == start {
+            return;
+        }
+        match partition_txns::write_scan_start(log.dir(), start) {
+            Ok(()) => self.txn_scan_written.store(start, Ordering::Release),
+            Err(e) => tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start"),
+        }
+    }
+
+    /// Appends a transaction marker (leader only) for `producer_id`: commit
+    /// or abort of its transaction here. Returns the marker's offset.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> Result<i64, ErrorCode> {
+        let mut log = write_lock(&self.log);
+        if self.is_deleted() {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        }
+        let leader_epoch = {
+            let replica = self.lock_replica();
+            if !matches!(replica.role, Role::Leader(_)) {
+                return Err(ErrorCode::NotLeaderOrFollower);
+            }
+            replica.leader_epoch
+        };
+        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        if producers.epoch_of(producer_id).is_some_and(|current| producer_epoch < current) {
+            return Err(ErrorCode::InvalidProducerEpoch);
+        }
+        let mut batch = crate::records::encode_control_batch(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            crate::broker::now_ms(),
+        )
+        .map_err(|_| ErrorCode::UnknownServerError)?;
+        let _ = crate::records::set_partition_leader_epoch(&mut batch, leader_epoch);
+        self.ensure_txn_checkpoint(&log);
+        let info = log.append(&mut batch).map_err(|e| {
+            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "marker append failed");
+            ErrorCode::KafkaStorageError
+        })?;
+        producers.record_marker(producer_id, producer_epoch);
+        let marker = if commit { partition_txns::COMMIT_MARKER } else { partition_txns::ABORT_MARKER };
+        let mut txns = self.lock_txns();
+        let aborted = txns.apply(TxnBatch {
+            producer_id,
+            transactional: true,
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            control: Some(marker),
+        });
+        if aborted.is_some() {
+            if let Err(e) = partition_txns::write_aborted(log.dir(), txns.aborted()) {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
+            }
+        }
+        drop(txns);
+        self.traffic.record_in(batch.len() as u64, 0);
+        let leo = log.log_end_offset();
+        self.leader_appended(leo);
+        Ok(info.base_offset)
+    }
+
+    /// The last stable offset: the high watermark, or the first offset of
+    /// the earliest open transaction if that is lower.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        self.lock_txns().first_unstable_offset().map_or(hw, |first| first.min(hw))
+    }
+
+    /// Aborted transactions with data in `[from, to)`.
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.lock_txns().aborted_between(from, to)
+    }
+
+    /// Whether `producer_id` has a transaction open here.
+    pub fn has_open_transaction(&self, producer_id: i64) -> bool {
+        self.lock_txns().is_open(producer_id)
     }
 
     /// One produced v2 batch stored as magic 0/1 messages from the log end
@@ -304,6 +455,13 @@ impl Partition {
         Ok(log
             .read_batches_below(offset, max_bytes, min_one_batch, self.high_watermark())?
             .data)
+    }
+
+    /// `read` up to the last stable offset (read_committed consumers).
+    pub fn read_committed(&self, offset: i64, max_bytes: usize, min_one_batch: bool) -> Result<Bytes, LogError> {
+        let log = read_lock(&self.log);
+        let upper = self.last_stable_offset();
+        Ok(log.read_batches_below(offset, max_bytes, min_one_batch, upper)?.data)
     }
 
     /// As `read` but up to the log end: what followers copy.

@@ -315,18 +315,34 @@ impl Partition {
                 continue;
             }
             let mut batch = bytes.to_vec();
+            if header.is_transactional() {
+                self.ensure_txn_checkpoint(&log);
+            }
             log.append_replica(&mut batch)?;
             appended += batch.len();
             self.traffic
                 .record_in(batch.len() as u64, u64::try_from(header.record_count).unwrap_or(0));
             if header.producer_id >= 0 {
-                producers.record(
-                    header.producer_id,
-                    header.producer_epoch,
-                    header.base_sequence,
-                    header.record_count,
-                    header.base_offset,
-                );
+                if header.is_control() {
+                    producers.record_marker(header.producer_id, header.producer_epoch);
+                } else {
+                    producers.record(
+                        header.producer_id,
+                        header.producer_epoch,
+                        header.base_sequence,
+                        header.record_count,
+                        header.base_offset,
+                    );
+                }
+            }
+            if header.is_transactional() {
+                let control = header.is_control().then(|| crate::log::control_record_type(&batch)).flatten();
+                let mut txns = self.lock_txns();
+                if txns.apply(super::partition_txns::TxnBatch::of(&header, control)).is_some() {
+                    if let Err(e) = super::partition_txns::write_aborted(log.dir(), txns.aborted()) {
+                        tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
+                    }
+                }
             }
             self.lock_epochs()
                 .assign(header.partition_leader_epoch, header.base_offset);
@@ -359,6 +375,7 @@ impl Partition {
         tracing::info!(topic = %self.topic, partition = self.index, offset, "restarting the log at the leader's start");
         log.restart_at(offset)?;
         self.lock_epochs().clear();
+        self.lock_txns().reset();
         self.after_truncation(&log);
         Ok(())
     }
@@ -368,7 +385,14 @@ impl Partition {
         self.lock_epochs().truncate_from_end(leo);
         self.high_watermark.fetch_min(leo, Ordering::AcqRel);
         match rebuild_producers(log) {
-            Ok(p) => *self.producers.lock().unwrap_or_else(|e| e.into_inner()) = p,
+            Ok((p, _)) => {
+                *self.producers.lock().unwrap_or_else(|e| e.into_inner()) = p;
+                let mut txns = self.lock_txns();
+                txns.truncate(leo);
+                if let Err(e) = super::partition_txns::write_aborted(log.dir(), txns.aborted()) {
+                    tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
+                }
+            }
             Err(e) => {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot rebuild producer state")
             }

@@ -107,6 +107,25 @@ impl ProducerStates {
         }
     }
 
+    /// The producer's current epoch, if it is known here.
+    pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|entry| entry.epoch)
+    }
+
+    /// Records a transaction marker: it carries the producer's epoch (bumped
+    /// when the coordinator fenced or timed out the producer) but no
+    /// sequence, so the sequence history is kept unless the epoch moved.
+    pub fn record_marker(&mut self, producer_id: i64, epoch: i16) {
+        let entry = self.producers.entry(producer_id).or_insert_with(|| ProducerEntry {
+            epoch,
+            batches: VecDeque::new(),
+        });
+        if epoch > entry.epoch {
+            entry.epoch = epoch;
+            entry.batches.clear();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.producers.len()
     }

@@ -108,6 +108,14 @@ error_codes! {
     DeleteRecordsResponse => |r| r.topics.iter().flat_map(|t| &t.partitions).map(|p| p.error_code);
     OffsetDeleteResponse => |r| once(r.error_code).chain(r.topics.iter().flat_map(|t| &t.partitions).map(|p| p.error_code));
     DescribeClusterResponse => |r| once(r.error_code);
+    AddPartitionsToTxnResponse => |r| once(r.error_code)
+        .chain(r.results_by_topic_v3_and_below.iter().flat_map(|t| &t.results_by_partition).map(|p| p.partition_error_code));
+    AddOffsetsToTxnResponse => |r| once(r.error_code);
+    EndTxnResponse => |r| once(r.error_code);
+    TxnOffsetCommitResponse => |r| r.topics.iter().flat_map(|t| &t.partitions).map(|p| p.error_code);
+    WriteTxnMarkersResponse => |r| r.markers.iter().flat_map(|m| &m.topics).flat_map(|t| &t.partitions).map(|p| p.error_code);
+    DescribeTransactionsResponse => |r| r.transaction_states.iter().map(|s| s.error_code);
+    ListTransactionsResponse => |r| once(r.error_code);
 }
 
 #[cfg(test)]

@@ -171,6 +171,7 @@ pub async fn run_with_store(
             async move { broker.groups.run_ticker(shutdown).await }
         }),
     ];
+    tasks.push(tokio::spawn(transaction_loop(broker.clone(), shutdown_rx.clone())));
     if broker.config.log_cleaner_enable {
         for _ in 0..broker.config.log_cleaner_threads.max(1) {
             tasks.push(tokio::spawn(super::log_cleaner::cleaner_loop(broker.clone(), shutdown_rx.clone())));
@@ -496,6 +497,21 @@ const REPLICATION_TICK_MS: u64 = 100;
 /// tick; 200 ms keeps failover well inside the session timeout + 1 s).
 const STATE_SYNC_EVERY: u64 = 2;
 
+/// Transactions past their timeout, and those a lost coordinator left half-done.
+async fn transaction_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let every = Duration::from_millis(broker.config.transaction_cleanup_interval_ms.max(10));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = broker.transactions.maintain(&broker) => {}
+        }
+    }
+}
+
 /// Time-based flushes and retention.
 async fn log_maintenance_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let retention_every = broker.config.log_retention_check_interval_ms.max(100);
@@ -538,7 +554,13 @@ async fn log_maintenance_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver
         if now - last_checkpoint >= checkpoint_every {
             last_checkpoint = now;
             let broker = broker.clone();
-            let _ = tokio::task::spawn_blocking(move || broker.checkpoint_high_watermarks()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                broker.checkpoint_high_watermarks();
+                for partition in broker.local_partitions() {
+                    partition.checkpoint_txn_scan_start();
+                }
+            })
+            .await;
         }
     }
 }

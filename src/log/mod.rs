@@ -21,4 +21,4 @@ mod time_index;
 
 pub use config::LogConfig;
 pub use error::LogError;
-pub use partition_log::{AppendInfo, BatchInfo, PartitionLog, ReadResult};
+pub use partition_log::{control_record_type, AppendInfo, BatchInfo, PartitionLog, ReadResult};

@@ -53,6 +53,9 @@ pub struct BatchInfo {
     pub record_count: i32,
     pub partition_leader_epoch: i32,
     pub attributes: i16,
+    /// For a control batch (transaction marker), its record's type:
+    /// 0 abort, 1 commit (filled in by `batch_infos_from`).
+    pub control_type: Option<i16>,
 }
 
 impl BatchInfo {
@@ -77,8 +80,17 @@ impl From<&BatchHeader> for BatchInfo {
             record_count: header.record_count,
             partition_leader_epoch: header.partition_leader_epoch,
             attributes: header.attributes,
+            control_type: None,
         }
     }
+}
+
+/// The type of a control batch's record: the key's second i16 (0 abort,
+/// 1 commit), or `None` if the batch cannot be read.
+pub fn control_record_type(batch: &[u8]) -> Option<i16> {
+    let (_, records) = crate::records::decode_batch_records(batch).ok()?;
+    let key = records.first()?.key.as_ref()?;
+    (key.len() >= 4).then(|| i16::from_be_bytes([key[2], key[3]]))
 }
 
 pub(crate) fn wall_clock_ms() -> i64 {
@@ -513,7 +525,15 @@ impl PartitionLog {
             let mut scanner = segment.scanner(start, READ_CHUNK_BYTES);
             loop {
                 match scanner.next_batch(ScanDepth::Header)? {
-                    Scanned::Batch { header, .. } => infos.push(BatchInfo::from(&header)),
+                    Scanned::Batch { header, position } => {
+                        let mut info = BatchInfo::from(&header);
+                        if header.is_control() && header.magic >= MAGIC_V2 {
+                            let mut bytes = vec![0u8; total_size(&header) as usize];
+                            segment.read_exact_at(&mut bytes, position)?;
+                            info.control_type = control_record_type(&bytes);
+                        }
+                        infos.push(info);
+                    }
                     Scanned::Invalid { position, reason } => return Err(segment.corrupt(position, &reason)),
                     Scanned::End => break,
                 }

@@ -64,6 +64,13 @@ pub enum ErrorCode {
     EligibleLeadersNotAvailable = 83,
     ElectionNotNeeded = 84,
     NoReassignmentInProgress = 85,
+    InvalidTxnState = 48,
+    InvalidProducerIdMapping = 49,
+    InvalidTransactionTimeout = 50,
+    ConcurrentTransactions = 51,
+    TransactionCoordinatorFenced = 52,
+    ProducerFenced = 90,
+    TransactionalIdNotFound = 105,
 }
 
 impl ErrorCode {

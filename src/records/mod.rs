@@ -30,5 +30,5 @@ pub use convert::{down_convert, needs_down_conversion, produce_to_batches, to_le
 pub use error::RecordError;
 pub use legacy::{decode_message_set, decode_message_set_strict, LegacyMessage, MAGIC_V0, MAGIC_V1};
 pub use legacy_encode::encode_message_set;
-pub use record::{decode_batch_records, encode_batch, rebuild_batch, recompress, Record};
+pub use record::{decode_batch_records, encode_batch, encode_control_batch, rebuild_batch, recompress, Record};
 pub use varint::{read_varint, read_varlong, varint_len, varlong_len, write_varint, write_varlong};

@@ -253,6 +253,33 @@ pub fn encode_batch(
     Ok(batch)
 }
 
+/// A transaction marker: a control batch (transactional and control bits
+/// set) of one record whose key is (version 0, type: 0 abort, 1 commit) and
+/// whose value is (version 0, the coordinator's epoch), as Kafka writes it.
+pub fn encode_control_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    commit: bool,
+    coordinator_epoch: i32,
+    timestamp: i64,
+) -> Result<Vec<u8>> {
+    let key = [0u8, 0, 0, u8::from(commit)];
+    let mut value = vec![0u8, 0];
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    let record = Record {
+        offset: 0,
+        timestamp,
+        key: Some(Bytes::copy_from_slice(&key)),
+        value: Some(Bytes::from(value)),
+        headers: Vec::new(),
+    };
+    let mut batch = encode_batch(&[record], Compression::None, 0, producer_id, producer_epoch, -1, None)?;
+    let attributes = BatchHeader::TRANSACTIONAL_BIT | BatchHeader::CONTROL_BIT;
+    batch[21..23].copy_from_slice(&attributes.to_be_bytes());
+    seal_crc(&mut batch)?;
+    Ok(batch)
+}
+
 /// The batch `header` describes, holding only `records` (some of its own, in
 /// order): what the log cleaner writes. As Kafka's cleaner does, the base
 /// offset, last offset delta, attributes (codec, timestamp type,

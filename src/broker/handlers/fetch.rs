@@ -13,9 +13,14 @@
 //! need down-conversion) with UNSUPPORTED_VERSION for its partitions.
 //! Replica fetches (replica_id = a broker id) read up to the log end and
 //! record the follower's position, which moves the high watermark.
+//! read_committed consumers (v4+, isolation_level 1) read up to the last
+//! stable offset (the first open transaction, at most the high watermark)
+//! and get the aborted transactions in what they read; read_uncommitted
+//! ones read to the high watermark, control batches included (v4+ clients
+//! skip them), and v0–3 never see control batches (dropped by
+//! down-conversion) but do see aborted data, as from Kafka.
 //! Not implemented: fetch sessions (v7+; we answer session 0, so clients
-//! send full requests), fetching from followers (KIP-392), read_committed
-//! (no transactions: last stable offset = high watermark).
+//! send full requests), fetching from followers (KIP-392).
 //! Metrics: the bytes and records of the pass that is answered count as the
 //! partitions' traffic out; polls that found too little are not counted.
 //! Injected faults (`broker::faults`): an error for the partition, a stalled
@@ -25,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
@@ -153,7 +158,7 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16, injected: Opti
             let hw = partition.high_watermark();
             out.high_watermark = hw;
             if version >= 4 {
-                out.last_stable_offset = hw;
+                out.last_stable_offset = partition.last_stable_offset();
             }
             if version >= 5 {
                 out.log_start_offset = partition.log_start_offset();
@@ -176,6 +181,7 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16, injected: Opti
                 partitions.push(out);
                 continue;
             }
+            let read_committed = follower.is_none() && version >= 4 && request.isolation_level == 1;
             match read_partition(
                 partition,
                 fp.fetch_offset,
@@ -183,8 +189,12 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16, injected: Opti
                 min_one_batch,
                 version,
                 follower.is_some(),
+                read_committed,
             ) {
                 Ok((data, records, converted)) => {
+                    if read_committed && !data.is_empty() {
+                        out.aborted_transactions = Some(aborted_in(partition, fp.fetch_offset, &data));
+                    }
                     if converted > 0 {
                         broker.metrics.fetch_message_conversions.add(converted);
                     }
@@ -225,6 +235,7 @@ fn read_partition(
     min_one_batch: bool,
     version: i16,
     for_replica: bool,
+    read_committed: bool,
 ) -> Result<(Bytes, u64, u64), ErrorCode> {
     // Between the high watermark and the log end a consumer gets nothing
     // yet (a new leader's high watermark may trail what it has); past the
@@ -234,6 +245,11 @@ fn read_partition(
     }
     let read = if for_replica {
         partition.read_for_replica(offset, max_bytes, min_one_batch)
+    } else if read_committed {
+        if offset >= partition.last_stable_offset() {
+            return Ok((Bytes::new(), 0, 0));
+        }
+        partition.read_committed(offset, max_bytes, min_one_batch)
     } else if offset >= partition.high_watermark() {
         return Ok((Bytes::new(), 0, 0));
     } else {
@@ -270,6 +286,25 @@ fn read_partition(
         }
     })?;
     Ok((Bytes::from(converted), records, records))
+}
+
+/// The aborted transactions with data in what a read_committed fetch from
+/// `offset` returns (KIP-98: the consumer drops their records).
+fn aborted_in(partition: &Partition, offset: i64, data: &[u8]) -> Vec<AbortedTransaction> {
+    let end = split_batches(data)
+        .map_while(Result::ok)
+        .map(|(header, _)| header.last_offset() + 1)
+        .last()
+        .unwrap_or(offset);
+    partition
+        .aborted_between(offset, end)
+        .into_iter()
+        .map(|a| {
+            AbortedTransaction::default()
+                .with_producer_id(kafka_protocol::messages::ProducerId(a.producer_id))
+                .with_first_offset(a.first_offset)
+        })
+        .collect()
 }
 
 /// Records in stored v2 batches: all of them, or with `down_converted_from`

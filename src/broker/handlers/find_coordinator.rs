@@ -1,13 +1,9 @@
-//! FindCoordinator (key 10), v0–3. Groups: the coordinator is one of the
-//! live brokers, picked by a hash of the group id (every broker computes the
-//! same answer; with one broker it is always itself). Not implemented:
-//! batched keys (v4+) and transaction coordinators. A transactional id (key
-//! type 1) gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED with a message saying
-//! why: the one answer librdkafka, the Java client and kafka-python all
-//! treat as fatal, so `init_transactions()` fails at once. Anything else
-//! (INVALID_REQUEST included) librdkafka retries every 500 ms until its own
-//! timeout, as it did COORDINATOR_NOT_AVAILABLE. Other key types get
-//! INVALID_REQUEST, as Kafka answers a coordinator type it does not know.
+//! FindCoordinator (key 10), v0–3. Groups (key type 0) and transactional
+//! ids (key type 1): the coordinator is one of the live brokers, picked by a
+//! hash of the key (every broker computes the same answer; with one broker
+//! it is always itself). Not implemented: batched keys (v4+). Other key
+//! types get INVALID_REQUEST, as Kafka answers a coordinator type it does
+//! not know; an empty transactional id INVALID_REQUEST too.
 
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 
@@ -25,7 +21,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: FindCoordinatorRequest = decode(&frame)?;
     let mut response = FindCoordinatorResponse::default();
     let error = if request.key_type == TRANSACTION {
-        Some(ErrorCode::TransactionalIdAuthorizationFailed)
+        request.key.is_empty().then_some(ErrorCode::InvalidRequest)
     } else if request.key_type != GROUP {
         Some(ErrorCode::InvalidRequest)
     } else if !valid_group_id(request.key.as_str()) {
@@ -35,11 +31,6 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     };
     if let Some(error) = error {
         response.error_code = error.code();
-        if frame.api_version >= 1 && request.key_type == TRANSACTION {
-            response.error_message = Some(str_bytes(
-                "krab has no transaction coordinator (transactions are not supported)",
-            ));
-        }
         response.node_id = BrokerId(-1);
         response.port = -1;
         return respond(&frame, &response);

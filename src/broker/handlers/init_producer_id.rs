@@ -1,9 +1,11 @@
-//! InitProducerId (key 22), v0–2, for idempotent producers: a fresh producer
-//! id (unique across restarts, claimed in blocks from the metadata store)
-//! with epoch 0.
-//! Not implemented: transactions — a transactional id is refused with
-//! INVALID_REQUEST (COORDINATOR_NOT_AVAILABLE would make clients retry
-//! forever); epoch bumps (v3+).
+//! InitProducerId (key 22), v0–4. Without a transactional id (idempotence):
+//! a fresh producer id (unique across restarts, claimed in blocks from the
+//! metadata store) with epoch 0; v3+ requests naming their current id get
+//! a fresh one too (valid, if not Kafka's epoch bump). With a transactional
+//! id, at its coordinator (NOT_COORDINATOR elsewhere): the id's producer id
+//! with its epoch bumped, which fences the previous producer; an open
+//! transaction is aborted first. `transaction_timeout_ms` must lie in
+//! 1..=`transaction.max.timeout.ms` (INVALID_TRANSACTION_TIMEOUT).
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
@@ -16,20 +18,32 @@ use super::{decode, respond};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: InitProducerIdRequest = decode(&frame)?;
     let mut response = InitProducerIdResponse::default();
-    if request.transactional_id.as_ref().is_some_and(|t| !t.is_empty()) {
-        response.error_code = ErrorCode::InvalidRequest.code();
-        response.producer_id = ProducerId(-1);
-        response.producer_epoch = -1;
-        return respond(&frame, &response);
-    }
-    match broker.next_producer_id().await {
-        Ok(id) => {
-            response.producer_id = ProducerId(id);
-            response.producer_epoch = 0;
+    let result = match request.transactional_id.as_ref().filter(|t| !t.is_empty()) {
+        Some(id) => {
+            let expected = (frame.api_version >= 3).then_some((request.producer_id.0, request.producer_epoch));
+            broker
+                .transactions
+                .init_producer_id(broker, id.as_str(), request.transaction_timeout_ms, expected)
+                .await
         }
-        Err(e) => {
+        None => broker.next_producer_id().await.map(|id| (id, 0)).map_err(|e| {
             tracing::warn!(error = %e, "cannot allocate a producer id");
-            response.error_code = ErrorCode::CoordinatorNotAvailable.code();
+            ErrorCode::CoordinatorNotAvailable
+        }),
+    };
+    match result {
+        Ok((id, epoch)) => {
+            response.producer_id = ProducerId(id);
+            response.producer_epoch = epoch;
+        }
+        Err(code) => {
+            // Clients before 2.7 know INVALID_PRODUCER_EPOCH, not PRODUCER_FENCED.
+            let code = if code == ErrorCode::ProducerFenced && frame.api_version < 3 {
+                ErrorCode::InvalidProducerEpoch
+            } else {
+                code
+            };
+            response.error_code = code.code();
             response.producer_id = ProducerId(-1);
             response.producer_epoch = -1;
         }

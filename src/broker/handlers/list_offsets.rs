@@ -1,4 +1,5 @@
-//! ListOffsets (key 2), v0–5: latest (-1, the high watermark), earliest (-2,
+//! ListOffsets (key 2), v0–5: latest (-1, the high watermark, or for v2+
+//! with isolation_level 1 (read_committed) the last stable offset), earliest (-2,
 //! the log start offset), and by timestamp (the first record whose timestamp
 //! is at or after it). v0 answers in `old_style_offsets`.
 //! Not implemented: max-timestamp lookups (-3, v7+), v0's list of segment
@@ -24,6 +25,7 @@ const EARLIEST: i64 = -2;
 pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
     let request: ListOffsetsRequest = decode(&frame)?;
     let v0 = frame.api_version == 0;
+    let read_committed = frame.api_version >= 2 && request.isolation_level == 1;
     let mut topics = Vec::with_capacity(request.topics.len());
     for t in &request.topics {
         let topic = broker.topic(t.name.as_str());
@@ -40,7 +42,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<Injec
             }
             match leader_partition(topic.as_ref(), p.partition_index, p.current_leader_epoch) {
                 Err(code) => out.error_code = code.code(),
-                Ok(partition) => match lookup(partition, p.timestamp) {
+                Ok(partition) => match lookup(partition, p.timestamp, read_committed) {
                     Ok(Some((offset, timestamp))) => {
                         if v0 {
                             if p.max_num_offsets > 0 {
@@ -72,8 +74,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<Injec
 
 /// (offset, timestamp) for a ListOffsets timestamp; `None` when no record
 /// is that recent.
-fn lookup(partition: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, ErrorCode> {
+fn lookup(partition: &Partition, timestamp: i64, read_committed: bool) -> Result<Option<(i64, i64)>, ErrorCode> {
     match timestamp {
+        LATEST if read_committed => Ok(Some((partition.last_stable_offset(), -1))),
         LATEST => Ok(Some((partition.high_watermark(), -1))),
         EARLIEST => Ok(Some((partition.log_start_offset(), -1))),
         ts if ts < 0 => Err(ErrorCode::UnsupportedVersion),

@@ -13,8 +13,11 @@
 //! `message.timestamp.difference.max.ms` refuses far-off CreateTimes.
 //! A compacted topic (`cleanup.policy` with `compact`) refuses records
 //! without a key: INVALID_RECORD for the partition, nothing appended.
-//! Not implemented: transactions (transactional batches are refused with
-//! INVALID_RECORD). v8+ answers carry `record_errors` (batch index and
+//! Transactional batches open (or extend) their producer's transaction in
+//! the partition (see `partition_txns`); a stale producer epoch is refused
+//! with INVALID_PRODUCER_EPOCH. Not checked (as before KIP-890): that the
+//! partition was added to the transaction. Control batches from clients
+//! are INVALID_RECORD. v8+ answers carry `record_errors` (batch index and
 //! message) for records refused one by one (timestamps out of range).
 //! Injected faults (`broker::faults`): an error for the partition, or a full
 //! disk (KAFKA_STORAGE_ERROR before anything is written).

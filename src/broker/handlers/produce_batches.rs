@@ -45,7 +45,9 @@ pub fn prepare(records: &[u8], version: i16, max_bytes: usize) -> Result<Batches
         if version < 7 && header.compression().ok() == Some(Compression::Zstd) {
             return Err(ErrorCode::UnsupportedCompressionType.into());
         }
-        if header.is_transactional() || header.is_control() {
+        // Clients never write control batches (markers come from the
+        // transaction coordinator); a transactional batch needs an id.
+        if header.is_control() || (header.is_transactional() && header.producer_id < 0) {
             return Err(ErrorCode::InvalidRecord.into());
         }
         // Kafka's LogValidator checks on producer batches: offsets dense

@@ -94,6 +94,20 @@ pub struct CleanJob {
     pub segment_bytes: u64,
     pub index_interval: u32,
     pub delete_retention_ms: i64,
+    /// Aborted transactions (producer id, first offset, marker offset): their
+    /// data never supersedes anything and is removed.
+    pub aborted: Vec<(i64, i64, i64)>,
+}
+
+impl CleanJob {
+    fn is_aborted(&self, header: &BatchHeader) -> bool {
+        header.is_transactional()
+            && !header.is_control()
+            && self
+                .aborted
+                .iter()
+                .any(|&(pid, first, last)| pid == header.producer_id && first <= header.base_offset && header.base_offset <= last)
+    }
 }
 
 /// How one batch fares.
@@ -154,7 +168,7 @@ impl CleanJob {
                 let bytes = scanner.whole_batch(position, &header);
                 stats.bytes_read += bytes.len() as u64;
                 pace(throttle, bytes.len() as u64);
-                if header.is_control() || header.last_offset() < self.first_dirty {
+                if header.is_control() || header.last_offset() < self.first_dirty || self.is_aborted(&header) {
                     continue;
                 }
                 let (_, records) =
@@ -237,8 +251,13 @@ impl CleanJob {
                 };
                 let bytes = scanner.whole_batch(position, &header);
                 stats.bytes_read += bytes.len() as u64;
-                let (verdict, kept_tombstone) = filter_batch(bytes, &header, map, end, remove_tombstones, stats)
-                    .map_err(|reason| Self::corrupt(segment, position, &reason))?;
+                let (verdict, kept_tombstone) = if self.is_aborted(&header) && header.last_offset() < end {
+                    stats.records_removed += u64::try_from(header.record_count).unwrap_or(0);
+                    (Verdict::Drop, false)
+                } else {
+                    filter_batch(bytes, &header, map, end, remove_tombstones, stats)
+                        .map_err(|reason| Self::corrupt(segment, position, &reason))?
+                };
                 if kept_tombstone {
                     let due = segment.modified_ms.saturating_add(self.delete_retention_ms);
                     tombstone_due_ms = Some(tombstone_due_ms.map_or(due, |d| d.min(due)));

@@ -94,6 +94,7 @@ impl PartitionLog {
             segment_bytes: self.config.effective_segment_bytes(),
             index_interval: self.config.index_interval_bytes,
             delete_retention_ms: self.config.delete_retention_ms,
+            aborted: Vec::new(),
         })
     }
 

@@ -1,0 +1,36 @@
+//! AddOffsetsToTxn (key 25), v0–3: adds a consumer group's offsets to the
+//! producer's transaction (send_offsets_to_transaction), at the transaction
+//! coordinator; TxnOffsetCommit then goes to the group's coordinator.
+
+use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+
+use crate::broker::dispatch::HandlerResult;
+use crate::broker::Broker;
+use crate::group::valid_group_id;
+use crate::protocol::{ErrorCode, RequestFrame};
+
+use super::add_partitions_to_txn::fenced_code;
+use super::{decode, respond};
+
+pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
+    let request: AddOffsetsToTxnRequest = decode(&frame)?;
+    let group = request.group_id.as_str();
+    let result = if !valid_group_id(group) {
+        Err(ErrorCode::InvalidGroupId)
+    } else {
+        broker
+            .transactions
+            .add(
+                broker,
+                request.transactional_id.as_str(),
+                request.producer_id.0,
+                request.producer_epoch,
+                Vec::new(),
+                Some(group),
+                fenced_code(frame.api_version, 2),
+            )
+            .await
+    };
+    let code = result.err().map_or(0, ErrorCode::code);
+    respond(&frame, &AddOffsetsToTxnResponse::default().with_error_code(code))
+}
