@@ -363,6 +363,7 @@ fn batch_infos_from_reports_headers_to_the_end() {
             record_count: 2,
             partition_leader_epoch: 0,
             attributes: 0,
+            control_type: None,
         }
     );
     assert_eq!(
