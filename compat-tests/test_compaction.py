@@ -568,3 +568,29 @@ def test_checkpoint_survives_restart(krab):
     read_until(b, t, expected2, timeout=20, msg="cleaning after the restart")
     eventually(lambda: checkpoint_of(b, t), lambda c: c == sentinel2[0], timeout=10,
                msg=f"the checkpoint to move to the new active segment ({sentinel2[0]})")
+
+
+def test_transactions_on_a_compacted_topic_keep_their_meaning(krab):
+    """An aborted value never supersedes a committed one, and the cleaner keeps the markers:
+    after cleaning, read_committed and read_uncommitted both see each key's latest committed
+    value, and the aborted records are gone."""
+    from test_transactions import RC, RU, read_partitions, send, txn_producer
+    b = start_broker(krab)
+    t = unique_topic("cmptxn")
+    create_topic(b, t, COMPACT)
+    p = txn_producer(b.bootstrap, unique_topic("cmptxn-id"))
+    p.begin_transaction()
+    committed = send(p, t, [(0, b"k%d" % i, b"committed-%d" % i) for i in range(10)])
+    p.commit_transaction(30)
+    p.begin_transaction()
+    send(p, t, [(0, b"k%d" % i, b"aborted-%d" % i) for i in range(10)])
+    p.abort_transaction(30)
+    sentinel = roll(b, t)
+    expected = sorted([(o, k, v) for _, o, k, v in committed] + [sentinel])
+    wait_until(lambda: metric(b, "krab_log_cleaner_runs_total") >= 1, timeout=20,
+               msg="a cleaning pass")
+    for isolation in (RC, RU):
+        got = eventually(lambda: read_partitions(b.bootstrap, t, (0,), isolation)[0],
+                         lambda r: r == expected, 20, f"{isolation}: the committed values only",
+                         show=lambda r: log_diff(r, expected))
+        assert all(not v.startswith(b"aborted") for _, _, v in got)
