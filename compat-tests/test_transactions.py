@@ -873,6 +873,40 @@ def test_describe_and_list_transactions(krab):
         admin.close()
 
 
+def test_kafka_transactions_script_lists_and_describes(krab):
+    """scripts/kafka-transactions.sh (krab transactions): Kafka's list and describe columns."""
+    import subprocess
+    from krabtest import REPO
+    script = str(REPO / "scripts" / "kafka-transactions.sh")
+    b = start_broker(krab)
+    t = create_topic(b, unique_topic("scripttxn"), 2)
+    tid = unique_topic("script-tid")
+    p = txn_producer(b.bootstrap, tid, timeout_ms=45000)
+    p.begin_transaction()
+    send(p, t, items(b"s", 2, 2))
+
+    def tool(*args):
+        r = subprocess.run([script, "--bootstrap-server", b.bootstrap, *args],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return [line.split() for line in r.stdout.splitlines()]
+
+    rows = tool("list")
+    assert rows[0] == ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"]
+    assert [tid, "0"] == rows[1][:2] and rows[1][3] == "Ongoing", rows
+    header, row = tool("describe", "--transactional-id", tid)
+    d = dict(zip(header, row))
+    assert d["TransactionState"] == "Ongoing" and d["TransactionTimeoutMs"] == "45000", d
+    assert sorted(d["TopicPartitions"].split(",")) == [f"{t}-0", f"{t}-1"], d
+    p.commit_transaction(30)
+    header, row = tool("describe", "--transactional-id", tid)
+    d = dict(zip(header, row))
+    assert d["TransactionState"] == "CompleteCommit" and d["CurrentTransactionStartTimeMs"] == "None", d
+    r = subprocess.run([script, "--bootstrap-server", b.bootstrap, "describe", "--transactional-id",
+                        "no-such-id"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "not found" in r.stderr, r
+
+
 # ---------------------------------------------------------------------------------------------
 # 11. transactional offsets: committed with the transaction, never when aborted (+ ZooKeeper)
 # ---------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ enum Command {
     PreferredReplicaElection(krab::tools::leader_election::PreferredElectionArgs),
     /// Describe and change topic and broker configs, like kafka-configs.sh.
     Configs(krab::tools::configs::ConfigsArgs),
+    /// List and describe transactions, like kafka-transactions.sh.
+    Transactions(krab::tools::transactions::TransactionsArgs),
     /// Run a throw-away broker for tests: temporary data, port 0, one JSON ready line.
     Dev(krab::tools::dev::DevArgs),
     /// Inject, list and remove faults through a broker's control.listener.
@@ -220,6 +222,7 @@ fn main() -> ExitCode {
         Command::ReassignPartitions(args) => report(krab::tools::reassign::run(&args)),
         Command::Configs(args) => report(krab::tools::configs::run(&args)),
         Command::Fault(args) => report(krab::tools::fault::run(&args)),
+        Command::Transactions(args) => report(krab::tools::transactions::render(&args)),
         Command::Dev(args) => match krab::tools::dev::run(&args, &std::env::temp_dir()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

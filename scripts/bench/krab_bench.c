@@ -2,6 +2,8 @@
  * krab_bench: a small librdkafka client used by scripts/bench.sh.
  *
  *   krab_bench produce -b HOST:PORT -t TOPIC [-n N] [-s SIZE] [-a ACKS] [-l LINGER_MS]
+ *   krab_bench txn     -b HOST:PORT -t TOPIC [-n N] [-s SIZE] [-x TXN_RECORDS] [-l LINGER_MS]
+ *                      (-x 0: idempotent, acks=all, no transactions: the baseline)
  *   krab_bench consume -b HOST:PORT -t TOPIC [-n N]
  *   krab_bench latency -b HOST:PORT -t TOPIC [-n N] [-w WARMUP] [-i INTERVAL_US]
  *                      [-s SIZE] [-a ACKS] [-f FETCH_WAIT_MS]
@@ -119,7 +121,7 @@ static int cmp_i64(const void *a, const void *b) {
 
 struct opts {
     const char *mode, *brokers, *topic;
-    long n, size, warmup, interval_us, linger_ms, fetch_wait_ms, timeout_s;
+    long n, size, warmup, interval_us, linger_ms, fetch_wait_ms, timeout_s, txn_records;
     const char *acks;
     int64_t start_offset; /* consume/latency: an offset, or RD_KAFKA_OFFSET_BEGINNING */
 };
@@ -211,6 +213,87 @@ static int do_produce(const struct opts *o) {
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     free(payload);
+    return ok ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------ txn */
+
+static void txn_check(rd_kafka_error_t *e, const char *what) {
+    if (e) die("%s: %s", what, rd_kafka_error_string(e));
+}
+
+/* N records in transactions of txn_records each (begin, produce, commit), or
+ * with txn_records 0 idempotently (acks=all) without transactions. Reports
+ * records/s and each commit's latency (commit_transaction's duration). */
+static int do_txn(const struct opts *o) {
+    char buf[64];
+    rd_kafka_conf_t *conf = base_conf(o->brokers);
+    snprintf(buf, sizeof buf, "%ld", o->linger_ms);
+    set(conf, "linger.ms", buf);
+    set(conf, "batch.size", "1000000");
+    set(conf, "batch.num.messages", "1000000");
+    set(conf, "queue.buffering.max.messages", "10000000");
+    set(conf, "queue.buffering.max.kbytes", "2097151");
+    set(conf, "compression.codec", "none");
+    set(conf, "enable.idempotence", "true");
+    if (o->txn_records > 0) {
+        snprintf(buf, sizeof buf, "krab-bench-%d", (int)getpid());
+        set(conf, "transactional.id", buf);
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) die("rd_kafka_new: %s", err);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    int parts = partition_count(rk, rkt);
+    if (o->txn_records > 0) txn_check(rd_kafka_init_transactions(rk, 30000), "init_transactions");
+    char *payload = malloc(o->size);
+    for (long i = 0; i < o->size; i++) payload[i] = (char)('a' + (i * 7 + i / 26) % 26);
+    long txns = o->txn_records > 0 ? (o->n + o->txn_records - 1) / o->txn_records : 0;
+    int64_t *commit_ns = calloc(txns > 0 ? txns : 1, sizeof *commit_ns);
+    fprintf(stderr, "krab_bench: %ld x %ld B to %s (%d partitions), %s\n", o->n, o->size, o->topic, parts,
+            o->txn_records > 0 ? "transactional" : "idempotent");
+    int64_t t0 = now_ns();
+    long sent = 0, t = 0;
+    while (sent < o->n) {
+        long batch = o->txn_records > 0 ? o->txn_records : o->n;
+        if (batch > o->n - sent) batch = o->n - sent;
+        if (o->txn_records > 0) txn_check(rd_kafka_begin_transaction(rk), "begin_transaction");
+        for (long i = 0; i < batch; i++) {
+            while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, payload, (size_t)o->size, NULL, 0, NULL) == -1) {
+                rd_kafka_resp_err_t e = rd_kafka_last_error();
+                if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce: %s", rd_kafka_err2str(e));
+                rd_kafka_poll(rk, 1);
+            }
+            if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
+        }
+        sent += batch;
+        if (o->txn_records > 0) {
+            int64_t c0 = now_ns();
+            txn_check(rd_kafka_commit_transaction(rk, 60000), "commit_transaction");
+            commit_ns[t++] = now_ns() - c0;
+        }
+    }
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(rk, 120000);
+    int64_t t1 = now_ns();
+    rd_kafka_poll(rk, 0);
+    double secs = (t1 - t0) / 1e9;
+    double p50 = 0, p99 = 0;
+    if (t > 0) {
+        qsort(commit_ns, t, sizeof *commit_ns, cmp_i64);
+        p50 = commit_ns[t / 2] / 1e6;
+        p99 = commit_ns[(t * 99) / 100 < t ? (t * 99) / 100 : t - 1] / 1e6;
+    }
+    int ok = ferr == RD_KAFKA_RESP_ERR_NO_ERROR && g_dr_fail == 0 && g_dr_ok == o->n;
+    printf("RESULT txn txn_records=%ld partitions=%d records=%ld size=%ld secs=%.3f rps=%.0f mbps=%.1f "
+           "transactions=%ld commit_p50_ms=%.3f commit_p99_ms=%.3f delivered=%ld failed=%ld\n",
+           o->txn_records, parts, o->n, o->size, secs, o->n / secs, (double)o->n * o->size / secs / 1e6,
+           t, p50, p99, g_dr_ok, g_dr_fail);
+    fflush(stdout);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    free(payload);
+    free(commit_ns);
     return ok ? 0 : 1;
 }
 
@@ -436,7 +519,7 @@ int main(int argc, char **argv) {
     o.mode = argv[1];
     int c;
     optind = 2;
-    while ((c = getopt(argc, argv, "b:t:n:s:a:w:i:l:f:T:o:")) != -1) {
+    while ((c = getopt(argc, argv, "b:t:n:s:a:w:i:l:f:T:o:x:")) != -1) {
         switch (c) {
         case 'b': o.brokers = optarg; break;
         case 't': o.topic = optarg; break;
@@ -448,6 +531,7 @@ int main(int argc, char **argv) {
         case 'l': o.linger_ms = atol(optarg); break;
         case 'f': o.fetch_wait_ms = atol(optarg); break;
         case 'T': o.timeout_s = atol(optarg); break;
+        case 'x': o.txn_records = atol(optarg); break;
         case 'o': o.start_offset = strcmp(optarg, "beginning") ? atoll(optarg) : RD_KAFKA_OFFSET_BEGINNING; break;
         default: usage();
         }
@@ -456,6 +540,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (!strcmp(o.mode, "produce")) return do_produce(&o);
     if (!strcmp(o.mode, "consume")) return do_consume(&o);
+    if (!strcmp(o.mode, "txn")) return do_txn(&o);
     if (!strcmp(o.mode, "latency")) return do_latency(&o);
     usage();
 }

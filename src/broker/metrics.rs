@@ -44,6 +44,8 @@
 //! | `krab_produce_message_conversions_total` | counter | | records converted on append to a magic 0/1 topic (ProduceMessageConversionsPerSec) |
 //! | `krab_injected_faults_total` | counter | kind | injected faults that fired (control.listener): error, latency, close, stall_fetch, disk_full, isolate, move_leader |
 //! | `krab_injected_faults_active` | gauge | | injected faults registered now |
+//! | `krab_transactions_total` | counter | `result` | transactions this broker's coordinator completed: committed, aborted, timed_out (aborted by transaction.timeout.ms, also in aborted) |
+//! | `krab_last_stable_offset` | gauge | `topic`, `partition` | the partition's last stable offset (read_committed consumers read up to it) |
 //! | `krab_log_cleaner_runs_total` | counter | | cleaning passes completed (compacted topics) |
 //! | `krab_log_cleaner_bytes_read_total` | counter | | bytes of log read by the cleaner |
 //! | `krab_log_cleaner_bytes_written_total` | counter | | bytes of cleaned segments written |
@@ -256,6 +258,7 @@ impl BrokerMetrics {
         self.write_requests(w);
         write_faults(broker, w);
         write_cleaner(broker, w);
+        write_transactions(broker, w);
         write_topics(broker, w);
     }
 
@@ -425,11 +428,26 @@ fn write_partition(partition: &Partition, w: &mut PromWriter) {
     let help = "Offset the next appended record will get.";
     w.gauge("krab_log_end_offset", help, &labels, stats.log_end_offset as f64);
     w.gauge("krab_high_watermark", "Last committed offset + 1.", &labels, hw as f64);
+    let help = "Last stable offset: the first open transaction's first offset, at most the high watermark.";
+    w.gauge("krab_last_stable_offset", help, &labels, partition.last_stable_offset() as f64);
 }
 
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
 mod tests;
+
+/// Transactions this broker coordinated to their end.
+fn write_transactions(broker: &Broker, w: &mut PromWriter) {
+    let counters = &broker.transactions.counters;
+    let help = "Transactions completed by this broker's coordinator, by result (timed_out: aborted by transaction.timeout.ms, also counted as aborted).";
+    for (result, counter) in [
+        ("committed", &counters.committed),
+        ("aborted", &counters.aborted),
+        ("timed_out", &counters.timed_out),
+    ] {
+        w.counter("krab_transactions_total", help, &[("result", result)], counter.get() as f64);
+    }
+}
 
 /// The log cleaner (compacted topics): passes, bytes, dirtiness.
 fn write_cleaner(broker: &Broker, w: &mut PromWriter) {

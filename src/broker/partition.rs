@@ -328,6 +328,11 @@ impl Partition {
             return;
         }
         txns.forget_completed_below(self.high_watermark());
+        if txns.forget_below(log.log_start_offset()) {
+            if let Err(e) = partition_txns::write_aborted(log.dir(), txns.aborted()) {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
+            }
+        }
         let start = txns.first_unstable_offset().unwrap_or_else(|| log.log_end_offset());
         if self.txn_scan_written.load(Ordering::Acquire) == start {
             return;

@@ -96,6 +96,16 @@ pub struct TxnCoordinator {
     pub counters: TxnCounters,
 }
 
+/// Who sends a request inside a transaction, and the error that tells it
+/// it was fenced (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH for old versions).
+#[derive(Clone, Copy, Debug)]
+pub struct TxnProducer<'a> {
+    pub transactional_id: &'a str,
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub fenced: ErrorCode,
+}
+
 /// One id's state with the store version it was read at.
 type Versioned = (TxnMetadata, i32);
 
@@ -237,7 +247,14 @@ impl TxnCoordinator {
         version: i32,
     ) -> Result<Versioned, ErrorCode> {
         let commit = meta.state == TxnState::PrepareCommit;
-        markers::write_markers(broker, meta.producer_id, meta.producer_epoch, commit, &meta.partitions).await?;
+        // The decision is durable: a marker that cannot be written now is
+        // retried by the next maintenance pass; the client may retry too.
+        markers::write_markers(broker, meta.producer_id, meta.producer_epoch, commit, &meta.partitions)
+            .await
+            .map_err(|code| {
+                tracing::info!(transactional_id = id, ?code, "transaction markers not written yet");
+                ErrorCode::ConcurrentTransactions
+            })?;
         for group in &meta.groups {
             self.settle_offsets(broker, id, group, commit, meta.producer_id).await?;
         }
@@ -311,15 +328,13 @@ impl TxnCoordinator {
     pub async fn add(
         &self,
         broker: &Broker,
-        id: &str,
-        producer_id: i64,
-        epoch: i16,
+        who: TxnProducer<'_>,
         partitions: Vec<(String, i32)>,
         group: Option<&str>,
-        fenced: ErrorCode,
     ) -> Result<(), ErrorCode> {
+        let id = who.transactional_id;
         let _guard = self.lock(id).await;
-        let (mut meta, version) = Self::load_for(broker, id, producer_id, epoch, fenced).await?;
+        let (mut meta, version) = Self::load_for(broker, id, who.producer_id, who.epoch, who.fenced).await?;
         if meta.add(partitions, group, crate::broker::now_ms())? {
             Self::save(broker, id, &meta, Some(version)).await?;
         }
@@ -327,23 +342,21 @@ impl TxnCoordinator {
     }
 
     /// EndTxn: commit or abort, markers written before the answer.
-    pub async fn end(
-        &self,
-        broker: &Broker,
-        id: &str,
-        producer_id: i64,
-        epoch: i16,
-        commit: bool,
-        fenced: ErrorCode,
-    ) -> Result<(), ErrorCode> {
+    pub async fn end(&self, broker: &Broker, who: TxnProducer<'_>, commit: bool) -> Result<(), ErrorCode> {
+        let id = who.transactional_id;
         let _guard = self.lock(id).await;
-        let (mut meta, version) = Self::load_for(broker, id, producer_id, epoch, fenced).await?;
+        let (mut meta, version) = Self::load_for(broker, id, who.producer_id, who.epoch, who.fenced).await?;
         if meta.end(commit)? == EndDecision::AlreadyDone {
             return Ok(());
         }
         meta.prepare(commit, crate::broker::now_ms());
         let version = Self::save(broker, id, &meta, Some(version)).await?;
-        self.complete(broker, id, meta, version).await.map(|_| ())
+        // As in Kafka, the transaction is decided once Prepare* is stored:
+        // if completing it fails now, the maintenance pass finishes it.
+        if let Err(code) = self.complete(broker, id, meta, version).await {
+            tracing::warn!(transactional_id = id, ?code, "transaction decided; completing it later");
+        }
+        Ok(())
     }
 
     /// TxnOffsetCommit (at the group's coordinator): the offsets wait in the

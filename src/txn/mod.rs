@@ -8,5 +8,5 @@ pub mod coordinator;
 pub mod markers;
 pub mod metadata;
 
-pub use coordinator::TxnCoordinator;
+pub use coordinator::{TxnCoordinator, TxnProducer};
 pub use metadata::{TxnMetadata, TxnState};

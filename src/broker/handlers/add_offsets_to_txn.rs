@@ -8,6 +8,7 @@ use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::valid_group_id;
 use crate::protocol::{ErrorCode, RequestFrame};
+use crate::txn::TxnProducer;
 
 use super::add_partitions_to_txn::fenced_code;
 use super::{decode, respond};
@@ -22,12 +23,14 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .transactions
             .add(
                 broker,
-                request.transactional_id.as_str(),
-                request.producer_id.0,
-                request.producer_epoch,
+                TxnProducer {
+                    transactional_id: request.transactional_id.as_str(),
+                    producer_id: request.producer_id.0,
+                    epoch: request.producer_epoch,
+                    fenced: fenced_code(frame.api_version, 2),
+                },
                 Vec::new(),
                 Some(group),
-                fenced_code(frame.api_version, 2),
             )
             .await
     };

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResp
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
+use crate::txn::TxnProducer;
 
 use super::{decode, respond};
 
@@ -41,12 +42,14 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .transactions
             .add(
                 broker,
-                request.v3_and_below_transactional_id.as_str(),
-                request.v3_and_below_producer_id.0,
-                request.v3_and_below_producer_epoch,
+                TxnProducer {
+                    transactional_id: request.v3_and_below_transactional_id.as_str(),
+                    producer_id: request.v3_and_below_producer_id.0,
+                    epoch: request.v3_and_below_producer_epoch,
+                    fenced: fenced_code(frame.api_version, 2),
+                },
                 partitions,
                 None,
-                fenced_code(frame.api_version, 2),
             )
             .await
     };

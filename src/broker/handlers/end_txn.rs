@@ -10,6 +10,7 @@ use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse};
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
+use crate::txn::TxnProducer;
 
 use super::add_partitions_to_txn::fenced_code;
 use super::{decode, respond};
@@ -20,11 +21,13 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         .transactions
         .end(
             broker,
-            request.transactional_id.as_str(),
-            request.producer_id.0,
-            request.producer_epoch,
+            TxnProducer {
+                transactional_id: request.transactional_id.as_str(),
+                producer_id: request.producer_id.0,
+                epoch: request.producer_epoch,
+                fenced: fenced_code(frame.api_version, 2),
+            },
             request.committed,
-            fenced_code(frame.api_version, 2),
         )
         .await;
     let code = result.err().map_or(0, ErrorCode::code);
