@@ -246,6 +246,14 @@ impl TxnCoordinator {
         mut meta: TxnMetadata,
         version: i32,
     ) -> Result<Versioned, ErrorCode> {
+        self.carry_out(broker, id, &meta).await?;
+        meta.complete(crate::broker::now_ms());
+        let version = Self::save(broker, id, &meta, Some(version)).await?;
+        Ok((meta, version))
+    }
+
+    /// The effects of a decided transaction: its markers, then its offsets.
+    async fn carry_out(&self, broker: &Broker, id: &str, meta: &TxnMetadata) -> Result<(), ErrorCode> {
         let commit = meta.state == TxnState::PrepareCommit;
         // The decision is durable: a marker that cannot be written now is
         // retried by the next maintenance pass; the client may retry too.
@@ -263,9 +271,7 @@ impl TxnCoordinator {
         } else {
             self.counters.aborted.inc();
         }
-        meta.complete(crate::broker::now_ms());
-        let version = Self::save(broker, id, &meta, Some(version)).await?;
-        Ok((meta, version))
+        Ok(())
     }
 
     /// Commits (or drops) what TxnOffsetCommit stored for `group`.
@@ -344,7 +350,7 @@ impl TxnCoordinator {
     /// EndTxn: commit or abort, markers written before the answer.
     pub async fn end(&self, broker: &Broker, who: TxnProducer<'_>, commit: bool) -> Result<(), ErrorCode> {
         let id = who.transactional_id;
-        let _guard = self.lock(id).await;
+        let guard = self.lock(id).await;
         let (mut meta, version) = Self::load_for(broker, id, who.producer_id, who.epoch, who.fenced).await?;
         if meta.end(commit)? == EndDecision::AlreadyDone {
             return Ok(());
@@ -352,10 +358,26 @@ impl TxnCoordinator {
         meta.prepare(commit, crate::broker::now_ms());
         let version = Self::save(broker, id, &meta, Some(version)).await?;
         // As in Kafka, the transaction is decided once Prepare* is stored:
-        // if completing it fails now, the maintenance pass finishes it.
-        if let Err(code) = self.complete(broker, id, meta, version).await {
+        // if its effects cannot be carried out now, maintenance finishes it.
+        if let Err(code) = self.carry_out(broker, id, &meta).await {
             tracing::warn!(transactional_id = id, ?code, "transaction decided; completing it later");
+            return Ok(());
         }
+        // The markers and offsets are in: answer now and store Complete*
+        // behind the answer, still holding the id's lock, so the producer's
+        // next request waits for it rather than meeting Prepare*.
+        meta.complete(crate::broker::now_ms());
+        let Some(owner) = broker.arc() else {
+            Self::save(broker, id, &meta, Some(version)).await?;
+            return Ok(());
+        };
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let _guard = guard;
+            if let Err(code) = Self::save(&owner, &id, &meta, Some(version)).await {
+                tracing::warn!(transactional_id = %id, ?code, "cannot store the completed transaction; maintenance will");
+            }
+        });
         Ok(())
     }
 
