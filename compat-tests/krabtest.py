@@ -61,6 +61,24 @@ def wait_until(pred, timeout=10.0, interval=0.1, msg="condition"):
 # ---------------------------------------------------------------------------------------------
 # ZooKeeper
 # ---------------------------------------------------------------------------------------------
+def eventually(fn, pred, timeout, msg, show=lambda v: repr(v)[:800]):
+    """Call ``fn`` until ``pred(value)`` holds and return that value; fail with the last value
+    (via ``show``) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, last_exc = None, None
+    while True:
+        try:
+            last = fn()
+            if pred(last):
+                return last
+        except Exception as e:  # noqa: BLE001 - surfaced in the failure message
+            last_exc = e
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {msg}; last: {show(last)}"
+                        + (f" (last error: {last_exc!r})" if last_exc else ""))
+        time.sleep(0.1)
+
+
 def zookeeper_classpath():
     if os.environ.get("ZOOKEEPER_CLASSPATH"):
         return os.environ["ZOOKEEPER_CLASSPATH"]

@@ -21,7 +21,7 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, Producer,
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    NewTopic)
 
-from krabtest import confluent_watermarks, unique_topic, wait_until
+from krabtest import confluent_watermarks, eventually, unique_topic, wait_until
 from test_metrics import scrape
 
 SEGMENT_MS = 500
@@ -204,24 +204,6 @@ def log_diff(got, expected):
     extra = sorted(set(got) - set(expected), key=order)
     return (f"{len(got)} records read, {len(expected)} expected; missing {len(missing)} "
             f"e.g. {missing[:5]}; unexpected {len(extra)} e.g. {extra[:5]}")
-
-
-def eventually(fn, pred, timeout, msg, show=lambda v: repr(v)[:500]):
-    """Call ``fn`` until ``pred(value)`` holds and return that value; fail with the last value
-    (via ``show``) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last, last_exc = None, None
-    while True:
-        try:
-            last = fn()
-            if pred(last):
-                return last
-        except Exception as e:  # noqa: BLE001 - surfaced in the failure message
-            last_exc = e
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {msg}; last: {show(last)}"
-                        + (f" (last error: {last_exc!r})" if last_exc else ""))
-        time.sleep(0.1)
 
 
 def read_until(b, topic, expected, timeout, msg):

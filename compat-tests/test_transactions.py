@@ -31,7 +31,7 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcept
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from krabtest import unique_topic, wait_until
+from krabtest import REPO, eventually, unique_topic, wait_until
 
 APP = Path(__file__).resolve().parent / "txn_app.py"
 
@@ -164,24 +164,6 @@ def read_partitions(bootstrap, topic, partitions=(0,), isolation=RC, timeout=20)
         return out
     finally:
         c.close()
-
-
-def eventually(fn, pred, timeout, msg, show=lambda v: repr(v)[:800]):
-    """Call ``fn`` until ``pred(value)`` holds and return that value; fail with the last value
-    (via ``show``) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last, last_exc = None, None
-    while True:
-        try:
-            last = fn()
-            if pred(last):
-                return last
-        except Exception as e:  # noqa: BLE001 - surfaced in the failure message
-            last_exc = e
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {msg}; last: {show(last)}"
-                        + (f" (last error: {last_exc!r})" if last_exc else ""))
-        time.sleep(0.1)
 
 
 def diff(got, expected):
@@ -876,7 +858,6 @@ def test_describe_and_list_transactions(krab):
 def test_kafka_transactions_script_lists_and_describes(krab):
     """scripts/kafka-transactions.sh (krab transactions): Kafka's list and describe columns."""
     import subprocess
-    from krabtest import REPO
     script = str(REPO / "scripts" / "kafka-transactions.sh")
     b = start_broker(krab)
     t = create_topic(b, unique_topic("scripttxn"), 2)

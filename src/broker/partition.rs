@@ -206,19 +206,7 @@ impl Partition {
         storage_magic: i8,
     ) -> Result<ProduceOutcome, ErrorCode> {
         let mut log = write_lock(&self.log);
-        if self.is_deleted() {
-            return Err(ErrorCode::UnknownTopicOrPartition);
-        }
-        let leader_epoch = {
-            let replica = self.lock_replica();
-            if !matches!(replica.role, Role::Leader(_)) {
-                return Err(ErrorCode::NotLeaderOrFollower);
-            }
-            if min_insync.is_some_and(|min| replica.isr.len() < min) {
-                return Err(ErrorCode::NotEnoughReplicas);
-            }
-            replica.leader_epoch
-        };
+        let leader_epoch = self.epoch_to_append(min_insync)?;
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
         let mut first: Option<(i64, i64)> = None;
         let mut last_offset = -1;
@@ -298,6 +286,23 @@ impl Partition {
         })
     }
 
+    /// The leader epoch to append in (called under the log's write lock):
+    /// only a leader appends, and with `min_insync` (acks=all) only while
+    /// the ISR is that large (NOT_ENOUGH_REPLICAS).
+    fn epoch_to_append(&self, min_insync: Option<usize>) -> Result<i32, ErrorCode> {
+        if self.is_deleted() {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        }
+        let replica = self.lock_replica();
+        if !matches!(replica.role, Role::Leader(_)) {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if min_insync.is_some_and(|min| replica.isr.len() < min) {
+            return Err(ErrorCode::NotEnoughReplicas);
+        }
+        Ok(replica.leader_epoch)
+    }
+
     pub(super) fn lock_txns(&self) -> std::sync::MutexGuard<'_, PartitionTxns> {
         self.txns.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -353,16 +358,7 @@ impl Partition {
         coordinator_epoch: i32,
     ) -> Result<i64, ErrorCode> {
         let mut log = write_lock(&self.log);
-        if self.is_deleted() {
-            return Err(ErrorCode::UnknownTopicOrPartition);
-        }
-        let leader_epoch = {
-            let replica = self.lock_replica();
-            if !matches!(replica.role, Role::Leader(_)) {
-                return Err(ErrorCode::NotLeaderOrFollower);
-            }
-            replica.leader_epoch
-        };
+        let leader_epoch = self.epoch_to_append(None)?;
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
         if producers.epoch_of(producer_id).is_some_and(|current| producer_epoch < current) {
             return Err(ErrorCode::InvalidProducerEpoch);

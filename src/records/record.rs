@@ -229,26 +229,47 @@ pub fn encode_batch(
     } else {
         compress(codec, &raw)?
     };
-    let batch_length = checked_i32(BATCH_HEADER_LEN - LOG_OVERHEAD + body.len(), "batch length")?;
     let mut attributes = i16::from(codec.id());
     if log_append_time.is_some() {
         attributes |= BatchHeader::TIMESTAMP_TYPE_BIT;
     }
+    let header = BatchHeader {
+        base_offset,
+        batch_length: 0, // computed by `assemble`
+        partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+        magic: MAGIC_V2,
+        crc: 0,
+        attributes,
+        last_offset_delta,
+        first_timestamp,
+        max_timestamp: log_append_time.unwrap_or(max_timestamp),
+        producer_id,
+        producer_epoch,
+        base_sequence,
+        record_count: checked_i32(records.len(), "record count")?,
+    };
+    assemble(&header, &body)
+}
+
+/// A v2 batch of `header`'s fields (its batch length and CRC computed here)
+/// followed by the encoded (and possibly compressed) records in `body`.
+fn assemble(header: &BatchHeader, body: &[u8]) -> Result<Vec<u8>> {
+    let batch_length = checked_i32(BATCH_HEADER_LEN - LOG_OVERHEAD + body.len(), "batch length")?;
     let mut batch = Vec::with_capacity(BATCH_HEADER_LEN + body.len());
-    batch.extend_from_slice(&base_offset.to_be_bytes());
+    batch.extend_from_slice(&header.base_offset.to_be_bytes());
     batch.extend_from_slice(&batch_length.to_be_bytes());
-    batch.extend_from_slice(&NO_PARTITION_LEADER_EPOCH.to_be_bytes());
+    batch.extend_from_slice(&header.partition_leader_epoch.to_be_bytes());
     batch.push(MAGIC_V2 as u8);
     batch.extend_from_slice(&0u32.to_be_bytes()); // CRC, sealed below
-    batch.extend_from_slice(&attributes.to_be_bytes());
-    batch.extend_from_slice(&last_offset_delta.to_be_bytes());
-    batch.extend_from_slice(&first_timestamp.to_be_bytes());
-    batch.extend_from_slice(&log_append_time.unwrap_or(max_timestamp).to_be_bytes());
-    batch.extend_from_slice(&producer_id.to_be_bytes());
-    batch.extend_from_slice(&producer_epoch.to_be_bytes());
-    batch.extend_from_slice(&base_sequence.to_be_bytes());
-    batch.extend_from_slice(&checked_i32(records.len(), "record count")?.to_be_bytes());
-    batch.extend_from_slice(&body);
+    batch.extend_from_slice(&header.attributes.to_be_bytes());
+    batch.extend_from_slice(&header.last_offset_delta.to_be_bytes());
+    batch.extend_from_slice(&header.first_timestamp.to_be_bytes());
+    batch.extend_from_slice(&header.max_timestamp.to_be_bytes());
+    batch.extend_from_slice(&header.producer_id.to_be_bytes());
+    batch.extend_from_slice(&header.producer_epoch.to_be_bytes());
+    batch.extend_from_slice(&header.base_sequence.to_be_bytes());
+    batch.extend_from_slice(&header.record_count.to_be_bytes());
+    batch.extend_from_slice(body);
     seal_crc(&mut batch)?;
     Ok(batch)
 }
@@ -311,24 +332,13 @@ pub fn rebuild_batch(header: &BatchHeader, records: &[Record]) -> Result<Vec<u8>
     if header.timestamp_type_log_append() {
         max_timestamp = header.max_timestamp;
     }
-    let batch_length = checked_i32(BATCH_HEADER_LEN - LOG_OVERHEAD + body.len(), "batch length")?;
-    let mut batch = Vec::with_capacity(BATCH_HEADER_LEN + body.len());
-    batch.extend_from_slice(&header.base_offset.to_be_bytes());
-    batch.extend_from_slice(&batch_length.to_be_bytes());
-    batch.extend_from_slice(&header.partition_leader_epoch.to_be_bytes());
-    batch.push(MAGIC_V2 as u8);
-    batch.extend_from_slice(&0u32.to_be_bytes()); // CRC, sealed below
-    batch.extend_from_slice(&header.attributes.to_be_bytes());
-    batch.extend_from_slice(&header.last_offset_delta.to_be_bytes());
-    batch.extend_from_slice(&first_timestamp.to_be_bytes());
-    batch.extend_from_slice(&max_timestamp.to_be_bytes());
-    batch.extend_from_slice(&header.producer_id.to_be_bytes());
-    batch.extend_from_slice(&header.producer_epoch.to_be_bytes());
-    batch.extend_from_slice(&header.base_sequence.to_be_bytes());
-    batch.extend_from_slice(&checked_i32(records.len(), "record count")?.to_be_bytes());
-    batch.extend_from_slice(&body);
-    seal_crc(&mut batch)?;
-    Ok(batch)
+    let rebuilt = BatchHeader {
+        first_timestamp,
+        max_timestamp,
+        record_count: checked_i32(records.len(), "record count")?,
+        ..*header
+    };
+    assemble(&rebuilt, &body)
 }
 
 /// The same batch with its records compressed by `codec` (a topic's

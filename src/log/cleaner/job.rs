@@ -141,6 +141,25 @@ impl CleanJob {
         LogError::Corrupt(format!("{} at position {position}: {reason}", segment.path.display()))
     }
 
+    /// Calls `visit` with each CRC-checked batch of `segment` (its position,
+    /// header and bytes) until it returns `Some`, which is returned.
+    fn each_batch<T>(
+        segment: &SourceSegment,
+        mut visit: impl FnMut(u64, &BatchHeader, &[u8]) -> Result<Option<T>, LogError>,
+    ) -> Result<Option<T>, LogError> {
+        let mut scanner = Self::scan(segment);
+        loop {
+            let (position, header) = match scanner.next_batch(ScanDepth::WholeBatch)? {
+                Scanned::Batch { position, header } => (position, header),
+                Scanned::Invalid { position, reason } => return Err(Self::corrupt(segment, position, &reason)),
+                Scanned::End => return Ok(None),
+            };
+            if let Some(done) = visit(position, &header, scanner.whole_batch(position, &header))? {
+                return Ok(Some(done));
+            }
+        }
+    }
+
     /// Maps the keys of the dirty section, segment by segment, until the map
     /// is full or the section ends. Returns the end of what was mapped: the
     /// first offset whose key is not in the map.
@@ -158,28 +177,25 @@ impl CleanJob {
                 // pass starts from here.
                 return Ok(end);
             }
-            let mut scanner = Self::scan(segment);
-            loop {
-                let (position, header) = match scanner.next_batch(ScanDepth::WholeBatch)? {
-                    Scanned::Batch { position, header } => (position, header),
-                    Scanned::Invalid { position, reason } => return Err(Self::corrupt(segment, position, &reason)),
-                    Scanned::End => break,
-                };
-                let bytes = scanner.whole_batch(position, &header);
+            let full = Self::each_batch(segment, |position, header, bytes| {
                 stats.bytes_read += bytes.len() as u64;
                 pace(throttle, bytes.len() as u64);
-                if header.is_control() || header.last_offset() < self.first_dirty || self.is_aborted(&header) {
-                    continue;
+                if header.is_control() || header.last_offset() < self.first_dirty || self.is_aborted(header) {
+                    return Ok(None);
                 }
                 let (_, records) =
                     decode_batch_records(bytes).map_err(|e| Self::corrupt(segment, position, &e.to_string()))?;
                 for record in records.iter().filter(|r| r.offset >= self.first_dirty) {
                     if let Some(key) = &record.key {
                         if !map.put(key, record.offset) {
-                            return Ok(record.offset);
+                            return Ok(Some(record.offset));
                         }
                     }
                 }
+                Ok(None)
+            })?;
+            if let Some(stopped_at) = full {
+                return Ok(stopped_at);
             }
             end = segment.next_offset;
         }
@@ -242,20 +258,13 @@ impl CleanJob {
         let horizon = now_ms.saturating_sub(self.delete_retention_ms);
         for segment in &sources {
             let remove_tombstones = segment.modified_ms < horizon;
-            let mut scanner = Self::scan(segment);
-            loop {
-                let (position, header) = match scanner.next_batch(ScanDepth::WholeBatch)? {
-                    Scanned::Batch { position, header } => (position, header),
-                    Scanned::Invalid { position, reason } => return Err(Self::corrupt(segment, position, &reason)),
-                    Scanned::End => break,
-                };
-                let bytes = scanner.whole_batch(position, &header);
+            Self::each_batch(segment, |position, header, bytes| {
                 stats.bytes_read += bytes.len() as u64;
-                let (verdict, kept_tombstone) = if self.is_aborted(&header) && header.last_offset() < end {
+                let (verdict, kept_tombstone) = if self.is_aborted(header) && header.last_offset() < end {
                     stats.records_removed += u64::try_from(header.record_count).unwrap_or(0);
                     (Verdict::Drop, false)
                 } else {
-                    filter_batch(bytes, &header, map, end, remove_tombstones, stats)
+                    filter_batch(bytes, header, map, end, remove_tombstones, stats)
                         .map_err(|reason| Self::corrupt(segment, position, &reason))?
                 };
                 if kept_tombstone {
@@ -265,16 +274,16 @@ impl CleanJob {
                 let out: &[u8] = match &verdict {
                     Verdict::Keep => bytes,
                     Verdict::Rewrite(rebuilt) => rebuilt,
-                    Verdict::Drop => continue,
+                    Verdict::Drop => return Ok(None::<()>),
                 };
-                let out_header =
-                    parse_header(out).map_err(|reason| Self::corrupt(segment, position, &reason))?;
+                let out_header = parse_header(out).map_err(|reason| Self::corrupt(segment, position, &reason))?;
                 writer.write_all(out).map_err(io_error(&path))?;
                 state.record_batch(size, &out_header, self.index_interval);
                 size += out.len() as u64;
                 stats.bytes_written += out.len() as u64;
                 pace(throttle, (bytes.len() + out.len()) as u64);
-            }
+                Ok(None)
+            })?;
         }
         let file = writer.into_inner().map_err(|e| io_error(&path)(e.into_error()))?;
         file.sync_data().map_err(io_error(&path))?;

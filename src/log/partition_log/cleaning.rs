@@ -141,16 +141,9 @@ impl PartitionLog {
             fs::remove_file(&path).map_err(io_error(&path))?;
             None
         };
-        let delay = self.config.file_delete_delay_ms;
         for (base, _, _) in &sources {
-            let Some(segment) = self.sealed.remove(base) else { continue };
-            if delay > 0 {
-                let due = super::wall_clock_ms().saturating_add(delay);
-                for renamed in segment.mark_deleted()? {
-                    self.pending_deletion.push((renamed, due));
-                }
-            } else {
-                segment.delete_files()?;
+            if let Some(segment) = self.sealed.remove(base) {
+                self.retire(segment)?;
             }
         }
         self.dir_changed = true;

@@ -195,20 +195,27 @@ impl PartitionLog {
         for _ in 0..count {
             if let Some((base_offset, segment)) = self.sealed.pop_first() {
                 tracing::info!(dir = %self.dir.display(), base_offset, "deleting segment");
-                let delay = self.config.file_delete_delay_ms;
-                if delay > 0 {
-                    let due = super::wall_clock_ms().saturating_add(delay);
-                    for path in segment.mark_deleted()? {
-                        self.pending_deletion.push((path, due));
-                    }
-                } else {
-                    segment.delete_files()?;
-                }
+                self.retire(segment)?;
             }
         }
         self.recovery_point = self.recovery_point.max(new_first_base);
         self.dir_changed = true;
         Ok(())
+    }
+
+    /// Deletes a segment taken out of the log: renamed `.deleted` and removed
+    /// after `file.delete.delay.ms`, or at once without a delay.
+    pub(super) fn retire(&mut self, segment: super::super::segment::Segment) -> Result<(), LogError> {
+        let delay = self.config.file_delete_delay_ms;
+        if delay > 0 {
+            let due = super::wall_clock_ms().saturating_add(delay);
+            for path in segment.mark_deleted()? {
+                self.pending_deletion.push((path, due));
+            }
+            Ok(())
+        } else {
+            segment.delete_files()
+        }
     }
 
     /// Drops the batch containing `offset` and everything after it (a batch cannot
