@@ -16,7 +16,7 @@ use crate::records::{split_batches, to_legacy_entries, BatchHeader, RecordError,
 use crate::replica::{EpochCache, ReplicaState, Role};
 
 use super::metrics::PartitionTraffic;
-use super::partition_txns::{self, AbortedTxn, PartitionTxns, TxnBatch};
+use super::partition_txns::{self, PartitionTxns, TxnBatch};
 use super::producer_state::{ProducerStates, SequenceCheck};
 
 /// The outcome of appending one produce request's batches.
@@ -52,7 +52,7 @@ pub struct Partition {
     /// Open and aborted transactions. Lock order: `log`, then `txns`.
     pub(super) txns: Mutex<PartitionTxns>,
     /// The txn-scan-start checkpoint last written (-1: none).
-    txn_scan_written: AtomicI64,
+    pub(super) txn_scan_written: AtomicI64,
     deleted: AtomicBool,
     /// Role, ISR and follower progress. Lock order: `log`, then `replica`.
     pub(super) replica: Mutex<ReplicaState>,
@@ -289,7 +289,7 @@ impl Partition {
     /// The leader epoch to append in (called under the log's write lock):
     /// only a leader appends, and with `min_insync` (acks=all) only while
     /// the ISR is that large (NOT_ENOUGH_REPLICAS).
-    fn epoch_to_append(&self, min_insync: Option<usize>) -> Result<i32, ErrorCode> {
+    pub(super) fn epoch_to_append(&self, min_insync: Option<usize>) -> Result<i32, ErrorCode> {
         if self.is_deleted() {
             return Err(ErrorCode::UnknownTopicOrPartition);
         }
@@ -301,119 +301,6 @@ impl Partition {
             return Err(ErrorCode::NotEnoughReplicas);
         }
         Ok(replica.leader_epoch)
-    }
-
-    pub(super) fn lock_txns(&self) -> std::sync::MutexGuard<'_, PartitionTxns> {
-        self.txns.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Writes the txn-scan-start checkpoint before this partition's first
-    /// transactional batch, so a restart scans from there.
-    pub(super) fn ensure_txn_checkpoint(&self, log: &PartitionLog) {
-        let mut txns = self.lock_txns();
-        if txns.checkpointed {
-            return;
-        }
-        let leo = log.log_end_offset();
-        match partition_txns::write_scan_start(log.dir(), leo) {
-            Ok(()) => {
-                txns.checkpointed = true;
-                self.txn_scan_written.store(leo, Ordering::Release);
-            }
-            Err(e) => tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start"),
-        }
-    }
-
-    /// Moves the txn-scan-start checkpoint up to the first open transaction
-    /// (or the log end): the periodic part of keeping restarts' scans short.
-    pub fn checkpoint_txn_scan_start(&self) {
-        let log = read_lock(&self.log);
-        let mut txns = self.lock_txns();
-        if !txns.checkpointed {
-            return;
-        }
-        txns.forget_completed_below(self.high_watermark());
-        if txns.forget_below(log.log_start_offset()) {
-            if let Err(e) = partition_txns::write_aborted(log.dir(), txns.aborted()) {
-                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
-            }
-        }
-        let start = txns.first_unstable_offset().unwrap_or_else(|| log.log_end_offset());
-        if self.txn_scan_written.load(Ordering::Acquire) == start {
-            return;
-        }
-        match partition_txns::write_scan_start(log.dir(), start) {
-            Ok(()) => self.txn_scan_written.store(start, Ordering::Release),
-            Err(e) => tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start"),
-        }
-    }
-
-    /// Appends a transaction marker (leader only) for `producer_id`: commit
-    /// or abort of its transaction here. Returns the marker's offset.
-    pub fn append_marker(
-        &self,
-        producer_id: i64,
-        producer_epoch: i16,
-        commit: bool,
-        coordinator_epoch: i32,
-    ) -> Result<i64, ErrorCode> {
-        let mut log = write_lock(&self.log);
-        let leader_epoch = self.epoch_to_append(None)?;
-        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
-        if producers.epoch_of(producer_id).is_some_and(|current| producer_epoch < current) {
-            return Err(ErrorCode::InvalidProducerEpoch);
-        }
-        let mut batch = crate::records::encode_control_batch(
-            producer_id,
-            producer_epoch,
-            commit,
-            coordinator_epoch,
-            crate::broker::now_ms(),
-        )
-        .map_err(|_| ErrorCode::UnknownServerError)?;
-        let _ = crate::records::set_partition_leader_epoch(&mut batch, leader_epoch);
-        self.ensure_txn_checkpoint(&log);
-        let info = log.append(&mut batch).map_err(|e| {
-            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "marker append failed");
-            ErrorCode::KafkaStorageError
-        })?;
-        producers.record_marker(producer_id, producer_epoch);
-        let marker = if commit { partition_txns::COMMIT_MARKER } else { partition_txns::ABORT_MARKER };
-        let mut txns = self.lock_txns();
-        let aborted = txns.apply(TxnBatch {
-            producer_id,
-            transactional: true,
-            base_offset: info.base_offset,
-            last_offset: info.last_offset,
-            control: Some(marker),
-        });
-        if aborted.is_some() {
-            if let Err(e) = partition_txns::write_aborted(log.dir(), txns.aborted()) {
-                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
-            }
-        }
-        drop(txns);
-        self.traffic.record_in(batch.len() as u64, 0);
-        let leo = log.log_end_offset();
-        self.leader_appended(leo);
-        Ok(info.base_offset)
-    }
-
-    /// The last stable offset: the high watermark, or the first offset of
-    /// the earliest open transaction if that is lower.
-    pub fn last_stable_offset(&self) -> i64 {
-        let hw = self.high_watermark();
-        self.lock_txns().first_unstable_offset().map_or(hw, |first| first.min(hw))
-    }
-
-    /// Aborted transactions with data in `[from, to)`.
-    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
-        self.lock_txns().aborted_between(from, to)
-    }
-
-    /// Whether `producer_id` has a transaction open here.
-    pub fn has_open_transaction(&self, producer_id: i64) -> bool {
-        self.lock_txns().is_open(producer_id)
     }
 
     /// One produced v2 batch stored as magic 0/1 messages from the log end

@@ -1,4 +1,6 @@
-//! One partition's view of transactions: which producers have a transaction
+//! One partition's view of transactions (`PartitionTxns`, and the
+//! `Partition` methods that append markers and answer for the last stable
+//! offset): which producers have a transaction
 //! open here (producer id → offset of its first record, which bounds the
 //! last stable offset) and the aborted transactions (Kafka's transaction
 //! index), which read_committed fetches return so consumers drop that data.
@@ -13,7 +15,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
+use super::partition::{read_lock, write_lock, Partition};
+use crate::log::PartitionLog;
+use crate::protocol::ErrorCode;
 use crate::records::BatchHeader;
 
 pub const ABORTED_FILE: &str = "aborted-transactions";
@@ -68,9 +74,6 @@ pub struct PartitionTxns {
     pub checkpointed: bool,
 }
 
-/// The type of a control batch's record (ABORT_MARKER or COMMIT_MARKER).
-pub use crate::log::control_record_type as control_type;
-
 impl PartitionTxns {
     /// Applies one appended batch. Returns the aborted transaction it
     /// completed, if it is new to the index.
@@ -102,14 +105,6 @@ impl PartitionTxns {
     /// The first offset of the earliest open transaction.
     pub fn first_unstable_offset(&self) -> Option<i64> {
         self.ongoing.values().copied().min()
-    }
-
-    pub fn is_open(&self, producer_id: i64) -> bool {
-        self.ongoing.contains_key(&producer_id)
-    }
-
-    pub fn open_count(&self) -> usize {
-        self.ongoing.len()
     }
 
     /// Aborted transactions with data in `[from, to)` (what a read_committed
@@ -208,6 +203,117 @@ pub fn read_scan_start(dir: &Path) -> Option<i64> {
 
 pub fn write_scan_start(dir: &Path, offset: i64) -> std::io::Result<()> {
     crate::replica::epoch_cache::write_atomically(&dir.join(SCAN_START_FILE), &format!("{offset}\n"))
+}
+
+/// The transaction side of a partition (its state is `Partition::txns`).
+impl Partition {
+    pub(super) fn lock_txns(&self) -> std::sync::MutexGuard<'_, PartitionTxns> {
+        self.txns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the txn-scan-start checkpoint before this partition's first
+    /// transactional batch, so a restart scans from there.
+    pub(super) fn ensure_txn_checkpoint(&self, log: &PartitionLog) {
+        let mut txns = self.lock_txns();
+        if txns.checkpointed {
+            return;
+        }
+        let leo = log.log_end_offset();
+        match write_scan_start(log.dir(), leo) {
+            Ok(()) => {
+                txns.checkpointed = true;
+                self.txn_scan_written.store(leo, Ordering::Release);
+            }
+            Err(e) => tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start"),
+        }
+    }
+
+    /// Moves the txn-scan-start checkpoint up to the first open transaction
+    /// (or the log end): the periodic part of keeping restarts' scans short.
+    pub fn checkpoint_txn_scan_start(&self) {
+        let log = read_lock(&self.log);
+        let mut txns = self.lock_txns();
+        if !txns.checkpointed {
+            return;
+        }
+        txns.forget_completed_below(self.high_watermark());
+        if txns.forget_below(log.log_start_offset()) {
+            if let Err(e) = write_aborted(log.dir(), txns.aborted()) {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
+            }
+        }
+        let start = txns.first_unstable_offset().unwrap_or_else(|| log.log_end_offset());
+        if self.txn_scan_written.load(Ordering::Acquire) == start {
+            return;
+        }
+        match write_scan_start(log.dir(), start) {
+            Ok(()) => self.txn_scan_written.store(start, Ordering::Release),
+            Err(e) => tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start"),
+        }
+    }
+
+    /// Appends a transaction marker (leader only) for `producer_id`: commit
+    /// or abort of its transaction here. Returns the marker's offset.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> Result<i64, ErrorCode> {
+        let mut log = write_lock(&self.log);
+        let leader_epoch = self.epoch_to_append(None)?;
+        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        if producers.epoch_of(producer_id).is_some_and(|current| producer_epoch < current) {
+            return Err(ErrorCode::InvalidProducerEpoch);
+        }
+        let mut batch = crate::records::encode_control_batch(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            crate::broker::now_ms(),
+        )
+        .map_err(|_| ErrorCode::UnknownServerError)?;
+        let _ = crate::records::set_partition_leader_epoch(&mut batch, leader_epoch);
+        self.ensure_txn_checkpoint(&log);
+        let info = log.append(&mut batch).map_err(|e| {
+            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "marker append failed");
+            ErrorCode::KafkaStorageError
+        })?;
+        producers.record_marker(producer_id, producer_epoch);
+        let marker = if commit { COMMIT_MARKER } else { ABORT_MARKER };
+        let mut txns = self.lock_txns();
+        let aborted = txns.apply(TxnBatch {
+            producer_id,
+            transactional: true,
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            control: Some(marker),
+        });
+        if aborted.is_some() {
+            if let Err(e) = write_aborted(log.dir(), txns.aborted()) {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
+            }
+        }
+        drop(txns);
+        self.traffic.record_in(batch.len() as u64, 0);
+        let leo = log.log_end_offset();
+        self.leader_appended(leo);
+        Ok(info.base_offset)
+    }
+
+    /// The last stable offset: the high watermark, or the first offset of
+    /// the earliest open transaction if that is lower.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        self.lock_txns().first_unstable_offset().map_or(hw, |first| first.min(hw))
+    }
+
+    /// Aborted transactions with data in `[from, to)`.
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.lock_txns().aborted_between(from, to)
+    }
 }
 
 #[cfg(test)]
