@@ -92,6 +92,67 @@ fn sync(
 
 const TOPIC: &str = "every-api";
 
+fn txn_id(s: &str) -> TransactionalId {
+    TransactionalId(StrBytes::from_string(s.to_string()))
+}
+
+/// InitProducerId v0 for a transactional id: (producer id, epoch).
+fn init_txn(client: &mut Client, id: &str) -> Result<(ProducerId, i16), String> {
+    let r = client.send(
+        &InitProducerIdRequest::default()
+            .with_transactional_id(Some(txn_id(id)))
+            .with_transaction_timeout_ms(60_000),
+        0,
+    )?;
+    assert_eq!(r.error_code, 0, "init {id}");
+    Ok((r.producer_id, r.producer_epoch))
+}
+
+fn add_partition(client: &mut Client, id: &str, pid: ProducerId, epoch: i16, v: i16) -> Result<(), String> {
+    let r = client.send(
+        &AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(txn_id(id))
+            .with_v3_and_below_producer_id(pid)
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(vec![add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(name(TOPIC))
+                .with_partitions(vec![0])]),
+        v,
+    )?;
+    let codes: Vec<i16> = r
+        .results_by_topic_v3_and_below
+        .iter()
+        .flat_map(|t| t.results_by_partition.iter().map(|p| p.partition_error_code))
+        .collect();
+    assert_eq!(codes, vec![0], "add partitions v{v}");
+    Ok(())
+}
+
+fn add_offsets(client: &mut Client, id: &str, pid: ProducerId, epoch: i16, v: i16) -> Result<(), String> {
+    let r = client.send(
+        &AddOffsetsToTxnRequest::default()
+            .with_transactional_id(txn_id(id))
+            .with_producer_id(pid)
+            .with_producer_epoch(epoch)
+            .with_group_id(gid("txn-group")),
+        v,
+    )?;
+    assert_eq!(r.error_code, 0, "add offsets v{v}");
+    Ok(())
+}
+
+fn end_txn(client: &mut Client, id: &str, pid: ProducerId, epoch: i16, commit: bool, v: i16) -> Result<i16, String> {
+    let r = client.send(
+        &EndTxnRequest::default()
+            .with_transactional_id(txn_id(id))
+            .with_producer_id(pid)
+            .with_producer_epoch(epoch)
+            .with_committed(commit),
+        v,
+    )?;
+    Ok(r.error_code)
+}
+
 fn create(client: &mut Client, topic: &str, partitions: i32) -> Result<(), String> {
     let req = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![
         create_topics_request::CreatableTopic::default()
@@ -563,6 +624,83 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                 assert_eq!(controllers.error_code, 114, "MISMATCHED_ENDPOINT_TYPE v{v}");
             }
         }
+        ApiKey::AddPartitionsToTxn => {
+            let id = format!("apt-v{v}");
+            let (pid, epoch) = init_txn(client, &id)?;
+            add_partition(client, &id, pid, epoch, v)?;
+            assert_eq!(end_txn(client, &id, pid, epoch, false, 0)?, 0, "abort after add v{v}");
+        }
+        ApiKey::AddOffsetsToTxn => {
+            let id = format!("aot-v{v}");
+            let (pid, epoch) = init_txn(client, &id)?;
+            add_offsets(client, &id, pid, epoch, v)?;
+            assert_eq!(end_txn(client, &id, pid, epoch, false, 0)?, 0, "abort after offsets v{v}");
+        }
+        ApiKey::EndTxn => {
+            let id = format!("end-v{v}");
+            let (pid, epoch) = init_txn(client, &id)?;
+            assert_eq!(end_txn(client, &id, pid, epoch, true, v)?, 48, "nothing to commit: INVALID_TXN_STATE v{v}");
+            add_partition(client, &id, pid, epoch, 0)?;
+            assert_eq!(end_txn(client, &id, pid, epoch, true, v)?, 0, "commit v{v}");
+            assert_eq!(end_txn(client, &id, pid, epoch, true, v)?, 0, "a retried commit v{v}");
+            let stale = if v >= 2 { 90 } else { 47 };
+            assert_eq!(end_txn(client, &id, pid, epoch - 1, true, v)?, stale, "fenced epoch v{v}");
+        }
+        ApiKey::TxnOffsetCommit => {
+            let id = format!("toc-v{v}");
+            let (pid, epoch) = init_txn(client, &id)?;
+            add_offsets(client, &id, pid, epoch, 0)?;
+            let r = client.send(
+                &TxnOffsetCommitRequest::default()
+                    .with_transactional_id(txn_id(&id))
+                    .with_group_id(gid("txn-group"))
+                    .with_producer_id(pid)
+                    .with_producer_epoch(epoch)
+                    .with_generation_id(-1)
+                    .with_topics(vec![txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(name(TOPIC))
+                        .with_partitions(vec![txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(0)])]),
+                v,
+            )?;
+            assert_eq!(r.topics[0].partitions[0].error_code, 0, "txn offset commit v{v}");
+            assert_eq!(end_txn(client, &id, pid, epoch, true, 0)?, 0, "commit offsets v{v}");
+        }
+        ApiKey::WriteTxnMarkers => {
+            let (pid, epoch) = init_txn(client, &format!("wtm-v{v}"))?;
+            let r = client.send(
+                &WriteTxnMarkersRequest::default().with_markers(vec![
+                    write_txn_markers_request::WritableTxnMarker::default()
+                        .with_producer_id(pid)
+                        .with_producer_epoch(epoch)
+                        .with_transaction_result(false)
+                        .with_topics(vec![write_txn_markers_request::WritableTxnMarkerTopic::default()
+                            .with_name(name(TOPIC))
+                            .with_partition_indexes(vec![0])]),
+                ]),
+                v,
+            )?;
+            assert_eq!(r.markers[0].topics[0].partitions[0].error_code, 0, "marker v{v}");
+        }
+        ApiKey::DescribeTransactions => {
+            let id = format!("desc-v{v}");
+            init_txn(client, &id)?;
+            let r = client.send(
+                &DescribeTransactionsRequest::default().with_transactional_ids(vec![txn_id(&id), txn_id("nope")]),
+                v,
+            )?;
+            assert_eq!(r.transaction_states[0].error_code, 0, "describe v{v}");
+            assert_eq!(r.transaction_states[0].transaction_state.as_str(), "Empty");
+            assert_eq!(r.transaction_states[1].error_code, 105, "TRANSACTIONAL_ID_NOT_FOUND v{v}");
+        }
+        ApiKey::ListTransactions => {
+            let id = format!("list-v{v}");
+            init_txn(client, &id)?;
+            let r = client.send(&ListTransactionsRequest::default().with_duration_filter(-1), v)?;
+            assert_eq!(r.error_code, 0, "list v{v}");
+            assert!(r.transaction_states.iter().any(|t| t.transactional_id.as_str() == id), "listed v{v}");
+        }
         other => panic!("no exercise for {other:?}"),
     }
     Ok(())
@@ -611,6 +749,13 @@ async fn every_api_and_version_answers() {
             ApiKey::ElectLeaders,
             ApiKey::AlterPartitionReassignments,
             ApiKey::ListPartitionReassignments,
+            ApiKey::AddPartitionsToTxn,
+            ApiKey::AddOffsetsToTxn,
+            ApiKey::EndTxn,
+            ApiKey::TxnOffsetCommit,
+            ApiKey::WriteTxnMarkers,
+            ApiKey::DescribeTransactions,
+            ApiKey::ListTransactions,
         ];
         let ranges: BTreeMap<i16, (i16, i16)> = SUPPORTED_APIS
             .iter()

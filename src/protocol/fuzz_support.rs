@@ -27,6 +27,13 @@ pub fn decode_request_body(api: ApiKey, version: i16, body: &Bytes) {
         ApiKey::DeleteTopics => try_decode::<DeleteTopicsRequest>(body, version),
         ApiKey::InitProducerId => try_decode::<InitProducerIdRequest>(body, version),
         ApiKey::OffsetForLeaderEpoch => try_decode::<OffsetForLeaderEpochRequest>(body, version),
+        ApiKey::AddPartitionsToTxn => try_decode::<AddPartitionsToTxnRequest>(body, version),
+        ApiKey::AddOffsetsToTxn => try_decode::<AddOffsetsToTxnRequest>(body, version),
+        ApiKey::EndTxn => try_decode::<EndTxnRequest>(body, version),
+        ApiKey::TxnOffsetCommit => try_decode::<TxnOffsetCommitRequest>(body, version),
+        ApiKey::WriteTxnMarkers => try_decode::<WriteTxnMarkersRequest>(body, version),
+        ApiKey::DescribeTransactions => try_decode::<DescribeTransactionsRequest>(body, version),
+        ApiKey::ListTransactions => try_decode::<ListTransactionsRequest>(body, version),
         _ => {}
     }
 }
