@@ -634,17 +634,29 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             let id = format!("aot-v{v}");
             let (pid, epoch) = init_txn(client, &id)?;
             add_offsets(client, &id, pid, epoch, v)?;
-            assert_eq!(end_txn(client, &id, pid, epoch, false, 0)?, 0, "abort after offsets v{v}");
+            assert_eq!(
+                end_txn(client, &id, pid, epoch, false, 0)?,
+                0,
+                "abort after offsets v{v}"
+            );
         }
         ApiKey::EndTxn => {
             let id = format!("end-v{v}");
             let (pid, epoch) = init_txn(client, &id)?;
-            assert_eq!(end_txn(client, &id, pid, epoch, true, v)?, 48, "nothing to commit: INVALID_TXN_STATE v{v}");
+            assert_eq!(
+                end_txn(client, &id, pid, epoch, true, v)?,
+                48,
+                "nothing to commit: INVALID_TXN_STATE v{v}"
+            );
             add_partition(client, &id, pid, epoch, 0)?;
             assert_eq!(end_txn(client, &id, pid, epoch, true, v)?, 0, "commit v{v}");
             assert_eq!(end_txn(client, &id, pid, epoch, true, v)?, 0, "a retried commit v{v}");
             let stale = if v >= 2 { 90 } else { 47 };
-            assert_eq!(end_txn(client, &id, pid, epoch - 1, true, v)?, stale, "fenced epoch v{v}");
+            assert_eq!(
+                end_txn(client, &id, pid, epoch - 1, true, v)?,
+                stale,
+                "fenced epoch v{v}"
+            );
         }
         ApiKey::TxnOffsetCommit => {
             let id = format!("toc-v{v}");
@@ -659,9 +671,11 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                     .with_generation_id(-1)
                     .with_topics(vec![txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
                         .with_name(name(TOPIC))
-                        .with_partitions(vec![txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
-                            .with_partition_index(0)
-                            .with_committed_offset(0)])]),
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(0),
+                        ])]),
                 v,
             )?;
             assert_eq!(r.topics[0].partitions[0].error_code, 0, "txn offset commit v{v}");
@@ -692,14 +706,20 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
             )?;
             assert_eq!(r.transaction_states[0].error_code, 0, "describe v{v}");
             assert_eq!(r.transaction_states[0].transaction_state.as_str(), "Empty");
-            assert_eq!(r.transaction_states[1].error_code, 105, "TRANSACTIONAL_ID_NOT_FOUND v{v}");
+            assert_eq!(
+                r.transaction_states[1].error_code, 105,
+                "TRANSACTIONAL_ID_NOT_FOUND v{v}"
+            );
         }
         ApiKey::ListTransactions => {
             let id = format!("list-v{v}");
             init_txn(client, &id)?;
             let r = client.send(&ListTransactionsRequest::default().with_duration_filter(-1), v)?;
             assert_eq!(r.error_code, 0, "list v{v}");
-            assert!(r.transaction_states.iter().any(|t| t.transactional_id.as_str() == id), "listed v{v}");
+            assert!(
+                r.transaction_states.iter().any(|t| t.transactional_id.as_str() == id),
+                "listed v{v}"
+            );
         }
         other => panic!("no exercise for {other:?}"),
     }

@@ -228,15 +228,25 @@ pub(super) async fn cleaner_loop(broker: Arc<Broker>, mut shutdown: watch::Recei
     let threads = broker.config.log_cleaner_threads.max(1);
     loop {
         let config = &broker.config;
-        let buffer = setting(&broker, "log.cleaner.dedupe.buffer.size", config.log_cleaner_dedupe_buffer_size);
+        let buffer = setting(
+            &broker,
+            "log.cleaner.dedupe.buffer.size",
+            config.log_cleaner_dedupe_buffer_size,
+        );
         let map_capacity = OffsetMap::capacity_for(buffer / threads as u64);
-        let rate = setting(&broker, "log.cleaner.io.max.bytes.per.second", config.log_cleaner_io_max_bytes_per_second);
+        let rate = setting(
+            &broker,
+            "log.cleaner.io.max.bytes.per.second",
+            config.log_cleaner_io_max_bytes_per_second,
+        );
         let rate = rate / threads as f64;
         let backoff = setting(&broker, "log.cleaner.backoff.ms", config.log_cleaner_backoff_ms);
         let worker = broker.clone();
         let ran = tokio::task::spawn_blocking(move || {
             // A throttle per pass: idle time between passes is no credit.
-            worker.cleaner.clean_one(&worker, &mut Throttle::new(rate), map_capacity)
+            worker
+                .cleaner
+                .clean_one(&worker, &mut Throttle::new(rate), map_capacity)
         });
         let ran = tokio::select! {
             _ = shutdown.changed() => return,

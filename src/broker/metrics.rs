@@ -429,7 +429,12 @@ fn write_partition(partition: &Partition, w: &mut PromWriter) {
     w.gauge("krab_log_end_offset", help, &labels, stats.log_end_offset as f64);
     w.gauge("krab_high_watermark", "Last committed offset + 1.", &labels, hw as f64);
     let help = "Last stable offset: the first open transaction's first offset, at most the high watermark.";
-    w.gauge("krab_last_stable_offset", help, &labels, partition.last_stable_offset() as f64);
+    w.gauge(
+        "krab_last_stable_offset",
+        help,
+        &labels,
+        partition.last_stable_offset() as f64,
+    );
 }
 
 #[cfg(test)]
@@ -445,7 +450,12 @@ fn write_transactions(broker: &Broker, w: &mut PromWriter) {
         ("aborted", &counters.aborted),
         ("timed_out", &counters.timed_out),
     ] {
-        w.counter("krab_transactions_total", help, &[("result", result)], counter.get() as f64);
+        w.counter(
+            "krab_transactions_total",
+            help,
+            &[("result", result)],
+            counter.get() as f64,
+        );
     }
 }
 
@@ -453,9 +463,21 @@ fn write_transactions(broker: &Broker, w: &mut PromWriter) {
 fn write_cleaner(broker: &Broker, w: &mut PromWriter) {
     let cleaner = &broker.cleaner;
     for (name, help, value) in [
-        ("krab_log_cleaner_runs_total", "Cleaning passes completed.", cleaner.runs.get()),
-        ("krab_log_cleaner_bytes_read_total", "Bytes of log the cleaner read.", cleaner.bytes_read.get()),
-        ("krab_log_cleaner_bytes_written_total", "Bytes of cleaned segments written.", cleaner.bytes_written.get()),
+        (
+            "krab_log_cleaner_runs_total",
+            "Cleaning passes completed.",
+            cleaner.runs.get(),
+        ),
+        (
+            "krab_log_cleaner_bytes_read_total",
+            "Bytes of log the cleaner read.",
+            cleaner.bytes_read.get(),
+        ),
+        (
+            "krab_log_cleaner_bytes_written_total",
+            "Bytes of cleaned segments written.",
+            cleaner.bytes_written.get(),
+        ),
         (
             "krab_log_cleaner_records_removed_total",
             "Records removed by cleaning (superseded, expired tombstones, keyless).",

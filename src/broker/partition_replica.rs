@@ -336,9 +336,15 @@ impl Partition {
                 }
             }
             if header.is_transactional() {
-                let control = header.is_control().then(|| crate::log::control_record_type(&batch)).flatten();
+                let control = header
+                    .is_control()
+                    .then(|| crate::log::control_record_type(&batch))
+                    .flatten();
                 let mut txns = self.lock_txns();
-                if txns.apply(super::partition_txns::TxnBatch::of(&header, control)).is_some() {
+                if txns
+                    .apply(super::partition_txns::TxnBatch::of(&header, control))
+                    .is_some()
+                {
                     if let Err(e) = super::partition_txns::write_aborted(log.dir(), txns.aborted()) {
                         tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write aborted-transactions");
                     }

@@ -198,7 +198,11 @@ pub fn write_aborted(dir: &Path, aborted: &[AbortedTxn]) -> std::io::Result<()> 
 }
 
 pub fn read_scan_start(dir: &Path) -> Option<i64> {
-    std::fs::read_to_string(dir.join(SCAN_START_FILE)).ok()?.trim().parse().ok()
+    std::fs::read_to_string(dir.join(SCAN_START_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 pub fn write_scan_start(dir: &Path, offset: i64) -> std::io::Result<()> {
@@ -224,7 +228,9 @@ impl Partition {
                 txns.checkpointed = true;
                 self.txn_scan_written.store(leo, Ordering::Release);
             }
-            Err(e) => tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start"),
+            Err(e) => {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start")
+            }
         }
     }
 
@@ -248,7 +254,9 @@ impl Partition {
         }
         match write_scan_start(log.dir(), start) {
             Ok(()) => self.txn_scan_written.store(start, Ordering::Release),
-            Err(e) => tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start"),
+            Err(e) => {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot write txn-scan-start")
+            }
         }
     }
 
@@ -264,7 +272,10 @@ impl Partition {
         let mut log = write_lock(&self.log);
         let leader_epoch = self.epoch_to_append(None)?;
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
-        if producers.epoch_of(producer_id).is_some_and(|current| producer_epoch < current) {
+        if producers
+            .epoch_of(producer_id)
+            .is_some_and(|current| producer_epoch < current)
+        {
             return Err(ErrorCode::InvalidProducerEpoch);
         }
         let mut batch = crate::records::encode_control_batch(
@@ -307,7 +318,9 @@ impl Partition {
     /// the earliest open transaction if that is lower.
     pub fn last_stable_offset(&self) -> i64 {
         let hw = self.high_watermark();
-        self.lock_txns().first_unstable_offset().map_or(hw, |first| first.min(hw))
+        self.lock_txns()
+            .first_unstable_offset()
+            .map_or(hw, |first| first.min(hw))
     }
 
     /// Aborted transactions with data in `[from, to)`.
@@ -357,9 +370,17 @@ mod tests {
         assert!(txns.is_aborted(8, 9) && !txns.is_aborted(7, 9));
         txns.truncate(16);
         assert!(txns.aborted().is_empty());
-        assert_eq!(txns.first_unstable_offset(), Some(5), "a truncated abort marker reopens its transaction");
+        assert_eq!(
+            txns.first_unstable_offset(),
+            Some(5),
+            "a truncated abort marker reopens its transaction"
+        );
         txns.truncate(15);
-        assert_eq!(txns.first_unstable_offset(), Some(0), "and so does a truncated commit marker");
+        assert_eq!(
+            txns.first_unstable_offset(),
+            Some(0),
+            "and so does a truncated commit marker"
+        );
         txns.truncate(3);
         assert_eq!(txns.first_unstable_offset(), Some(0));
         txns.truncate(0);

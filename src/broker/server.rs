@@ -174,7 +174,10 @@ pub async fn run_with_store(
     tasks.push(tokio::spawn(transaction_loop(broker.clone(), shutdown_rx.clone())));
     if broker.config.log_cleaner_enable {
         for _ in 0..broker.config.log_cleaner_threads.max(1) {
-            tasks.push(tokio::spawn(super::log_cleaner::cleaner_loop(broker.clone(), shutdown_rx.clone())));
+            tasks.push(tokio::spawn(super::log_cleaner::cleaner_loop(
+                broker.clone(),
+                shutdown_rx.clone(),
+            )));
         }
     }
     let monitor_addr = match start_monitor(&broker, shutdown_rx.clone()).await {

@@ -361,7 +361,12 @@ impl PartitionLog {
         self.append_with_offsets(batch, now_ms, false)
     }
 
-    fn append_with_offsets(&mut self, batch: &mut [u8], now_ms: i64, gaps_allowed: bool) -> Result<AppendInfo, LogError> {
+    fn append_with_offsets(
+        &mut self,
+        batch: &mut [u8],
+        now_ms: i64,
+        gaps_allowed: bool,
+    ) -> Result<AppendInfo, LogError> {
         self.ensure_writable()?;
         let header = parse_header(batch).map_err(LogError::InvalidBatch)?;
         if total_size(&header) != batch.len() as u64 {

@@ -381,14 +381,21 @@ mod tests {
             assert_eq!(new_records, kept, "offsets 101 and 104 are kept, not renumbered");
             assert_eq!((new_header.base_offset, new_header.last_offset()), (100, 105));
             assert_eq!(
-                (new_header.producer_id, new_header.producer_epoch, new_header.base_sequence),
+                (
+                    new_header.producer_id,
+                    new_header.producer_epoch,
+                    new_header.base_sequence
+                ),
                 (42, 3, 7)
             );
             assert_eq!((new_header.partition_leader_epoch, new_header.record_count), (9, 2));
             assert_eq!(new_header.compression().unwrap(), codec);
             assert_eq!(new_header.max_timestamp, 1_004);
             let stray = record(110, 0, "x");
-            assert!(rebuild_batch(&header, &[stray]).is_err(), "an offset outside the batch is refused");
+            assert!(
+                rebuild_batch(&header, &[stray]).is_err(),
+                "an offset outside the batch is refused"
+            );
         }
     }
 

@@ -24,6 +24,6 @@ mod old_consumer;
 pub mod partition_offsets;
 pub mod reassign;
 pub mod topics;
-pub mod transactions;
 mod topics_alter;
 pub mod topics_zk;
+pub mod transactions;

@@ -69,11 +69,17 @@ fn table(rows: &[Vec<String>]) -> String {
 }
 
 fn list(bootstrap: &str) -> Result<String, String> {
-    let mut rows = vec![["TransactionalId", "Coordinator", "ProducerId", "TransactionState"].map(String::from).to_vec()];
+    let mut rows = vec![["TransactionalId", "Coordinator", "ProducerId", "TransactionState"]
+        .map(String::from)
+        .to_vec()];
     for (id, address) in brokers(bootstrap)? {
-        let response = Client::connect(&address)?.send(&ListTransactionsRequest::default().with_duration_filter(-1), 1)?;
+        let response =
+            Client::connect(&address)?.send(&ListTransactionsRequest::default().with_duration_filter(-1), 1)?;
         if response.error_code != 0 {
-            return Err(format!("broker {id} answered ListTransactions with error {}", response.error_code));
+            return Err(format!(
+                "broker {id} answered ListTransactions with error {}",
+                response.error_code
+            ));
         }
         for state in response.transaction_states {
             rows.push(vec![
@@ -95,12 +101,16 @@ fn describe(bootstrap: &str, transactional_id: &str) -> Result<String, String> {
         1,
     )?;
     if found.error_code != 0 {
-        return Err(format!("FindCoordinator for {transactional_id:?} failed with error {}", found.error_code));
+        return Err(format!(
+            "FindCoordinator for {transactional_id:?} failed with error {}",
+            found.error_code
+        ));
     }
     let coordinator = format!("{}:{}", found.host, found.port);
     let response = Client::connect(&coordinator)?.send(
-        &DescribeTransactionsRequest::default()
-            .with_transactional_ids(vec![TransactionalId(StrBytes::from_string(transactional_id.to_string()))]),
+        &DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(StrBytes::from_string(
+            transactional_id.to_string(),
+        ))]),
         0,
     )?;
     let state = response
@@ -113,9 +123,14 @@ fn describe(bootstrap: &str, transactional_id: &str) -> Result<String, String> {
         105 => return Err(format!("Transactional id {transactional_id} not found")),
         code => return Err(format!("DescribeTransactions failed with error {code}")),
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     let (start, duration) = if state.transaction_start_time_ms >= 0 {
-        (state.transaction_start_time_ms.to_string(), (now - state.transaction_start_time_ms).to_string())
+        (
+            state.transaction_start_time_ms.to_string(),
+            (now - state.transaction_start_time_ms).to_string(),
+        )
     } else {
         ("None".to_string(), "None".to_string())
     };
@@ -125,9 +140,19 @@ fn describe(bootstrap: &str, transactional_id: &str) -> Result<String, String> {
         .flat_map(|t| t.partitions.iter().map(move |p| format!("{}-{p}", t.topic.as_str())))
         .collect();
     let rows = vec![
-        ["CoordinatorId", "TransactionalId", "ProducerId", "ProducerEpoch", "TransactionState", "TransactionTimeoutMs", "CurrentTransactionStartTimeMs", "TransactionDurationMs", "TopicPartitions"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "CoordinatorId",
+            "TransactionalId",
+            "ProducerId",
+            "ProducerEpoch",
+            "TransactionState",
+            "TransactionTimeoutMs",
+            "CurrentTransactionStartTimeMs",
+            "TransactionDurationMs",
+            "TopicPartitions",
+        ]
+        .map(String::from)
+        .to_vec(),
         vec![
             found.node_id.0.to_string(),
             transactional_id.to_string(),

@@ -31,7 +31,8 @@ pub const ROOT: &str = "/krab/transactions";
 pub fn encode_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-') || (byte == b'.' && name != "." && name != "..") {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-') || (byte == b'.' && name != "." && name != "..")
+        {
             out.push(byte as char);
         } else {
             out.push_str(&format!("%{byte:02X}"));
@@ -150,7 +151,11 @@ impl TxnCoordinator {
                     .map_err(unavailable)?;
                 Ok(0)
             }
-            Some(version) => Ok(store.set(&path, &meta.to_json(), Some(version)).await.map_err(unavailable)?.version),
+            Some(version) => Ok(store
+                .set(&path, &meta.to_json(), Some(version))
+                .await
+                .map_err(unavailable)?
+                .version),
         }
     }
 
@@ -294,16 +299,18 @@ impl TxnCoordinator {
                 .offsets
                 .iter()
                 .flat_map(|(topic, partitions)| {
-                    partitions.iter().map(move |(partition, (offset, leader_epoch, metadata))| {
-                        (
-                            (group.to_string(), topic.clone(), *partition),
-                            Commit {
-                                offset: *offset,
-                                leader_epoch: *leader_epoch,
-                                metadata: metadata.clone(),
-                            },
-                        )
-                    })
+                    partitions
+                        .iter()
+                        .map(move |(partition, (offset, leader_epoch, metadata))| {
+                            (
+                                (group.to_string(), topic.clone(), *partition),
+                                Commit {
+                                    offset: *offset,
+                                    leader_epoch: *leader_epoch,
+                                    metadata: metadata.clone(),
+                                },
+                            )
+                        })
                 })
                 .collect();
             for result in broker.offsets.commit_many(commits).await {
@@ -325,7 +332,9 @@ impl TxnCoordinator {
         fenced: ErrorCode,
     ) -> Result<Versioned, ErrorCode> {
         Self::check_coordinator(broker, id)?;
-        let (meta, version) = Self::load(broker, id).await?.ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        let (meta, version) = Self::load(broker, id)
+            .await?
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
         meta.check_producer(producer_id, epoch, fenced)?;
         Ok((meta, version))
     }
@@ -393,7 +402,9 @@ impl TxnCoordinator {
         offsets: Vec<(String, i32, Commit)>,
     ) -> Result<(), ErrorCode> {
         // Checked against the transaction's own state, wherever it is coordinated.
-        let (meta, _) = Self::load(broker, id).await?.ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        let (meta, _) = Self::load(broker, id)
+            .await?
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
         meta.check_producer(producer_id, epoch, ErrorCode::ProducerFenced)?;
         if meta.state != TxnState::Ongoing || !meta.groups.contains(group) {
             return Err(ErrorCode::InvalidTxnState);
@@ -422,7 +433,10 @@ impl TxnCoordinator {
         let data = serde_json::to_vec(&pending).unwrap_or_default();
         match version {
             Some(v) => store.set(&path, &data, Some(v)).await.map(|_| ()),
-            None => store.create_with_parents(&path, &data, NodeKind::Persistent).await.map(|_| ()),
+            None => store
+                .create_with_parents(&path, &data, NodeKind::Persistent)
+                .await
+                .map(|_| ()),
         }
         .map_err(unavailable)
     }
@@ -438,7 +452,11 @@ impl TxnCoordinator {
 
     /// The ids this broker coordinates, with their state.
     pub async fn list(&self, broker: &Broker) -> Result<Vec<(String, TxnMetadata)>, ErrorCode> {
-        let names = Self::store(broker).children(ROOT).await.map_err(unavailable)?.unwrap_or_default();
+        let names = Self::store(broker)
+            .children(ROOT)
+            .await
+            .map_err(unavailable)?
+            .unwrap_or_default();
         let mut out = Vec::new();
         for name in names {
             let id = decode_name(&name);
@@ -482,17 +500,29 @@ impl TxnCoordinator {
         };
         let now = crate::broker::now_ms();
         if meta.state.is_preparing() {
-            tracing::info!(transactional_id = id, state = meta.state.name(), "completing a transaction left half-done");
+            tracing::info!(
+                transactional_id = id,
+                state = meta.state.name(),
+                "completing a transaction left half-done"
+            );
             self.complete(broker, id, meta, version).await?;
         } else if meta.expired(now) {
-            tracing::info!(transactional_id = id, producer_id = meta.producer_id, timeout_ms = meta.timeout_ms, "aborting a transaction past its timeout");
+            tracing::info!(
+                transactional_id = id,
+                producer_id = meta.producer_id,
+                timeout_ms = meta.timeout_ms,
+                "aborting a transaction past its timeout"
+            );
             self.counters.timed_out.inc();
             self.fence_and_abort(broker, id, meta, version).await?;
         } else if meta.state.is_idle()
             && now.saturating_sub(meta.update_ms) > broker.config.transactional_id_expiration_ms
         {
             tracing::info!(transactional_id = id, "forgetting an expired transactional id");
-            Self::store(broker).delete(&txn_path(id), true).await.map_err(unavailable)?;
+            Self::store(broker)
+                .delete(&txn_path(id), true)
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }

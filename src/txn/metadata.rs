@@ -143,7 +143,11 @@ impl TxnMetadata {
 
     /// The state after deciding to commit or abort.
     pub fn prepare(&mut self, commit: bool, now_ms: i64) {
-        self.state = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
+        self.state = if commit {
+            TxnState::PrepareCommit
+        } else {
+            TxnState::PrepareAbort
+        };
         self.update_ms = now_ms;
     }
 
@@ -195,7 +199,10 @@ mod tests {
         assert!(m.add([], Some("g"), 300).unwrap());
         assert_eq!(m.end(true), Ok(EndDecision::Prepare));
         m.prepare(true, 400);
-        assert_eq!(m.add([("t".to_string(), 1)], None, 500), Err(ErrorCode::ConcurrentTransactions));
+        assert_eq!(
+            m.add([("t".to_string(), 1)], None, 500),
+            Err(ErrorCode::ConcurrentTransactions)
+        );
         assert_eq!(m.end(true), Err(ErrorCode::ConcurrentTransactions));
         m.complete(500);
         assert_eq!(m.state, TxnState::CompleteCommit);
@@ -214,9 +221,18 @@ mod tests {
         let mut m = TxnMetadata::new(7, 1000, 0);
         m.producer_epoch = 3;
         assert_eq!(m.check_producer(7, 3, ErrorCode::ProducerFenced), Ok(()));
-        assert_eq!(m.check_producer(7, 2, ErrorCode::ProducerFenced), Err(ErrorCode::ProducerFenced));
-        assert_eq!(m.check_producer(7, 4, ErrorCode::ProducerFenced), Err(ErrorCode::InvalidProducerEpoch));
-        assert_eq!(m.check_producer(8, 3, ErrorCode::ProducerFenced), Err(ErrorCode::InvalidProducerIdMapping));
+        assert_eq!(
+            m.check_producer(7, 2, ErrorCode::ProducerFenced),
+            Err(ErrorCode::ProducerFenced)
+        );
+        assert_eq!(
+            m.check_producer(7, 4, ErrorCode::ProducerFenced),
+            Err(ErrorCode::InvalidProducerEpoch)
+        );
+        assert_eq!(
+            m.check_producer(8, 3, ErrorCode::ProducerFenced),
+            Err(ErrorCode::InvalidProducerIdMapping)
+        );
         assert_eq!(m.bumped_epoch(), Some(4));
         m.producer_epoch = i16::MAX - 1;
         assert_eq!(m.bumped_epoch(), None);

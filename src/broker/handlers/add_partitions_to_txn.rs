@@ -32,9 +32,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         .iter()
         .flat_map(|t| t.partitions.iter().map(move |p| (t.name.to_string(), *p)))
         .collect();
-    let unknown = partitions
-        .iter()
-        .any(|(topic, p)| broker.topic(topic).is_none_or(|t| *p < 0 || *p as usize >= t.partition_count()));
+    let unknown = partitions.iter().any(|(topic, p)| {
+        broker
+            .topic(topic)
+            .is_none_or(|t| *p < 0 || *p as usize >= t.partition_count())
+    });
     let result = if unknown {
         Err(ErrorCode::UnknownTopicOrPartition)
     } else {
@@ -58,24 +60,35 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         .v3_and_below_topics
         .iter()
         .map(|t| {
-            AddPartitionsToTxnTopicResult::default().with_name(t.name.clone()).with_results_by_partition(
-                t.partitions
-                    .iter()
-                    .map(|p| {
-                        let partition_code = if code == ErrorCode::UnknownTopicOrPartition.code() {
-                            let known = broker.topic(t.name.as_str()).is_some_and(|topic| *p >= 0 && (*p as usize) < topic.partition_count());
-                            // Kafka fails the known partitions of such a request as OPERATION_NOT_ATTEMPTED (55).
-                            if known { 55 } else { code }
-                        } else {
-                            code
-                        };
-                        AddPartitionsToTxnPartitionResult::default()
-                            .with_partition_index(*p)
-                            .with_partition_error_code(partition_code)
-                    })
-                    .collect(),
-            )
+            AddPartitionsToTxnTopicResult::default()
+                .with_name(t.name.clone())
+                .with_results_by_partition(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            let partition_code = if code == ErrorCode::UnknownTopicOrPartition.code() {
+                                let known = broker
+                                    .topic(t.name.as_str())
+                                    .is_some_and(|topic| *p >= 0 && (*p as usize) < topic.partition_count());
+                                // Kafka fails the known partitions of such a request as OPERATION_NOT_ATTEMPTED (55).
+                                if known {
+                                    55
+                                } else {
+                                    code
+                                }
+                            } else {
+                                code
+                            };
+                            AddPartitionsToTxnPartitionResult::default()
+                                .with_partition_index(*p)
+                                .with_partition_error_code(partition_code)
+                        })
+                        .collect(),
+                )
         })
         .collect();
-    respond(&frame, &AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics))
+    respond(
+        &frame,
+        &AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics),
+    )
 }

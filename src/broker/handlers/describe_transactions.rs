@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
-use kafka_protocol::messages::{
-    DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, TopicName,
-};
+use kafka_protocol::messages::{DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::dispatch::HandlerResult;
@@ -55,5 +53,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         states.push(state);
     }
     let _ = ErrorCode::None;
-    respond(&frame, &DescribeTransactionsResponse::default().with_transaction_states(states))
+    respond(
+        &frame,
+        &DescribeTransactionsResponse::default().with_transaction_states(states),
+    )
 }

@@ -19,9 +19,11 @@ use super::{decode, respond};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: TxnOffsetCommitRequest = decode(&frame)?;
     let group = request.group_id.as_str();
-    let too_large = request.topics.iter().flat_map(|t| &t.partitions).any(|p| {
-        p.committed_metadata.as_ref().map_or(0, |m| m.len()) > broker.config.offset_metadata_max_bytes
-    });
+    let too_large = request
+        .topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .any(|p| p.committed_metadata.as_ref().map_or(0, |m| m.len()) > broker.config.offset_metadata_max_bytes);
     let result = if !valid_group_id(group) {
         Err(ErrorCode::InvalidGroupId)
     } else if !broker.is_coordinator_for(group) {
@@ -60,16 +62,18 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         .topics
         .iter()
         .map(|t| {
-            TxnOffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(
-                t.partitions
-                    .iter()
-                    .map(|p| {
-                        TxnOffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(code)
-                    })
-                    .collect(),
-            )
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            TxnOffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                )
         })
         .collect();
     respond(&frame, &TxnOffsetCommitResponse::default().with_topics(topics))

@@ -30,8 +30,14 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                     Err(code) => Err(code),
                     Ok(partition) if !partition.is_leader() => Err(ErrorCode::NotLeaderOrFollower),
                     Ok(partition) => {
-                        append_local(broker, partition, marker.producer_id.0, marker.producer_epoch, marker.transaction_result)
-                            .await
+                        append_local(
+                            broker,
+                            partition,
+                            marker.producer_id.0,
+                            marker.producer_epoch,
+                            marker.transaction_result,
+                        )
+                        .await
                     }
                 };
                 partitions.push(

@@ -103,10 +103,9 @@ impl CleanJob {
     fn is_aborted(&self, header: &BatchHeader) -> bool {
         header.is_transactional()
             && !header.is_control()
-            && self
-                .aborted
-                .iter()
-                .any(|&(pid, first, last)| pid == header.producer_id && first <= header.base_offset && header.base_offset <= last)
+            && self.aborted.iter().any(|&(pid, first, last)| {
+                pid == header.producer_id && first <= header.base_offset && header.base_offset <= last
+            })
     }
 }
 
@@ -306,7 +305,10 @@ impl CleanJob {
 
 /// `<base>.log.cleaned` in `dir`.
 pub fn cleaned_path(dir: &Path, base_offset: i64) -> PathBuf {
-    dir.join(format!("{}{CLEANED_SUFFIX}", segment_file_name(base_offset, LOG_SUFFIX)))
+    dir.join(format!(
+        "{}{CLEANED_SUFFIX}",
+        segment_file_name(base_offset, LOG_SUFFIX)
+    ))
 }
 
 /// `<base>.log.swap` in `dir`.

@@ -14,7 +14,9 @@ mod throttle;
 mod tests;
 
 pub use checkpoint_file::{read_cleaner_offsets, write_cleaner_offsets, CleanerOffsets, CLEANER_CHECKPOINT_FILE};
-pub use job::{cleaned_path, swap_path, CleanJob, CleanStats, CleanedGroup, SourceSegment, CLEANED_SUFFIX, SWAP_SUFFIX};
+pub use job::{
+    cleaned_path, swap_path, CleanJob, CleanStats, CleanedGroup, SourceSegment, CLEANED_SUFFIX, SWAP_SUFFIX,
+};
 pub use offset_map::OffsetMap;
 pub(crate) use swap_recovery::complete_interrupted_swaps;
 pub use throttle::Throttle;
@@ -86,6 +88,10 @@ pub fn run_pass(
             outcome.groups_abandoned += 1;
         }
     }
-    outcome.next_first_dirty = if outcome.groups_abandoned > 0 { job.first_dirty } else { end };
+    outcome.next_first_dirty = if outcome.groups_abandoned > 0 {
+        job.first_dirty
+    } else {
+        end
+    };
     Ok(outcome)
 }

@@ -25,7 +25,10 @@ fn files_with_suffix(dir: &Path, suffix: &str) -> Result<Vec<(i64, PathBuf)>, Lo
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        let Some(stem) = name.strip_suffix(suffix).and_then(|n| n.strip_suffix(&format!(".{LOG_SUFFIX}"))) else {
+        let Some(stem) = name
+            .strip_suffix(suffix)
+            .and_then(|n| n.strip_suffix(&format!(".{LOG_SUFFIX}")))
+        else {
             continue;
         };
         if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {

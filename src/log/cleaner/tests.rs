@@ -109,7 +109,11 @@ fn a_pass_keeps_the_latest_value_of_every_key_at_its_offset() {
         assert!(outcome.groups_swapped >= 1 && outcome.groups_abandoned == 0);
         assert!(outcome.stats.records_removed > 100, "{outcome:?}");
         let after = contents(&log);
-        assert_eq!(latest(&after), latest(&before), "every key keeps its latest value and offset");
+        assert_eq!(
+            latest(&after),
+            latest(&before),
+            "every key keeps its latest value and offset"
+        );
         let mapped: BTreeMap<_, _> = before.range(..active_base).map(|(o, r)| (*o, r.clone())).collect();
         for (offset, (key, _)) in &after {
             if *offset < active_base {
@@ -118,7 +122,11 @@ fn a_pass_keeps_the_latest_value_of_every_key_at_its_offset() {
             }
         }
         let tail: Vec<_> = before.range(active_base..).collect();
-        assert_eq!(after.range(active_base..).collect::<Vec<_>>(), tail, "the active segment is untouched");
+        assert_eq!(
+            after.range(active_base..).collect::<Vec<_>>(),
+            tail,
+            "the active segment is untouched"
+        );
         assert_eq!(log.log_end_offset(), 200);
         assert!(log.segment_count() < segments_before, "emptied groups leave no segment");
         // A second pass with nothing dirty changes nothing.
@@ -153,7 +161,11 @@ fn a_small_map_cleans_in_several_passes_to_the_same_result() {
             break;
         }
     }
-    assert_eq!(checkpoint, Some(active_base), "passes of 8 keys reach the active segment");
+    assert_eq!(
+        checkpoint,
+        Some(active_base),
+        "passes of 8 keys reach the active segment"
+    );
     assert_eq!(contents(&log), contents(&full));
 }
 
@@ -161,15 +173,27 @@ fn a_small_map_cleans_in_several_passes_to_the_same_result() {
 fn tombstones_stay_for_delete_retention_then_go() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = PartitionLog::open(dir.path(), compacted(300)).unwrap();
-    append(&mut log, &[(Some("a"), Some("1")), (Some("b"), Some("1"))], Compression::None);
+    append(
+        &mut log,
+        &[(Some("a"), Some("1")), (Some("b"), Some("1"))],
+        Compression::None,
+    );
     append(&mut log, &[(Some("a"), None)], Compression::None);
     for _ in 0..3 {
-        append(&mut log, &[(Some("c"), Some("filler filler filler filler"))], Compression::None);
+        append(
+            &mut log,
+            &[(Some("c"), Some("filler filler filler filler"))],
+            Compression::None,
+        );
     }
     let now = wall_clock_ms();
     let outcome = pass(&mut log, None, 100, now);
     let kept = contents(&log);
-    assert_eq!(kept.get(&2), Some(&(Some("a".into()), None)), "a young tombstone is kept");
+    assert_eq!(
+        kept.get(&2),
+        Some(&(Some("a".into()), None)),
+        "a young tombstone is kept"
+    );
     assert!(!kept.contains_key(&0), "the value it deletes is gone");
     let due = outcome.tombstone_due_ms.expect("a kept tombstone has a due time");
     assert!(due > now && due <= now + 60_000 + 1000, "{due}");
@@ -189,15 +213,24 @@ fn nothing_above_the_high_watermark_is_cleaned() {
     let bases = log.segment_base_offsets();
     let upper = bases[2] + 1;
     let summary = log.cleanable_summary(None, upper, wall_clock_ms()).unwrap();
-    assert_eq!(summary.first_uncleanable, bases[2], "the segment holding the high watermark is not cleaned");
+    assert_eq!(
+        summary.first_uncleanable, bases[2],
+        "the segment holding the high watermark is not cleaned"
+    );
     let before = contents(&log);
     let job = log.prepare_clean(&summary).unwrap();
     let outcome = run_pass(&job, 1000, wall_clock_ms(), &mut None, |g| log.swap_cleaned(g)).unwrap();
     assert_eq!(outcome.next_first_dirty, bases[2]);
     let after = contents(&log);
-    assert_eq!(after.range(bases[2]..).collect::<Vec<_>>(), before.range(bases[2]..).collect::<Vec<_>>());
+    assert_eq!(
+        after.range(bases[2]..).collect::<Vec<_>>(),
+        before.range(bases[2]..).collect::<Vec<_>>()
+    );
 
-    let lagged = LogConfig { min_compaction_lag_ms: 60_000, ..compacted(512) };
+    let lagged = LogConfig {
+        min_compaction_lag_ms: 60_000,
+        ..compacted(512)
+    };
     log.set_config(lagged);
     let summary = log.cleanable_summary(None, i64::MAX, 1_000 + 30_000).unwrap();
     assert_eq!(
@@ -216,11 +249,16 @@ fn dirty_ratio_and_max_lag() {
     assert!(summary.dirty_bytes > 0 && summary.dirty_ratio() == 1.0);
     assert!(!summary.max_lag_overdue);
     let outcome = pass(&mut log, None, 1000, wall_clock_ms());
-    let summary = log.cleanable_summary(Some(outcome.next_first_dirty), i64::MAX, 2_000).unwrap();
+    let summary = log
+        .cleanable_summary(Some(outcome.next_first_dirty), i64::MAX, 2_000)
+        .unwrap();
     assert_eq!((summary.dirty_bytes, summary.dirty_ratio()), (0, 0.0));
     assert!(summary.clean_bytes > 0);
     // Records stamped 1_000 are overdue once max.compaction.lag.ms passes.
-    log.set_config(LogConfig { max_compaction_lag_ms: 500, ..compacted(512) });
+    log.set_config(LogConfig {
+        max_compaction_lag_ms: 500,
+        ..compacted(512)
+    });
     let summary = log.cleanable_summary(None, i64::MAX, 2_000).unwrap();
     assert!(summary.max_lag_overdue);
 }
@@ -236,12 +274,15 @@ fn a_pass_whose_sources_changed_is_abandoned() {
     let before = contents(&log);
     let outcome = run_pass(&job, 1000, wall_clock_ms(), &mut None, |g| log.swap_cleaned(g)).unwrap();
     assert!(outcome.groups_abandoned >= 1);
-    assert_eq!(outcome.next_first_dirty, summary.first_dirty, "the checkpoint does not move");
+    assert_eq!(
+        outcome.next_first_dirty, summary.first_dirty,
+        "the checkpoint does not move"
+    );
     let after = contents(&log);
     assert_eq!(latest(&after), latest(&before));
-    assert!(fs::read_dir(dir.path()).unwrap().all(|e| {
-        !e.unwrap().file_name().to_string_lossy().ends_with(CLEANED_SUFFIX)
-    }));
+    assert!(fs::read_dir(dir.path())
+        .unwrap()
+        .all(|e| { !e.unwrap().file_name().to_string_lossy().ends_with(CLEANED_SUFFIX) }));
 }
 
 #[test]
@@ -256,7 +297,9 @@ fn restarts_finish_or_forget_an_interrupted_pass() {
     let mut stats = CleanStats::default();
     let end = job.build_offset_map(&mut map, &mut None, &mut stats).unwrap();
     let groups = job.groups(end);
-    let cleaned = job.clean_group(&groups[0], &map, end, wall_clock_ms(), &mut None, &mut stats).unwrap();
+    let cleaned = job
+        .clean_group(&groups[0], &map, end, wall_clock_ms(), &mut None, &mut stats)
+        .unwrap();
     assert!(cleaned.path.exists());
     drop((cleaned, log));
     let log = PartitionLog::open(dir.path(), compacted(512)).unwrap();
@@ -271,14 +314,18 @@ fn restarts_finish_or_forget_an_interrupted_pass() {
     busy_append(&mut log, 40..60);
     let before = contents(&log);
     log.set_config(compacted(4096));
-    let summary = log.cleanable_summary(Some(first.next_first_dirty), i64::MAX, wall_clock_ms()).unwrap();
+    let summary = log
+        .cleanable_summary(Some(first.next_first_dirty), i64::MAX, wall_clock_ms())
+        .unwrap();
     let job = log.prepare_clean(&summary).unwrap();
     let mut map = OffsetMap::with_capacity(1000);
     let end = job.build_offset_map(&mut map, &mut None, &mut stats).unwrap();
     let groups = job.groups(end);
     let group = &groups[0];
     assert!(group.len() >= 2, "{groups:?}");
-    let cleaned = job.clean_group(group, &map, end, wall_clock_ms(), &mut None, &mut stats).unwrap();
+    let cleaned = job
+        .clean_group(group, &map, end, wall_clock_ms(), &mut None, &mut stats)
+        .unwrap();
     let base = cleaned.base_offset;
     fs::rename(&cleaned.path, swap_path(dir.path(), base)).unwrap();
     let second = &job.segments[group[1]].path;

@@ -51,7 +51,10 @@ mod tests {
     fn waits_only_when_ahead_of_the_rate() {
         assert!(Throttle::new(f64::MAX).is_none() && Throttle::new(0.0).is_none());
         let mut throttle = Throttle::new(1000.0).unwrap();
-        assert_eq!(throttle.delay_after(500, Duration::from_millis(100)), Duration::from_millis(400));
+        assert_eq!(
+            throttle.delay_after(500, Duration::from_millis(100)),
+            Duration::from_millis(400)
+        );
         assert_eq!(throttle.delay_after(500, Duration::from_secs(2)), Duration::ZERO);
     }
 }

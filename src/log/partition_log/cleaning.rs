@@ -51,9 +51,9 @@ impl PartitionLog {
         }
         let max_lag = self.config.max_compaction_lag_ms;
         let max_lag_overdue = match first_dirty_segment {
-            Some(segment) if max_lag < i64::MAX => segment
-                .first_header()?
-                .is_some_and(|header| header.first_timestamp >= 0 && header.first_timestamp < now_ms.saturating_sub(max_lag)),
+            Some(segment) if max_lag < i64::MAX => segment.first_header()?.is_some_and(|header| {
+                header.first_timestamp >= 0 && header.first_timestamp < now_ms.saturating_sub(max_lag)
+            }),
             _ => false,
         };
         Ok(CleanableSummary {
