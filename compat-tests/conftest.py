@@ -7,6 +7,9 @@
                      ``.restart()``, ``.log_dir``)
 * ``metadata_mode``  parametrized over ``embedded`` / ``zookeeper``
 * ``broker``         one krab in ``metadata_mode`` with default settings
+* ``krab_module``    module-scoped variant of ``krab`` for tests that can share brokers
+                     (embedded mode only: ``zk`` wipes ZooKeeper for every test)
+* ``certs``          session-scoped test CA and certificates (:mod:`certs`, openssl CLI)
 
 Environment: ``KRAB_BIN`` (default ``<repo>/target/release/krab``), ``ZOOKEEPER_CLASSPATH``
 (override the ZooKeeper server classpath), ``KRAB_START_TIMEOUT`` (seconds, default 30).
@@ -42,6 +45,7 @@ except ImportError:  # pragma: no cover
     _shim.parse_version = _parse_version
     sys.modules["pkg_resources"] = _shim
 
+import certs as certgen  # noqa: E402
 from krabtest import (ARTIFACTS, Krab, KrabExited, ZooKeeperServer, tail,  # noqa: E402
                       unique_topic)
 
@@ -106,6 +110,13 @@ def krab(request, tmp_path):
 
     yield make
 
+    problems = _stop_all(started)
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def _stop_all(started):
+    """SIGTERM every broker still running; returns the problems (died early, hung)."""
     problems = []
     for k in started:
         if k.died_unexpectedly():
@@ -122,8 +133,43 @@ def krab(request, tmp_path):
                 problems.append(f"krab[{k.name}] ignored SIGTERM for 20s (killed):\n"
                                 f"{tail(k.stderr_path)}")
         k.close_files()
+    return problems
+
+
+@pytest.fixture(scope="module")
+def krab_module(request, tmp_path_factory):
+    """Module-scoped factory: ``krab_module(overrides=None, broker_id=None, config_file=None,
+    extra_args=None, start=True)`` starts an embedded-mode broker that lives until the module's
+    last test.  Its output is attached to the report of any failing test in the module."""
+    started = []
+    request.node.stash[_KRABS_KEY] = started
+    counter = itertools.count()
+    base = tmp_path_factory.mktemp(re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:40])
+
+    def make(overrides=None, broker_id=None, config_file=None, extra_args=None, start=True):
+        n = next(counter)
+        k = Krab(name=f"module-{n}", workdir=base / f"krab{n}", mode="embedded",
+                 overrides=overrides, broker_id=broker_id, zk_connect=None,
+                 config_file=config_file, extra_args=extra_args)
+        started.append(k)
+        if start:
+            try:
+                k.start()
+            except KrabExited as e:
+                pytest.fail(str(e))
+        return k
+
+    yield make
+
+    problems = _stop_all(started)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """The test CA, server, client and foreign certificates (see certs.py), made once."""
+    return certgen.make_certs(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture(params=["embedded", "zookeeper"])
@@ -147,7 +193,8 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if not rep.failed:
         return
-    krabs = item.stash.get(_KRABS_KEY, [])
+    # the test's own brokers and those of module-scoped fixtures (stashed on the module node)
+    krabs = [k for node in item.listchain() for k in node.stash.get(_KRABS_KEY, [])]
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)[-150:]
     for k in krabs:
         text = k.log_text()

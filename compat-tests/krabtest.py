@@ -236,6 +236,17 @@ class Krab:
     def bootstrap(self):
         return f"{self.host}:{self.port}"
 
+    def listener(self, name, timeout=10):
+        """``HOST:PORT`` of listener ``name`` (as in ``listeners``), from this run's stdout line
+        ``krab listener NAME (PROTOCOL) listening on HOST:PORT``."""
+        pattern = re.compile(rf"^krab listener {re.escape(name.upper())} \(\S+\) "
+                             r"listening on (\S+:\d+)\s*$", re.M)
+
+        def printed():
+            return pattern.search(self.stdout_path.read_text(errors="replace"))
+        return wait_until(printed, timeout=timeout,
+                          msg=f"krab[{self.name}]'s listener {name} line").group(1)
+
     @property
     def monitor_url(self):
         """``http://HOST:PORT`` of the monitor this broker serves (``monitor.listener``)."""

@@ -42,12 +42,9 @@ impl Listener {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("bad listener name {name:?}"));
         }
-        if name != "PLAINTEXT" {
-            return Err(format!("only PLAINTEXT listeners are supported, got {name}"));
-        }
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         Ok(Listener {
-            name: name.to_string(),
+            name: name.to_ascii_uppercase(),
             host,
             port,
         })
@@ -155,6 +152,8 @@ pub struct BrokerConfig {
     /// (`log.cleanup.policy=compact` → `cleanup.policy`), for the keys no
     /// field above holds; topic overrides and dynamic defaults win.
     pub topic_defaults: BTreeMap<String, String>,
+    /// Listener protocols, TLS and SASL (`ssl.*`, `sasl.*`, `listener.name.*`).
+    pub security: crate::security::SecuritySettings,
 }
 
 impl Default for BrokerConfig {
@@ -217,6 +216,7 @@ impl Default for BrokerConfig {
             log_cleaner_dedupe_buffer_size: 128 * 1024 * 1024,
             log_cleaner_backoff_ms: 15_000,
             topic_defaults: BTreeMap::new(),
+            security: crate::security::SecuritySettings::default(),
         }
     }
 }
@@ -240,8 +240,6 @@ const KNOWN_IGNORED: &[&str] = &[
     "background.threads",
     "host.name",
     "port",
-    "listener.security.protocol.map",
-    "inter.broker.listener.name",
 ];
 
 /// Raw key/value pairs, in the order read, before validation.
@@ -369,6 +367,7 @@ impl BrokerConfig {
         let mut retention = (None, None, None);
         let mut roll = (None, None);
         let mut jitter: (Option<String>, Option<i64>) = (None, None);
+        let mut security_raw = BTreeMap::new();
         for (key, value) in raw {
             let v = value.as_str();
             match key.as_str() {
@@ -490,6 +489,9 @@ impl BrokerConfig {
                 }
                 "log.cleaner.backoff.ms" => c.log_cleaner_backoff_ms = parse_num(key, v, 0, i64::MAX)? as u64,
                 "log.roll.jitter.hours" => jitter.1 = Some(parse_num(key, v, 0, i32::MAX as i64)? * 3_600_000),
+                k if crate::security::settings::is_security_key(k) => {
+                    security_raw.insert(key.clone(), value.clone());
+                }
                 k if KNOWN_IGNORED.contains(&k) => warnings.ignored_keys.push(key.clone()),
                 k => match static_topic_default(k) {
                     Some(def) => {
@@ -523,6 +525,16 @@ impl BrokerConfig {
         if c.listeners.is_empty() {
             return Err(invalid("listeners", "", "at least one listener is required"));
         }
+        let names: Vec<String> = c.listeners.iter().map(|l| l.name.clone()).collect();
+        if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+            return Err(invalid(
+                "listeners",
+                &names.join(","),
+                &format!("listener name {} used twice", dup.1),
+            ));
+        }
+        c.security = crate::security::settings::resolve(&names, &security_raw)
+            .map_err(|e| invalid(&e.key, &e.value, &e.reason))?;
         if c.monitor_refresh_ms > c.monitor_retain_ms {
             return Err(invalid(
                 "monitor.refresh.ms",
@@ -550,14 +562,28 @@ impl BrokerConfig {
         Ok((c, warnings))
     }
 
-    /// The address clients are told to connect to for listener `index`,
+    /// The address clients are told to connect to for the first listener,
     /// given the port actually bound (listeners may ask for port 0).
     pub fn advertised_for(&self, bound_port: u16) -> (String, u16) {
-        if let Some(adv) = self.advertised_listeners.as_ref().and_then(|l| l.first()) {
+        self.advertised_for_listener(0, bound_port)
+    }
+
+    /// The address advertised for listener `index`: its entry in
+    /// `advertised.listeners` (by name), else its own host (the machine's
+    /// name when it binds every interface).
+    pub fn advertised_for_listener(&self, index: usize, bound_port: u16) -> (String, u16) {
+        let Some(listener) = self.listeners.get(index) else {
+            return (local_hostname(), bound_port);
+        };
+        let advertised = self
+            .advertised_listeners
+            .as_ref()
+            .and_then(|list| list.iter().find(|a| a.name == listener.name));
+        if let Some(adv) = advertised {
             let port = if adv.port == 0 { bound_port } else { adv.port };
             return (adv.host.clone(), port);
         }
-        let host = &self.listeners[0].host;
+        let host = &listener.host;
         let host = if host.is_empty() || host == "0.0.0.0" || host == "::" {
             local_hostname()
         } else {

@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod protocol;
 pub mod records;
 pub mod replica;
+pub mod security;
 pub mod testing;
 pub mod tools;
 pub mod txn;

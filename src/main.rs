@@ -288,6 +288,9 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         println!("krab broker {broker_id} listening on {}", running.local_addr);
+        for (name, protocol, addr) in &running.listener_addrs {
+            println!("krab listener {name} ({protocol}) listening on {addr}");
+        }
         if let Some(addr) = running.monitor_addr {
             println!("krab monitor serving http://{addr}/");
         }

@@ -1,20 +1,27 @@
-//! One client connection: framing, limits, and in-order request handling.
-//! The size prefix is checked against `socket.request.max.bytes` before any
-//! allocation, and the body buffer grows only as bytes actually arrive.
-//! Anything wrong with the framing closes this connection and no other.
+//! One client connection: TLS and SASL where the listener asks for them,
+//! framing, limits, and in-order request handling. The size prefix is
+//! checked against `socket.request.max.bytes` (before authentication:
+//! `sasl.server.max.receive.size`) before any allocation, and the body
+//! buffer grows only as bytes actually arrive. Anything wrong with the
+//! framing or the login closes this connection and no other.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::protocol::{parse_request_header, FrameError};
+use crate::protocol::{parse_request_header, FrameError, RequestFrame};
+use crate::security::authenticator::{AuthContext, Decision, SaslSession};
 
+use super::listeners::ListenerRuntime;
 use super::{dispatch, Broker};
+
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Largest single read reservation; bodies grow in steps of this.
 const READ_CHUNK: usize = 64 * 1024;
@@ -33,15 +40,79 @@ enum ConnectionError {
     Request(String),
 }
 
-pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+/// Serves one accepted socket on `listener`: the TLS handshake first where
+/// the listener has TLS, then requests (SASL before anything else where it
+/// has SASL). A failed handshake is logged in one line and closes only
+/// this connection.
+pub async fn accept(
+    socket: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<ListenerRuntime>,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) {
     let _open = broker.metrics.connection_opened();
-    let (mut reader, writer) = socket.into_split();
+    let Some(tls) = &listener.tls else {
+        serve(socket, peer, listener, None, broker.clone(), shutdown).await;
+        return;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            broker.metrics.authentication(listener.name(), "tls", false);
+            tracing::warn!(%peer, listener = listener.name(), error = %e, "TLS handshake failed; closing connection");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, listener = listener.name(), "TLS handshake timed out; closing connection");
+            return;
+        }
+    };
+    // The principal of a client certificate, as Kafka names it.
+    let dn = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|cert| crate::security::tls::subject_rfc2253(cert.as_ref()));
+    serve(stream, peer, listener, dn, broker.clone(), shutdown).await;
+}
+
+async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    listener: Arc<ListenerRuntime>,
+    certificate_dn: Option<String>,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut reader, writer) = tokio::io::split(stream);
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     let max = broker.config.socket_request_max_bytes;
+    let listener_name: Arc<str> = Arc::from(listener.name());
+    let mut principal: Arc<str> = match &certificate_dn {
+        Some(dn) => Arc::from(format!("User:{dn}")),
+        None => Arc::from(crate::security::ANONYMOUS),
+    };
+    let mut sasl = listener
+        .security
+        .protocol
+        .uses_sasl()
+        .then(|| SaslSession::new(listener.security.clone()));
     loop {
+        // Before authentication frames are capped small (CVE-2022-34917).
+        let unauthenticated = sasl.as_ref().is_some_and(|s| !s.authenticated());
+        let limit = if unauthenticated {
+            max.min(broker.config.security.sasl_max_receive_size)
+        } else {
+            max
+        };
         let frame = tokio::select! {
             _ = shutdown.changed() => break,
-            frame = read_frame(&mut reader, max) => frame,
+            frame = read_frame(&mut reader, limit) => frame,
         };
         let body = match frame {
             Ok(Some(body)) => body,
@@ -50,11 +121,65 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut
                 if matches!(e, ConnectionError::FrameSize(..)) {
                     broker.metrics.invalid_request();
                 }
-                tracing::warn!(%peer, error = %e, "closing connection");
+                let stage = if unauthenticated { " before authentication" } else { "" };
+                tracing::warn!(%peer, listener = &*listener_name, error = %e, "closing connection{stage}");
                 break;
             }
         };
-        match handle(&broker, body, peer).await {
+        let outcome = match sasl.as_mut() {
+            None => match parse(&broker, body, peer) {
+                Ok(frame) => handle(&broker, frame, &listener_name, &principal).await,
+                Err(e) => Err(e),
+            },
+            Some(session) => {
+                let ctx = AuthContext {
+                    layout: &broker.layout,
+                    credentials: &broker.credentials,
+                };
+                let was_authenticated = session.authenticated();
+                let decision = if session.expects_raw_token() {
+                    session.on_raw_token(body, &ctx).await
+                } else {
+                    match parse(&broker, body, peer) {
+                        Ok(frame) => session.on_request(frame, &ctx).await,
+                        Err(e) => Decision::Close {
+                            reply: None,
+                            reason: e.to_string(),
+                        },
+                    }
+                };
+                if session.authenticated() && session.principal() != Some(&*principal) {
+                    principal = Arc::from(session.principal().unwrap_or(crate::security::ANONYMOUS));
+                }
+                match decision {
+                    Decision::Dispatch(frame) => handle(&broker, frame, &listener_name, &principal).await,
+                    Decision::Reply(bytes) => {
+                        if session.authenticated() && !was_authenticated {
+                            broker
+                                .metrics
+                                .authentication(&listener_name, session.mechanism_name(), true);
+                            tracing::debug!(%peer, listener = &*listener_name, principal = &*principal, "authenticated");
+                        }
+                        Ok(Some(bytes))
+                    }
+                    Decision::Close { reply, reason } => {
+                        broker
+                            .metrics
+                            .authentication(&listener_name, session.mechanism_name(), false);
+                        tracing::warn!(%peer, listener = &*listener_name, reason = %reason, "SASL authentication failed; closing connection");
+                        // Kafka's connection.failed.authentication.delay.ms: slows guessing.
+                        let delay = broker.config.security.failed_authentication_delay_ms;
+                        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                        if let Some(reply) = reply {
+                            let _ = writer.write_all(&reply).await;
+                            let _ = writer.flush().await;
+                        }
+                        break;
+                    }
+                }
+            }
+        };
+        match outcome {
             Ok(Some(response)) => {
                 if let Err(e) = writer.write_all(&response).await {
                     tracing::debug!(%peer, error = %e, "write failed");
@@ -75,11 +200,22 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut
     let _ = writer.shutdown().await;
 }
 
-/// Parses and dispatches one request, recording its count, latency and
-/// errors.
-async fn handle(broker: &Broker, body: Bytes, peer: SocketAddr) -> Result<Option<Bytes>, ConnectionError> {
+/// Splits a request's header off, counting an unreadable one.
+fn parse(broker: &Broker, body: Bytes, peer: SocketAddr) -> Result<RequestFrame, ConnectionError> {
     let mut frame = parse_request_header(body).inspect_err(|_| broker.metrics.invalid_request())?;
     frame.peer = Some(peer);
+    Ok(frame)
+}
+
+/// Dispatches one request, recording its count, latency and errors.
+async fn handle(
+    broker: &Broker,
+    mut frame: RequestFrame,
+    listener: &Arc<str>,
+    principal: &Arc<str>,
+) -> Result<Option<Bytes>, ConnectionError> {
+    frame.listener = Some(listener.clone());
+    frame.principal = Some(principal.clone());
     let api = frame.api_key;
     let started = Instant::now();
     // An emulated old release does not know newer versions (or APIs). krab's

@@ -23,6 +23,7 @@
 //! | `krab_controller` | gauge | | 1 while this broker is the controller |
 //! | `krab_open_connections` | gauge | | client connections open now (tracked as they open and close) |
 //! | `krab_connections_accepted_total` | counter | | client connections served (not those refused at `max.connections`) |
+//! | `krab_authentications_total` | counter | `listener`, `mechanism`, `result` | logins (TLS handshakes as mechanism `tls`, SASL exchanges, re-authentications) by outcome, `success` or `failure` |
 //! | `krab_invalid_requests_total` | counter | | frames refused before any handler (size out of bounds, unparseable header, unknown API key); each closes its connection |
 //! | `krab_requests_total` | counter | `api` | requests handled, by Kafka API name (`Produce`, `Fetch`, …); every supported API is listed, others once used |
 //! | `krab_request_errors_total` | counter | `api` | non-zero error codes in responses (top-level, per topic, partition, group or member) plus requests that closed the connection |
@@ -87,6 +88,8 @@ pub struct BrokerMetrics {
     open_connections: Gauge,
     connections_accepted: Counter,
     invalid_requests: Counter,
+    /// (listener, mechanism, success) → logins.
+    authentications: Mutex<BTreeMap<(String, &'static str, bool), u64>>,
     isr_shrinks: Counter,
     isr_expands: Counter,
     /// Records re-encoded for Fetch v0-3 (Kafka's FetchMessageConversionsPerSec).
@@ -161,6 +164,7 @@ impl BrokerMetrics {
             open_connections: Gauge::default(),
             connections_accepted: Counter::default(),
             invalid_requests: Counter::default(),
+            authentications: Mutex::new(BTreeMap::new()),
             isr_shrinks: Counter::default(),
             isr_expands: Counter::default(),
             fetch_message_conversions: Counter::default(),
@@ -186,6 +190,12 @@ impl BrokerMetrics {
 
     pub fn open_connections(&self) -> i64 {
         self.open_connections.get()
+    }
+
+    /// One login on `listener` with `mechanism` (`tls` for a handshake).
+    pub fn authentication(&self, listener: &str, mechanism: &'static str, success: bool) {
+        let mut counts = self.authentications.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry((listener.to_string(), mechanism, success)).or_default() += 1;
     }
 
     /// A frame refused before it reached a handler.
@@ -255,6 +265,16 @@ impl BrokerMetrics {
         let invalid = self.invalid_requests.get() as f64;
         let help = "Frames refused before reaching a handler (bad size, header or API key).";
         w.counter("krab_invalid_requests_total", help, &[], invalid);
+        let logins = self.authentications.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for ((listener, mechanism, success), n) in logins {
+            let result = if success { "success" } else { "failure" };
+            w.counter(
+                "krab_authentications_total",
+                "Logins (TLS handshakes, SASL exchanges, re-authentications) by outcome.",
+                &[("listener", &listener), ("mechanism", mechanism), ("result", result)],
+                n as f64,
+            );
+        }
         self.write_requests(w);
         write_faults(broker, w);
         write_cleaner(broker, w);

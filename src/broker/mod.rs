@@ -10,6 +10,7 @@ pub mod dynamic_config;
 pub mod fault_responses;
 pub mod faults;
 pub mod handlers;
+pub mod listeners;
 pub mod log_cleaner;
 pub mod metrics;
 pub mod partition;
@@ -59,8 +60,12 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub layout: KafkaLayout,
     pub cluster_id: String,
-    /// Host and port this broker advertises to clients.
+    /// Host and port this broker advertises on its first listener.
     pub advertised: (String, u16),
+    /// Every listener: security, TLS, advertised address (see `listeners`).
+    pub listeners: Vec<Arc<listeners::ListenerRuntime>>,
+    /// SCRAM credentials as last read from `/config/users`.
+    pub credentials: crate::security::credentials::CredentialCache,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     /// Serialises topic creation and deletion on this broker.
     topic_lock: tokio::sync::Mutex<()>,
@@ -121,8 +126,12 @@ impl Broker {
         config: BrokerConfig,
         layout: KafkaLayout,
         cluster_id: String,
-        advertised: (String, u16),
+        listeners: Vec<Arc<listeners::ListenerRuntime>>,
     ) -> Arc<Broker> {
+        let advertised = listeners
+            .first()
+            .map(|l| l.advertised.clone())
+            .unwrap_or_else(|| ("localhost".to_string(), 0));
         let (appended, _) = watch::channel(0);
         let groups = GroupCoordinator::new(GroupLimits {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
@@ -136,6 +145,8 @@ impl Broker {
             layout,
             cluster_id,
             advertised,
+            listeners,
+            credentials: Default::default(),
             topics: RwLock::new(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),
             controller: AtomicBool::new(false),
@@ -208,20 +219,21 @@ impl Broker {
     }
 
     /// The broker coordinating `group`: one of the live brokers, picked by a
-    /// hash of the group id so every broker agrees.
-    pub fn coordinator_for(&self, group: &str) -> (i32, String, u16) {
+    /// hash of the group id so every broker agrees; with its address on
+    /// `listener` (`None` if it has no such listener).
+    pub fn coordinator_for(&self, group: &str, listener: Option<&str>) -> (i32, Option<(String, u16)>) {
         let view = self.cluster_view();
         let mut brokers: Vec<&BrokerInfo> = view.brokers.iter().collect();
         brokers.sort_by_key(|b| b.id);
         if brokers.len() <= 1 || !brokers.iter().any(|b| b.id == self.config.broker_id) {
-            return (self.config.broker_id, self.advertised.0.clone(), self.advertised.1);
+            return (self.config.broker_id, Some(self.own_address(listener)));
         }
         let pick = brokers[crc32fast::hash(group.as_bytes()) as usize % brokers.len()];
-        (pick.id, pick.host.clone(), pick.port)
+        (pick.id, self.address_for(pick, listener))
     }
 
     pub fn is_coordinator_for(&self, group: &str) -> bool {
-        self.coordinator_for(group).0 == self.config.broker_id
+        self.coordinator_for(group, None).0 == self.config.broker_id
     }
 
     pub fn is_controller(&self) -> bool {

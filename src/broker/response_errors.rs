@@ -92,6 +92,8 @@ error_codes! {
     JoinGroupResponse => |r| once(r.error_code);
     SyncGroupResponse => |r| once(r.error_code);
     HeartbeatResponse => |r| once(r.error_code);
+    SaslHandshakeResponse => |r| once(r.error_code);
+    SaslAuthenticateResponse => |r| once(r.error_code);
     LeaveGroupResponse => |r| once(r.error_code).chain(r.members.iter().map(|m| m.error_code));
     ListGroupsResponse => |r| once(r.error_code);
     DescribeGroupsResponse => |r| r.groups.iter().map(|g| g.error_code);

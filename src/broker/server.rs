@@ -21,7 +21,10 @@ use super::{connection, now_ms, Broker};
 /// A started broker: its bound address and a way to stop it.
 pub struct RunningBroker {
     pub broker: Arc<Broker>,
+    /// The first listener's bound address.
     pub local_addr: SocketAddr,
+    /// Every listener: name, security protocol, bound address.
+    pub listener_addrs: Vec<(String, &'static str, SocketAddr)>,
     /// Where the offset monitor and `/metrics` are served (monitor.listener).
     pub monitor_addr: Option<SocketAddr>,
     /// Where the fault-injection control endpoint listens (control.listener).
@@ -78,17 +81,53 @@ pub async fn run_with_store(
     config: BrokerConfig,
     store: Option<Arc<dyn crate::metadata::MetadataStore>>,
 ) -> Result<RunningBroker, String> {
-    let listener_cfg = config.listeners.first().ok_or("no listener configured")?.clone();
-    let bind_host = if listener_cfg.host.is_empty() {
-        "0.0.0.0".to_string()
-    } else {
-        listener_cfg.host.clone()
-    };
     // Bind first (so port 0 resolves) but accept only once initialised.
-    let listener = TcpListener::bind((bind_host.as_str(), listener_cfg.port))
-        .await
-        .map_err(|e| format!("cannot listen on {bind_host}:{}: {e}", listener_cfg.port))?;
-    let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut bound = Vec::with_capacity(config.listeners.len());
+    for listener_cfg in &config.listeners {
+        let bind_host = if listener_cfg.host.is_empty() {
+            "0.0.0.0".to_string()
+        } else {
+            listener_cfg.host.clone()
+        };
+        let socket = TcpListener::bind((bind_host.as_str(), listener_cfg.port))
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot listen on {bind_host}:{} ({}): {e}",
+                    listener_cfg.port, listener_cfg.name
+                )
+            })?;
+        bound.push(socket);
+    }
+    let local_addr = bound
+        .first()
+        .ok_or("no listener configured")?
+        .local_addr()
+        .map_err(|e| e.to_string())?;
+    let mut listener_runtimes = Vec::with_capacity(bound.len());
+    let mut listener_addrs = Vec::with_capacity(bound.len());
+    for (index, socket) in bound.iter().enumerate() {
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        let security = config
+            .security
+            .listeners
+            .get(index)
+            .cloned()
+            .ok_or("listener security not resolved")?;
+        let tls = match &security.tls {
+            Some(settings) => Some(crate::security::tls::ReloadingTls::new(
+                &security.name,
+                settings.clone(),
+            )?),
+            None => None,
+        };
+        listener_addrs.push((security.name.clone(), security.protocol.name(), addr));
+        listener_runtimes.push(Arc::new(super::listeners::ListenerRuntime {
+            security: Arc::new(security),
+            advertised: config.advertised_for_listener(index, addr.port()),
+            tls,
+        }));
+    }
     let control = match &config.control_listener {
         Some(addr) => Some(
             TcpListener::bind(addr.as_str())
@@ -98,7 +137,6 @@ pub async fn run_with_store(
         None => None,
     };
     let control_addr = control.as_ref().and_then(|l| l.local_addr().ok());
-    let advertised = config.advertised_for(local_addr.port());
 
     let mut dir_locks = Vec::with_capacity(config.log_dirs.len());
     for dir in &config.log_dirs {
@@ -125,13 +163,17 @@ pub async fn run_with_store(
     let registration_deadline =
         tokio::time::Instant::now() + Duration::from_millis(config.zookeeper_session_timeout_ms + 2_000);
     let mut waiting_logged = false;
+    let endpoints: Vec<(&str, &str, u16)> = listener_runtimes
+        .iter()
+        .map(|l| (l.name(), l.advertised.0.as_str(), l.advertised.1))
+        .collect();
+    let protocols: Vec<(&str, &str)> = listener_runtimes
+        .iter()
+        .map(|l| (l.name(), l.security.protocol.name()))
+        .collect();
     loop {
         let registered = layout
-            .register_broker(
-                config.broker_id,
-                &[("PLAINTEXT", advertised.0.as_str(), advertised.1)],
-                None,
-            )
+            .register_broker_listeners(config.broker_id, &endpoints, &protocols, None)
             .await;
         match registered {
             Ok(()) => break,
@@ -151,7 +193,7 @@ pub async fn run_with_store(
         }
     }
 
-    let broker = Broker::new(config, layout, cluster_id, advertised);
+    let broker = Broker::new(config, layout, cluster_id, listener_runtimes.clone());
     broker.reload_dynamic_config().await;
     become_controller_if_free(&broker).await;
     broker.refresh_cluster_view().await;
@@ -200,10 +242,20 @@ pub async fn run_with_store(
             shutdown_rx.clone(),
         )));
     }
-    tasks.push(tokio::spawn(accept_loop(listener, broker.clone(), shutdown_rx)));
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for (socket, runtime) in bound.into_iter().zip(listener_runtimes) {
+        tasks.push(tokio::spawn(accept_loop(
+            socket,
+            runtime,
+            open.clone(),
+            broker.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
     Ok(RunningBroker {
         broker,
         local_addr,
+        listener_addrs,
         monitor_addr,
         control_addr,
         shutdown: shutdown_tx,
@@ -304,10 +356,16 @@ async fn become_controller_if_free(broker: &Broker) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    // Open client connections, checked against max.connections as it is now
-    // (a dynamic config: a lower limit refuses new connections, keeps old ones).
-    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+/// Accepts on one listener. `open` counts client connections over all
+/// listeners, checked against max.connections as it is now (a dynamic
+/// config: a lower limit refuses new connections, keeps old ones).
+async fn accept_loop(
+    listener: TcpListener,
+    runtime: Arc<super::listeners::ListenerRuntime>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -332,8 +390,9 @@ async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: w
                 let _ = socket.set_nodelay(true);
                 let broker = broker.clone();
                 let shutdown = shutdown.clone();
+                let runtime = runtime.clone();
                 connections.spawn(async move {
-                    connection::serve(socket, peer, broker, shutdown).await;
+                    connection::accept(socket, peer, runtime, broker, shutdown).await;
                     drop(permit);
                 });
             }

@@ -65,15 +65,37 @@ pub fn broker_registration(
     rack: Option<&str>,
     timestamp_ms: i64,
 ) -> Result<Vec<u8>, String> {
+    let protocols: Vec<(&str, &str)> = endpoints
+        .iter()
+        .map(|(name, _, _)| (*name, security_protocol(name)))
+        .collect();
+    broker_registration_with_protocols(endpoints, &protocols, rack, timestamp_ms)
+}
+
+/// As [`broker_registration`], with each listener's security protocol
+/// given (`listener.security.protocol.map`); a listener missing from
+/// `protocols` is taken by its name.
+pub fn broker_registration_with_protocols(
+    endpoints: &[(&str, &str, u16)],
+    protocols: &[(&str, &str)],
+    rack: Option<&str>,
+    timestamp_ms: i64,
+) -> Result<Vec<u8>, String> {
+    let protocol_of = |name: &str| -> String {
+        protocols
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| security_protocol(name).to_string(), |(_, p)| p.to_string())
+    };
     let (_, host, port) = endpoints
         .iter()
-        .find(|(name, _, _)| security_protocol(name) == "PLAINTEXT")
+        .find(|(name, _, _)| protocol_of(name) == "PLAINTEXT")
         .or_else(|| endpoints.first())
         .copied()
         .ok_or("a broker needs at least one endpoint")?;
     let protocol_map: Map<String, Value> = endpoints
         .iter()
-        .map(|(name, _, _)| (name.to_string(), Value::from(security_protocol(name))))
+        .map(|(name, _, _)| (name.to_string(), Value::from(protocol_of(name))))
         .collect();
     let endpoint_urls: Vec<String> = endpoints
         .iter()

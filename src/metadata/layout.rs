@@ -215,7 +215,20 @@ impl KafkaLayout {
         endpoints: &[(&str, &str, u16)],
         rack: Option<&str>,
     ) -> Result<(), LayoutError> {
-        let data = codec::broker_registration(endpoints, rack, now_ms()).map_err(LayoutError::InvalidArgument)?;
+        self.register_broker_listeners(id, endpoints, &[], rack).await
+    }
+
+    /// Registers this broker with each listener's security protocol
+    /// (`listener_security_protocol_map`).
+    pub async fn register_broker_listeners(
+        &self,
+        id: i32,
+        endpoints: &[(&str, &str, u16)],
+        protocols: &[(&str, &str)],
+        rack: Option<&str>,
+    ) -> Result<(), LayoutError> {
+        let data = codec::broker_registration_with_protocols(endpoints, protocols, rack, now_ms())
+            .map_err(LayoutError::InvalidArgument)?;
         match self
             .store
             .create_with_parents(&paths::broker(id), &data, NodeKind::Ephemeral)

@@ -93,7 +93,7 @@ impl KafkaLayout {
         self.announce_config_change(&format!("brokers/{entity}")).await
     }
 
-    async fn announce_config_change(&self, entity_path: &str) -> Result<(), LayoutError> {
+    pub(super) async fn announce_config_change(&self, entity_path: &str) -> Result<(), LayoutError> {
         let note = json!({"version": 2, "entity_path": entity_path}).to_string();
         self.store()
             .create_with_parents(

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod layout_admin;
 pub mod layout_groups;
 mod layout_topics;
+pub mod layout_users;
 pub mod store;
 pub mod zookeeper;
 

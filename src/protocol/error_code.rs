@@ -71,6 +71,14 @@ pub enum ErrorCode {
     TransactionCoordinatorFenced = 52,
     ProducerFenced = 90,
     TransactionalIdNotFound = 105,
+    TopicAuthorizationFailed = 29,
+    GroupAuthorizationFailed = 30,
+    ClusterAuthorizationFailed = 31,
+    UnsupportedSaslMechanism = 33,
+    IllegalSaslState = 34,
+    SaslAuthenticationFailed = 58,
+    UnacceptableCredential = 93,
+    ResourceNotFound = 91,
 }
 
 impl ErrorCode {

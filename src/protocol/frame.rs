@@ -36,6 +36,10 @@ pub struct RequestFrame {
     pub body: Bytes,
     /// The client's address; set by the network layer, `None` when unknown.
     pub peer: Option<std::net::SocketAddr>,
+    /// The listener the request came in on (set by the network layer).
+    pub listener: Option<std::sync::Arc<str>>,
+    /// The authenticated principal, `User:<name>` (set by the network layer).
+    pub principal: Option<std::sync::Arc<str>>,
 }
 
 /// Splits a request body (the bytes after the size prefix).
@@ -60,6 +64,8 @@ pub fn parse_request_header(mut body: Bytes) -> Result<RequestFrame, FrameError>
             version_supported,
             body: Bytes::new(),
             peer: None,
+            listener: None,
+            principal: None,
         });
     }
     let header_version = api_key.request_header_version(api_version);
@@ -76,6 +82,8 @@ pub fn parse_request_header(mut body: Bytes) -> Result<RequestFrame, FrameError>
         version_supported,
         body,
         peer: None,
+        listener: None,
+        principal: None,
     })
 }
 

@@ -75,7 +75,8 @@ async fn session(broker: &Broker, partition: &Partition, leader: i32, epoch: i32
         .saturating_add(1 << 20)
         .max(64 << 20);
     let client_id = format!("broker-{}-fetcher", config.broker_id);
-    let mut conn = PeerConnection::connect(&info.host, info.port, client_id, max_response)
+    let (host, port) = broker.inter_broker_address(&info);
+    let mut conn = PeerConnection::connect(&host, port, client_id, max_response)
         .await
         .map_err(retry)?;
     truncate(&mut conn, broker, partition, epoch).await?;

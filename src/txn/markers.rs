@@ -94,7 +94,8 @@ async fn send_markers(
         return Err(ErrorCode::NotLeaderOrFollower);
     };
     let client_id = format!("broker-{}-txn-coordinator", broker.config.broker_id);
-    let mut connection = PeerConnection::connect(&info.host, info.port, client_id, 1 << 20)
+    let (host, port) = broker.inter_broker_address(info);
+    let mut connection = PeerConnection::connect(&host, port, client_id, 1 << 20)
         .await
         .map_err(|e| {
             tracing::warn!(leader, error = %e, "cannot reach a partition leader for transaction markers");

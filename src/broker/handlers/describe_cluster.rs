@@ -37,12 +37,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     }
     let view = broker.cluster_view();
     let mut brokers: Vec<DescribeClusterBroker> = Vec::new();
+    let listener = frame.listener.as_deref();
     for b in &view.brokers {
-        // This broker as it advertises itself, the others as registered.
-        let (host, port) = if b.id == broker.config.broker_id {
-            (broker.advertised.0.clone(), broker.advertised.1)
-        } else {
-            (b.host.clone(), b.port)
+        // This broker as it advertises itself, the others as registered,
+        // on the listener this request came in on.
+        let Some((host, port)) = broker.address_for(b, listener) else {
+            continue;
         };
         brokers.push(
             DescribeClusterBroker::default()
@@ -54,11 +54,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     }
     if !brokers.iter().any(|b| b.broker_id.0 == broker.config.broker_id) {
         // Not yet in the view (startup, or the store is away): still us.
+        let (host, port) = broker.own_address(listener);
         brokers.push(
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(broker.config.broker_id))
-                .with_host(str_bytes(&broker.advertised.0))
-                .with_port(broker.advertised.1 as i32),
+                .with_host(str_bytes(&host))
+                .with_port(port as i32),
         );
     }
     brokers.sort_by_key(|b| b.broker_id.0);

@@ -35,7 +35,14 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         response.port = -1;
         return respond(&frame, &response);
     }
-    let (id, host, port) = broker.coordinator_for(request.key.as_str());
+    let (id, address) = broker.coordinator_for(request.key.as_str(), frame.listener.as_deref());
+    let Some((host, port)) = address else {
+        // The coordinator has no endpoint on this client's listener.
+        response.error_code = ErrorCode::CoordinatorNotAvailable.code();
+        response.node_id = BrokerId(-1);
+        response.port = -1;
+        return respond(&frame, &response);
+    };
     response.node_id = BrokerId(id);
     response.host = str_bytes(&host);
     response.port = port as i32;

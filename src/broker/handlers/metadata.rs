@@ -63,18 +63,17 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let mut brokers = Vec::new();
     let view = broker.cluster_view();
     let mut seen_self = false;
+    let listener = frame.listener.as_deref();
     for b in &view.brokers {
-        let (host, port) = if b.id == broker.config.broker_id {
-            seen_self = true;
-            (broker.advertised.0.clone(), broker.advertised.1 as i32)
-        } else {
-            (b.host.clone(), b.port as i32)
+        seen_self |= b.id == broker.config.broker_id;
+        let Some((host, port)) = broker.address_for(b, listener) else {
+            continue;
         };
         brokers.push(
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.id))
                 .with_host(str_bytes(&host))
-                .with_port(port)
+                .with_port(port as i32)
                 .with_rack(if version >= 1 {
                     b.rack.as_deref().map(str_bytes)
                 } else {
@@ -83,11 +82,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         );
     }
     if !seen_self {
+        let (host, port) = broker.own_address(listener);
         brokers.push(
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(broker.config.broker_id))
-                .with_host(str_bytes(&broker.advertised.0))
-                .with_port(broker.advertised.1 as i32),
+                .with_host(str_bytes(&host))
+                .with_port(port as i32),
         );
     }
     // A departed broker still named as a leader is listed with its last
@@ -97,12 +97,14 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .iter()
             .any(|t| t.partitions.iter().any(|p| p.leader_id.0 == gone.id));
         if named && !brokers.iter().any(|b| b.node_id.0 == gone.id) {
-            brokers.push(
-                MetadataResponseBroker::default()
-                    .with_node_id(BrokerId(gone.id))
-                    .with_host(str_bytes(&gone.host))
-                    .with_port(gone.port as i32),
-            );
+            if let Some((host, port)) = broker.address_for(gone, listener) {
+                brokers.push(
+                    MetadataResponseBroker::default()
+                        .with_node_id(BrokerId(gone.id))
+                        .with_host(str_bytes(&host))
+                        .with_port(port as i32),
+                );
+            }
         }
     }
     let controller = view.controller.unwrap_or(broker.config.broker_id);
