@@ -10,19 +10,22 @@
   SaslAuthenticate, raw tokens after Handshake v0, a SCRAM client (RFC 5802/7677, checked
   against RFC 7677's example in :func:`_self_check_scram`), :func:`login`
 * :class:`LogCapture` for Python loggers (kafka-python's, and librdkafka's via the
-  confluent ``logger`` setting)
+  confluent ``logger`` setting); :func:`auth_metric` reads the broker's
+  ``krab_authentications_total`` from its monitor
 """
 import base64
 import hashlib
 import hmac
 import logging
 import os
+import re
 import shutil
 import socket
 import ssl
 import struct
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -303,33 +306,38 @@ def broker_message(rdkafka_error_text):
     return text[:cut] if cut >= 0 else text
 
 
-def confluent_auth_failure(addr, topic, auth, timeout=10):
-    """Try to produce one record with credentials the broker refuses.  Returns the
-    authentication errors error_cb reported (waits until there is one or ``timeout``); fails
-    if any delivery succeeds."""
+def confluent_auth_failure(addr, topic, auth, codes=None, timeout=10):
+    """Try to produce one record with an identity the broker refuses.  Waits until error_cb
+    reports one of ``codes`` (default: the authentication errors) or ``timeout``; returns
+    those errors.  Fails if no such error came or if a delivery succeeded."""
     from confluent_kafka import KafkaError, Producer
+    if codes is None:
+        codes = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
     errors, delivered = [], []
     p = Producer({"bootstrap.servers": addr, "message.timeout.ms": 3000,
                   "reconnect.backoff.ms": 200, "error_cb": errors.append, **auth.confluent()})
     p.produce(topic, b"must-not-arrive", partition=0,
               on_delivery=lambda err, msg: delivered.append(err))
-    auth_codes = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not any(e.code() in auth_codes for e in errors):
+    while time.monotonic() < deadline and not any(e.code() in codes for e in errors):
         p.poll(0.1)
     p.purge()
     p.flush(5)
     del p
-    assert not [d for d in delivered if d is None], "a record was delivered without valid credentials"
-    auth_errors = [e for e in errors if e.code() in auth_codes]
-    assert auth_errors, f"no authentication error reported; errors: {errors[:5]}"
-    return auth_errors
+    # (no `None in delivered`: KafkaError.__eq__ cannot compare with None)
+    assert not any(d is None for d in delivered), "a record was delivered to a refused client"
+    hits = [e for e in errors if e.code() in codes]
+    assert hits, f"none of {codes} reported; errors: {errors[:5]}"
+    return hits
 
 
-def kafka_python_auth_failure(addr, auth, timeout_ms=2000):
+def kafka_python_auth_failure(addr, auth, timeout_ms=2500):
     """kafka-python 3 cannot bootstrap with refused credentials: KafkaProducer() raises after
-    bootstrap_timeout_ms and its log names SaslAuthenticationFailedError with the broker's
-    message.  Returns those log lines."""
+    bootstrap_timeout_ms.  Its log must show the attempts got as far as SaslAuthenticate and
+    never completed a bootstrap.  (Which error it logs per attempt is a race in kafka-python
+    3.0: the broker answers SASL_AUTHENTICATION_FAILED and closes, and kafka-python often sees
+    the close first and logs "socket disconnected" instead of SaslAuthenticationFailedError.)
+    Returns the failed-attempt log lines."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
     with LogCapture("kafka") as logs:
@@ -337,10 +345,12 @@ def kafka_python_auth_failure(addr, auth, timeout_ms=2000):
             p = KafkaProducer(bootstrap_servers=addr, bootstrap_timeout_ms=timeout_ms,
                               max_block_ms=timeout_ms, **auth.kafka_python())
             p.close(1)
-    lines = [m for m in logs.messages if "SaslAuthenticationFailed" in m]
-    assert lines, "kafka-python logged no SaslAuthenticationFailedError:\n" + \
-        "\n".join(logs.messages[-20:])
-    return lines
+    tail = "\n".join(m[:300] for m in logs.messages[-30:])
+    assert logs.count("SaslAuthenticateRequest") > 0, f"kafka-python never sent SaslAuthenticate:\n{tail}"
+    assert logs.count("Bootstrap complete") == 0, tail
+    failed = [m for m in logs.messages if m.startswith("Bootstrap connection to")]
+    assert failed, f"no failed bootstrap attempt logged:\n{tail}"
+    return failed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,6 +384,20 @@ class LogCapture(logging.Handler):
 
     def count(self, substring):
         return sum(substring in m for m in self.messages)
+
+
+def auth_metric(krab, listener=None, mechanism=None, result=None):
+    """Sum of the ``krab_authentications_total{listener, mechanism, result}`` samples matching
+    the labels given, from the broker's monitor (``monitor.listener`` must be set)."""
+    with urllib.request.urlopen(f"{krab.monitor_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    want = {"listener": listener, "mechanism": mechanism, "result": result}
+    total = 0.0
+    for m in re.finditer(r"^krab_authentications_total\{([^}]*)\} (\S+)$", text, re.M):
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(1)))
+        if all(v is None or labels.get(k) == v for k, v in want.items()):
+            total += float(m.group(2))
+    return total
 
 
 def log_lines_since(path, start, pattern):
@@ -474,7 +498,10 @@ class ScramClient:
     def first(self):
         return ("n,," + self.bare).encode()
 
-    def final(self, server_first):
+    def final(self, server_first, librdkafka_nonce=False):
+        """The client-final message.  ``librdkafka_nonce``: echo the nonce the way librdkafka
+        before 2.6.1 does, our nonce once more in front of the server's combined one
+        (confluentinc/librdkafka#4895)."""
         sf = server_first.decode()
         attrs = dict(kv.split("=", 1) for kv in sf.split(","))
         assert attrs["r"].startswith(self.nonce), f"server nonce does not extend ours: {sf}"
@@ -482,7 +509,8 @@ class ScramClient:
                                      base64.b64decode(attrs["s"]), int(attrs["i"]))
         client_key = hmac.new(salted, b"Client Key", self.hash).digest()
         stored_key = hashlib.new(self.hash, client_key).digest()
-        without_proof = f"c=biws,r={attrs['r']}"
+        echoed = (self.nonce if librdkafka_nonce else "") + attrs["r"]
+        without_proof = f"c=biws,r={echoed}"
         self.auth_message = f"{self.bare},{sf},{without_proof}".encode()
         signature = hmac.new(stored_key, self.auth_message, self.hash).digest()
         proof = bytes(a ^ b for a, b in zip(client_key, signature))

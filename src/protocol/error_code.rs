@@ -79,6 +79,7 @@ pub enum ErrorCode {
     SaslAuthenticationFailed = 58,
     UnacceptableCredential = 93,
     ResourceNotFound = 91,
+    DuplicateResource = 92,
 }
 
 impl ErrorCode {

@@ -8,6 +8,7 @@
 //! * [`credentials`]: SCRAM credentials read from `/config/users`.
 //! * [`authenticator`]: one connection's SASL state (handshake, tokens, re-authentication).
 
+pub mod acl;
 pub mod authenticator;
 pub mod credentials;
 pub mod jaas;

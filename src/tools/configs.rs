@@ -5,7 +5,8 @@
 //! DescribeConfigs and IncrementalAlterConfigs. Values are checked with the
 //! brokers' own rules before anything is written, and a refused change
 //! writes nothing. Output lines are Kafka 2.8's.
-//! Not implemented: the users and clients entity types (quotas, SCRAM).
+//! Users (SCRAM credentials) are in `configs_users`. Not implemented:
+//! quotas (the clients and ips entity types, quota keys on users).
 
 use std::collections::BTreeMap;
 
@@ -39,10 +40,10 @@ pub struct ConfigsArgs {
     /// Change the configs of the entity.
     #[arg(long)]
     pub alter: bool,
-    /// topics or brokers.
+    /// topics, brokers or users.
     #[arg(long, value_name = "TYPE")]
     pub entity_type: Option<String>,
-    /// The topic name or broker id.
+    /// The topic name, broker id or user name.
     #[arg(long, value_name = "NAME")]
     pub entity_name: Option<String>,
     /// The cluster-wide default of the entity type (brokers).
@@ -113,9 +114,9 @@ fn entity(args: &ConfigsArgs) -> Result<Entity, String> {
         ("brokers", _, _) => {
             Err("one of --entity-name or --entity-default is required with --entity-type brokers".into())
         }
-        ("users" | "clients" | "ips", _, _) => Err(format!("entity type {kind} is not supported by krab yet")),
+        ("clients" | "ips", _, _) => Err(format!("entity type {kind} is not supported by krab yet")),
         (other, _, _) => Err(format!(
-            "Invalid entity type {other}, the entity type must be one of topics, brokers"
+            "Invalid entity type {other}, the entity type must be one of topics, brokers, users"
         )),
     }
 }
@@ -162,6 +163,25 @@ fn delete_list(args: &ConfigsArgs) -> Vec<String> {
 }
 
 pub fn run(args: &ConfigsArgs) -> Result<String, String> {
+    if args.entity_type.as_deref() == Some("users") {
+        let add = args
+            .add_config
+            .as_deref()
+            .map(parse_add_config)
+            .transpose()?
+            .unwrap_or_default();
+        if args.alter && add.is_empty() && args.delete_config.is_none() {
+            return Err("--alter needs --add-config or --delete-config".into());
+        }
+        return super::configs_users::run(
+            args.zookeeper.as_deref(),
+            args.bootstrap_server.as_deref(),
+            args.entity_name.as_deref(),
+            args.alter,
+            &add,
+            &delete_list(args),
+        );
+    }
     let entity = entity(args)?;
     let add = args
         .add_config

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod cluster;
 pub mod configs;
+pub mod configs_users;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;

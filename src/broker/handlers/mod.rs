@@ -5,6 +5,7 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -15,6 +16,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_transactions;
+pub mod describe_user_scram_credentials;
 pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
@@ -60,6 +62,15 @@ pub(crate) fn group_error(broker: &Broker, group: &str) -> Option<ErrorCode> {
     } else {
         None
     }
+}
+
+/// Whether the request's principal may perform `op` on the cluster.
+pub(crate) fn authorize_cluster(
+    broker: &Broker,
+    frame: &RequestFrame,
+    op: crate::broker::authorizer::AclOperation,
+) -> bool {
+    broker.authorize(frame, op, crate::broker::authorizer::Resource::Cluster)
 }
 
 /// Decodes the request body; failure closes the connection (the protocol

@@ -192,7 +192,14 @@ impl ScramServer {
         if !bool::from(channel.ct_eq(client_first.gs2_header.as_bytes())) {
             return Err(ScramError::ChannelBindingMismatch);
         }
-        if !bool::from(nonce.as_bytes().ct_eq(server_first.nonce.as_bytes())) {
+        // Older librdkafka (2.0.2, which Debian's kcat links; 2.16 does not)
+        // repeats the client nonce in front of the combined one; Kafka before 3.9.1 never
+        // checked (CVE-2024-56128). That form still carries this exchange's
+        // server nonce, so it cannot replay another exchange: accept both.
+        let legacy = format!("{}{}", client_first.nonce, server_first.nonce);
+        let exact = nonce.as_bytes().ct_eq(server_first.nonce.as_bytes());
+        let repeated = nonce.as_bytes().ct_eq(legacy.as_bytes());
+        if !bool::from(exact | repeated) {
             return Err(ScramError::NonceMismatch);
         }
 
