@@ -23,7 +23,7 @@ use super::credentials::CredentialCache;
 use super::plain;
 use super::scram::ScramServer;
 use super::settings::{ListenerSecurity, Mechanism};
-use crate::broker::handlers::{decode, sasl_authenticate, sasl_handshake};
+use crate::broker::handlers::{decode, respond, sasl_authenticate, sasl_handshake};
 use crate::metadata::KafkaLayout;
 use crate::protocol::{ErrorCode, RequestFrame};
 
@@ -69,6 +69,8 @@ pub struct SaslSession {
     mechanism: Option<Mechanism>,
     expires_at: Option<Instant>,
     reauthenticating: bool,
+    /// ApiVersions is accepted once before authentication.
+    api_versions_seen: bool,
 }
 
 /// The one message a client sees for any failed login.
@@ -88,6 +90,7 @@ impl SaslSession {
             mechanism: None,
             expires_at: None,
             reauthenticating: false,
+            api_versions_seen: false,
         }
     }
 
@@ -120,14 +123,18 @@ impl SaslSession {
     /// A request arriving on this connection (authenticated or not).
     pub async fn on_request(&mut self, frame: RequestFrame, ctx: &AuthContext<'_>) -> Decision {
         if self.authenticated() {
-            if frame.api_key == ApiKey::SaslHandshake && frame.version_supported {
-                // KIP-368: the client re-authenticates on the same connection.
+            // Kafka checks expiry first: an expired session may not even
+            // start re-authentication.
+            if self.expired(Instant::now()) {
+                return close("session expired (connections.max.reauth.ms) without re-authentication");
+            }
+            // KIP-368: with a session lifetime, the client re-authenticates
+            // on the same connection. Without one, a handshake reaches the
+            // API layer, which answers ILLEGAL_SASL_STATE.
+            if frame.api_key == ApiKey::SaslHandshake && frame.version_supported && self.listener.reauth_ms > 0 {
                 self.phase = Phase::Start;
                 self.reauthenticating = true;
                 return self.handshake(frame);
-            }
-            if self.expired(Instant::now()) {
-                return close("session expired (connections.max.reauth.ms) without re-authentication");
             }
             return Decision::Dispatch(frame);
         }
@@ -137,18 +144,16 @@ impl SaslSession {
             return Decision::Dispatch(frame);
         }
         match (&self.phase, frame.api_key) {
-            (Phase::Start, ApiKey::ApiVersions) if !self.reauthenticating => Decision::Dispatch(frame),
+            (Phase::Start, ApiKey::ApiVersions) if !self.reauthenticating && !self.api_versions_seen => {
+                self.api_versions_seen = true;
+                Decision::Dispatch(frame)
+            }
             (Phase::Start, ApiKey::SaslHandshake) => self.handshake(frame),
             (Phase::Tokens { raw: false, .. }, ApiKey::SaslAuthenticate) => self.authenticate(frame, ctx).await,
-            (Phase::Tokens { raw: false, .. }, api) => {
-                let reply = crate::broker::fault_responses::error_response(&frame, ErrorCode::IllegalSaslState.code())
-                    .ok()
-                    .and_then(|r| r.response);
-                Decision::Close {
-                    reply,
-                    reason: format!("{api:?} during SASL authentication"),
-                }
-            }
+            (Phase::Tokens { raw: false, .. }, api) => Decision::Close {
+                reply: illegal_state_response(&frame, &self.listener),
+                reason: format!("{api:?} during SASL authentication"),
+            },
             (_, api) => close(&format!("{api:?} before SASL authentication")),
         }
     }
@@ -296,6 +301,59 @@ impl SaslSession {
         }
         Ok(reply)
     }
+}
+
+/// The request's own error response carrying ILLEGAL_SASL_STATE, where
+/// one can be built (Kafka's `getErrorResponse`); `None` closes silently.
+fn illegal_state_response(frame: &RequestFrame, listener: &ListenerSecurity) -> Option<Bytes> {
+    use kafka_protocol::messages::*;
+    let code = ErrorCode::IllegalSaslState;
+    let reply = match frame.api_key {
+        ApiKey::SaslHandshake => {
+            let names: Vec<&str> = listener.mechanisms.iter().map(|m| m.name()).collect();
+            sasl_handshake::response(frame, code, &names)
+        }
+        ApiKey::Metadata => {
+            let request: MetadataRequest = decode(frame).ok()?;
+            let topics = request
+                .topics
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| {
+                    metadata_response::MetadataResponseTopic::default()
+                        .with_name(t.name)
+                        .with_error_code(code.code())
+                })
+                .collect();
+            respond(frame, &MetadataResponse::default().with_topics(topics))
+        }
+        ApiKey::ListOffsets => {
+            let request: ListOffsetsRequest = decode(frame).ok()?;
+            let topics = request
+                .topics
+                .into_iter()
+                .map(|t| {
+                    list_offsets_response::ListOffsetsTopicResponse::default()
+                        .with_name(t.name)
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    list_offsets_response::ListOffsetsPartitionResponse::default()
+                                        .with_partition_index(p.partition_index)
+                                        .with_error_code(code.code())
+                                        .with_offset(-1)
+                                        .with_timestamp(-1)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            respond(frame, &ListOffsetsResponse::default().with_topics(topics))
+        }
+        _ => crate::broker::fault_responses::error_response(frame, code.code()),
+    };
+    reply.ok().and_then(|r| r.response)
 }
 
 fn close(reason: &str) -> Decision {
