@@ -20,6 +20,17 @@ use krab::tools::{console_consumer, console_producer, topics_zk};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Client settings for the tools' connections (security.protocol,
+    /// sasl.mechanism, sasl.jaas.config, ssl.truststore.location, ...), as
+    /// Kafka's tools read them.
+    #[arg(long, global = true, value_name = "FILE")]
+    command_config: Option<PathBuf>,
+    /// The console producer's client settings (the same keys).
+    #[arg(long = "producer.config", global = true, value_name = "FILE")]
+    producer_config: Option<PathBuf>,
+    /// The console consumer's client settings (the same keys).
+    #[arg(long = "consumer.config", global = true, value_name = "FILE")]
+    consumer_config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,6 +57,8 @@ enum Command {
     PreferredReplicaElection(krab::tools::leader_election::PreferredElectionArgs),
     /// Describe and change topic and broker configs, like kafka-configs.sh.
     Configs(krab::tools::configs::ConfigsArgs),
+    /// Add, remove and list ACLs, like kafka-acls.sh.
+    Acls(krab::tools::acls::AclsArgs),
     /// List and describe transactions, like kafka-transactions.sh.
     Transactions(krab::tools::transactions::TransactionsArgs),
     /// Run a throw-away broker for tests: temporary data, port 0, one JSON ready line.
@@ -210,6 +223,17 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_level(&cli.command))),
         )
         .init();
+    let client_config = cli
+        .command_config
+        .as_ref()
+        .or(cli.producer_config.as_ref())
+        .or(cli.consumer_config.as_ref());
+    if let Some(path) = client_config {
+        if let Err(e) = krab::tools::client::use_command_config(path) {
+            eprintln!("krab: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Topics(args) => run_topics(args),
@@ -221,6 +245,7 @@ fn main() -> ExitCode {
         Command::DumpLog(args) => report(krab::tools::dump_log::run(&args)),
         Command::ReassignPartitions(args) => report(krab::tools::reassign::run(&args)),
         Command::Configs(args) => report(krab::tools::configs::run(&args)),
+        Command::Acls(args) => report(krab::tools::acls::run(&args)),
         Command::Fault(args) => report(krab::tools::fault::run(&args)),
         Command::Transactions(args) => report(krab::tools::transactions::render(&args)),
         Command::Dev(args) => match krab::tools::dev::run(&args, &std::env::temp_dir()) {

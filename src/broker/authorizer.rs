@@ -1,26 +1,14 @@
-//! The operations a client may perform on a resource, as Metadata v8+,
-//! DescribeCluster and DescribeGroups v3+ report them (KIP-430): a bitfield
-//! with bit n set for ACL operation code n. krab has no authorizer, so like
-//! Kafka without one it grants every operation the resource type supports
-//! (Kafka's AclEntry.supportedOperations). An ACL check belongs here, in
-//! [`authorized_operations`], and nowhere else.
+//! Authorization: whether a request's principal may perform an operation on
+//! a resource ([`Broker::authorize`](super::Broker::authorize)), and the
+//! operations a client may perform as Metadata v8+, DescribeCluster and
+//! DescribeGroups v3+ report them (KIP-430: a bitfield with bit n set for
+//! ACL operation code n). Without `authorizer.class.name` everything the
+//! resource type supports is granted, as in Kafka without an authorizer.
 
-/// Kafka's AclOperation codes (org.apache.kafka.common.acl.AclOperation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i8)]
-pub enum AclOperation {
-    Read = 3,
-    Write = 4,
-    Create = 5,
-    Delete = 6,
-    Alter = 7,
-    Describe = 8,
-    ClusterAction = 9,
-    DescribeConfigs = 10,
-    AlterConfigs = 11,
-    IdempotentWrite = 12,
-}
+pub use crate::security::acl::AclOperation;
 
+use crate::protocol::RequestFrame;
+use crate::security::acl::ResourceType;
 use AclOperation::*;
 
 /// A resource an operation applies to.
@@ -29,6 +17,18 @@ pub enum Resource<'a> {
     Cluster,
     Topic(&'a str),
     Group(&'a str),
+    TransactionalId(&'a str),
+}
+
+impl Resource<'_> {
+    fn acl_type_and_name(&self) -> (ResourceType, &str) {
+        match self {
+            Resource::Cluster => (ResourceType::Cluster, crate::security::acl::CLUSTER_NAME),
+            Resource::Topic(t) => (ResourceType::Topic, t),
+            Resource::Group(g) => (ResourceType::Group, g),
+            Resource::TransactionalId(t) => (ResourceType::TransactionalId, t),
+        }
+    }
 }
 
 /// Every operation the resource's type supports, in Kafka's order.
@@ -45,6 +45,7 @@ pub fn supported_operations(resource: Resource<'_>) -> &'static [AclOperation] {
             AlterConfigs,
         ],
         Resource::Group(_) => &[Read, Describe, Delete],
+        Resource::TransactionalId(_) => &[Describe, Write],
         Resource::Cluster => &[
             Create,
             ClusterAction,
@@ -62,18 +63,41 @@ pub fn supported_operations(resource: Resource<'_>) -> &'static [AclOperation] {
 pub fn authorized_operations(resource: Resource<'_>) -> i32 {
     supported_operations(resource)
         .iter()
-        .fold(0, |bits, op| bits | (1 << (*op as i8)))
+        .fold(0, |bits, op| bits | (1 << op.code()))
 }
 
 impl super::Broker {
-    /// Whether the request's principal may perform `op` on `resource`.
-    pub fn authorize(
-        &self,
-        _frame: &crate::protocol::RequestFrame,
-        _op: AclOperation,
-        _resource: Resource<'_>,
-    ) -> bool {
-        true
+    /// Whether the request's principal may perform `op` on `resource`:
+    /// always without `authorizer.class.name`, else Kafka's AclAuthorizer
+    /// rules over the ACLs last loaded (see `broker::acls`).
+    pub fn authorize(&self, frame: &RequestFrame, op: AclOperation, resource: Resource<'_>) -> bool {
+        let Some(settings) = &self.config.security.authorizer else {
+            return true;
+        };
+        let principal = frame.principal.as_deref().unwrap_or(crate::security::ANONYMOUS);
+        let host = frame.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+        let (resource_type, name) = resource.acl_type_and_name();
+        self.acls.snapshot().authorize(
+            principal,
+            &host,
+            op,
+            resource_type,
+            name,
+            &settings.super_users,
+            settings.allow_everyone_if_no_acl_found,
+        )
+    }
+
+    /// The authorized-operations bitfield of `resource` for this request's
+    /// principal (KIP-430).
+    pub fn authorized_operations(&self, frame: &RequestFrame, resource: Resource<'_>) -> i32 {
+        if self.config.security.authorizer.is_none() {
+            return authorized_operations(resource);
+        }
+        supported_operations(resource)
+            .iter()
+            .filter(|op| self.authorize(frame, **op, resource))
+            .fold(0, |bits, op| bits | (1 << op.code()))
     }
 }
 

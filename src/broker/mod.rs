@@ -2,6 +2,7 @@
 //! dispatch to one handler per API, and the background tasks (metadata
 //! sync, log flush, retention).
 
+pub mod acls;
 pub mod authorizer;
 pub mod connection;
 pub mod control;
@@ -66,6 +67,8 @@ pub struct Broker {
     pub listeners: Vec<Arc<listeners::ListenerRuntime>>,
     /// SCRAM credentials as last read from `/config/users`.
     pub credentials: crate::security::credentials::CredentialCache,
+    /// ACLs as last loaded (used with `authorizer.class.name`).
+    pub acls: acls::AclState,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     /// Serialises topic creation and deletion on this broker.
     topic_lock: tokio::sync::Mutex<()>,
@@ -147,6 +150,7 @@ impl Broker {
             advertised,
             listeners,
             credentials: Default::default(),
+            acls: Default::default(),
             topics: RwLock::new(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),
             controller: AtomicBool::new(false),

@@ -93,6 +93,9 @@ error_codes! {
     SyncGroupResponse => |r| once(r.error_code);
     HeartbeatResponse => |r| once(r.error_code);
     SaslHandshakeResponse => |r| once(r.error_code);
+    DescribeAclsResponse => |r| once(r.error_code);
+    CreateAclsResponse => |r| r.results.iter().map(|c| c.error_code);
+    DeleteAclsResponse => |r| r.filter_results.iter().map(|f| f.error_code);
     SaslAuthenticateResponse => |r| once(r.error_code);
     DescribeUserScramCredentialsResponse => |r| once(r.error_code).chain(r.results.iter().map(|u| u.error_code));
     AlterUserScramCredentialsResponse => |r| r.results.iter().map(|u| u.error_code);

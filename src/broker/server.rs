@@ -214,6 +214,13 @@ pub async fn run_with_store(
         }),
     ];
     tasks.push(tokio::spawn(transaction_loop(broker.clone(), shutdown_rx.clone())));
+    if broker.config.security.authorizer.is_some() {
+        if let Err(e) = broker.layout.ensure_acl_paths().await {
+            tracing::warn!(error = %e, "cannot create the ACL znodes");
+        }
+        broker.reload_acls().await;
+        tasks.push(tokio::spawn(super::acls::acl_loop(broker.clone(), shutdown_rx.clone())));
+    }
     if broker.config.log_cleaner_enable {
         for _ in 0..broker.config.log_cleaner_threads.max(1) {
             tasks.push(tokio::spawn(super::log_cleaner::cleaner_loop(

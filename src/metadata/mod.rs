@@ -9,6 +9,7 @@ pub mod bounded;
 pub mod embedded;
 pub mod kafka_json;
 pub mod layout;
+pub mod layout_acls;
 pub mod layout_admin;
 pub mod layout_groups;
 mod layout_topics;

@@ -80,6 +80,7 @@ pub enum ErrorCode {
     UnacceptableCredential = 93,
     ResourceNotFound = 91,
     DuplicateResource = 92,
+    SecurityDisabled = 54,
 }
 
 impl ErrorCode {

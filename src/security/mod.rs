@@ -10,6 +10,7 @@
 
 pub mod acl;
 pub mod authenticator;
+pub mod client;
 pub mod credentials;
 pub mod jaas;
 pub mod plain;

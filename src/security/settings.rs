@@ -133,6 +133,21 @@ pub struct ClientCredentials {
     pub password: Option<String>,
 }
 
+/// `authorizer.class.name` and its settings: ACLs are enforced when set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizerSettings {
+    /// `super.users`: principals every check lets through.
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found` (default false).
+    pub allow_everyone_if_no_acl_found: bool,
+}
+
+/// The authorizer class names Kafka users write (2.4+ and 0.9–2.3).
+pub const AUTHORIZER_CLASSES: [&str; 2] = [
+    "kafka.security.authorizer.AclAuthorizer",
+    "kafka.security.auth.SimpleAclAuthorizer",
+];
+
 /// The security settings of the broker as a whole.
 #[derive(Clone, Debug)]
 pub struct SecuritySettings {
@@ -147,6 +162,8 @@ pub struct SecuritySettings {
     pub sasl_max_receive_size: i32,
     /// How long a failed login waits before its answer (connection.failed.authentication.delay.ms).
     pub failed_authentication_delay_ms: u64,
+    /// ACL enforcement; `None` without `authorizer.class.name`.
+    pub authorizer: Option<AuthorizerSettings>,
     /// The raw keys, kept for whoever needs one more (the inter-broker client).
     pub raw: BTreeMap<String, String>,
 }
@@ -159,6 +176,7 @@ impl Default for SecuritySettings {
             inter_broker_credentials: ClientCredentials::default(),
             sasl_max_receive_size: 524_288,
             failed_authentication_delay_ms: 100,
+            authorizer: None,
             raw: BTreeMap::new(),
         }
     }
@@ -176,6 +194,9 @@ pub fn is_security_key(key: &str) -> bool {
                 | "security.inter.broker.protocol"
                 | "connections.max.reauth.ms"
                 | "connection.failed.authentication.delay.ms"
+                | "authorizer.class.name"
+                | "super.users"
+                | "allow.everyone.if.no.acl.found"
         )
 }
 
@@ -294,6 +315,7 @@ pub fn resolve(listener_names: &[String], raw: &BTreeMap<String, String>) -> Res
             .ok_or_else(|| error("sasl.server.max.receive.size", v, "expected a positive integer"))?;
         settings.sasl_max_receive_size = n;
     }
+    settings.authorizer = authorizer_settings(raw)?;
     for name in listener_names {
         let protocol = protocol_of(&map, name).ok_or_else(|| {
             error(
@@ -381,6 +403,39 @@ pub fn resolve(listener_names: &[String], raw: &BTreeMap<String, String>) -> Res
         }
     }
     Ok(settings)
+}
+
+fn authorizer_settings(raw: &BTreeMap<String, String>) -> Result<Option<AuthorizerSettings>, SettingError> {
+    let class = raw.get("authorizer.class.name").map(|c| c.trim()).unwrap_or("");
+    if class.is_empty() {
+        return Ok(None);
+    }
+    if !AUTHORIZER_CLASSES.contains(&class) {
+        return Err(error(
+            "authorizer.class.name",
+            class,
+            format!("krab implements {}", AUTHORIZER_CLASSES.join(" and ")),
+        ));
+    }
+    let super_users = match raw.get("super.users") {
+        Some(v) if !v.trim().is_empty() => {
+            super::acl::parse_super_users(v.trim()).map_err(|reason| error("super.users", v, reason))?
+        }
+        _ => Vec::new(),
+    };
+    let allow_everyone = match raw
+        .get("allow.everyone.if.no.acl.found")
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(v) => return Err(error("allow.everyone.if.no.acl.found", &v, "expected true or false")),
+    };
+    Ok(Some(AuthorizerSettings {
+        super_users,
+        allow_everyone_if_no_acl_found: allow_everyone,
+    }))
 }
 
 fn listener_security(

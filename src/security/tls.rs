@@ -23,7 +23,7 @@ const RELOAD_CHECK: Duration = Duration::from_secs(1);
 /// for lacking post-quantum key exchange; Kafka clients (OpenSSL, Java,
 /// Python's ssl) agree on X25519 or P-256 with it.
 #[allow(deprecated)]
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -109,7 +109,7 @@ pub fn load_roots(truststore: &TrustStore) -> Result<RootCertStore, String> {
 /// A listener's rustls configuration.
 pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
     let (certs, key) = load_identity(&settings.keystore)?;
-    let provider = provider();
+    let provider = crypto_provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
@@ -142,7 +142,7 @@ pub fn client_config(
         Some(t) => load_roots(t)?,
         None => RootCertStore::empty(),
     };
-    let builder = ClientConfig::builder_with_provider(provider())
+    let builder = ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots);

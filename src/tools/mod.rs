@@ -7,6 +7,7 @@
 //! `krab dev` (a throw-away broker for tests) and `krab fault` (fault
 //! injection through a broker's control endpoint).
 
+pub mod acls;
 pub mod client;
 pub mod cluster;
 pub mod configs;

@@ -9,7 +9,7 @@
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
-use crate::broker::authorizer::{authorized_operations, Resource};
+use crate::broker::authorizer::Resource;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::RequestFrame;
@@ -71,7 +71,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         response.endpoint_type = BROKER_ENDPOINTS;
     }
     if request.include_cluster_authorized_operations {
-        response.cluster_authorized_operations = authorized_operations(Resource::Cluster);
+        response.cluster_authorized_operations = broker.authorized_operations(&frame, Resource::Cluster);
     }
     respond(&frame, &response)
 }

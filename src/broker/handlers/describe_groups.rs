@@ -11,7 +11,7 @@
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
-use crate::broker::authorizer::{authorized_operations, Resource};
+use crate::broker::authorizer::Resource;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::stored::describe_stored;
@@ -38,7 +38,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             }
             Ok(d) => {
                 if frame.api_version >= 3 && request.include_authorized_operations {
-                    out.authorized_operations = authorized_operations(Resource::Group(id));
+                    out.authorized_operations = broker.authorized_operations(&frame, Resource::Group(id));
                 }
                 out.group_state = str_bytes(d.state.name());
                 out.protocol_type = str_bytes(&d.protocol_type);

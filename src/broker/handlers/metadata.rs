@@ -17,7 +17,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
-use crate::broker::authorizer::{authorized_operations, Resource};
+use crate::broker::authorizer::Resource;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::topics::Topic;
 use crate::broker::{Broker, TopicError};
@@ -117,12 +117,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     }
     if version >= 8 {
         if request.include_cluster_authorized_operations {
-            response.cluster_authorized_operations = authorized_operations(Resource::Cluster);
+            response.cluster_authorized_operations = broker.authorized_operations(&frame, Resource::Cluster);
         }
         if request.include_topic_authorized_operations {
             for t in &mut response.topics {
                 let name = t.name.as_ref().map_or("", |n| n.as_str());
-                t.topic_authorized_operations = authorized_operations(Resource::Topic(name));
+                t.topic_authorized_operations = broker.authorized_operations(&frame, Resource::Topic(name));
             }
         }
     }
