@@ -5,7 +5,9 @@
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
-use crate::protocol::RequestFrame;
+use crate::protocol::{ErrorCode, RequestFrame};
+
+use super::authorizer::{AclOperation, Resource};
 
 use super::faults::InjectedError;
 use super::handlers::*;
@@ -24,6 +26,16 @@ pub struct Reply {
     pub errors: ErrorTally,
 }
 
+/// The cluster operation an API needs as a whole (Kafka's KafkaApis).
+fn cluster_operation(api: ApiKey) -> Option<AclOperation> {
+    match api {
+        ApiKey::WriteTxnMarkers => Some(AclOperation::ClusterAction),
+        ApiKey::ElectLeaders | ApiKey::AlterPartitionReassignments => Some(AclOperation::Alter),
+        ApiKey::ListPartitionReassignments | ApiKey::DescribeCluster => Some(AclOperation::Describe),
+        _ => None,
+    }
+}
+
 /// `injected` is an error fault for the partitions of a Produce, Fetch or
 /// ListOffsets request (see `faults`).
 pub async fn dispatch(broker: &Broker, frame: RequestFrame, injected: Option<InjectedError>) -> HandlerResult {
@@ -34,6 +46,12 @@ pub async fn dispatch(broker: &Broker, frame: RequestFrame, injected: Option<Inj
             return api_versions::unsupported_version(broker, &frame);
         }
         return Err(format!("{:?} v{} is not supported", frame.api_key, frame.api_version));
+    }
+    // APIs that act on the cluster as a whole: one check before the handler.
+    if let Some(op) = cluster_operation(frame.api_key) {
+        if !broker.authorize(&frame, op, Resource::Cluster) {
+            return super::fault_responses::error_response(&frame, ErrorCode::ClusterAuthorizationFailed.code());
+        }
     }
     match frame.api_key {
         ApiKey::Produce => produce::handle(broker, frame, injected).await,

@@ -67,6 +67,70 @@ pub fn error_response(frame: &RequestFrame, code: i16) -> HandlerResult {
                 .collect();
             respond(frame, &OffsetCommitResponse::default().with_topics(topics))
         }
+        ApiKey::DescribeCluster => respond(frame, &DescribeClusterResponse::default().with_error_code(code)),
+        ApiKey::ElectLeaders => {
+            let request: ElectLeadersRequest = decode(frame)?;
+            let results = request
+                .topic_partitions
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| {
+                    elect_leaders_response::ReplicaElectionResult::default()
+                        .with_topic(t.topic)
+                        .with_partition_result(
+                            t.partitions
+                                .into_iter()
+                                .map(|p| {
+                                    elect_leaders_response::PartitionResult::default()
+                                        .with_partition_id(p)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            let response = ElectLeadersResponse::default().with_replica_election_results(results);
+            respond(frame, &response.with_error_code(code))
+        }
+        ApiKey::AlterPartitionReassignments => respond(
+            frame,
+            &AlterPartitionReassignmentsResponse::default().with_error_code(code),
+        ),
+        ApiKey::ListPartitionReassignments => respond(
+            frame,
+            &ListPartitionReassignmentsResponse::default().with_error_code(code),
+        ),
+        ApiKey::WriteTxnMarkers => {
+            let request: WriteTxnMarkersRequest = decode(frame)?;
+            let markers = request
+                .markers
+                .into_iter()
+                .map(|m| {
+                    write_txn_markers_response::WritableTxnMarkerResult::default()
+                        .with_producer_id(m.producer_id)
+                        .with_topics(
+                            m.topics
+                                .into_iter()
+                                .map(|t| {
+                                    write_txn_markers_response::WritableTxnMarkerTopicResult::default()
+                                        .with_name(t.name)
+                                        .with_partitions(
+                                            t.partition_indexes
+                                                .into_iter()
+                                                .map(|p| {
+                                                    write_txn_markers_response::WritableTxnMarkerPartitionResult::default()
+                                                        .with_partition_index(p)
+                                                        .with_error_code(code)
+                                                })
+                                                .collect(),
+                                        )
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            respond(frame, &WriteTxnMarkersResponse::default().with_markers(markers))
+        }
         other => Err(format!("no injected-error response for {other:?}")),
     }
 }

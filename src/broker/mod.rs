@@ -67,6 +67,8 @@ pub struct Broker {
     pub listeners: Vec<Arc<listeners::ListenerRuntime>>,
     /// SCRAM credentials as last read from `/config/users`.
     pub credentials: crate::security::credentials::CredentialCache,
+    /// How this broker reaches the others (the inter-broker listener's security).
+    pub inter_broker_client: crate::security::client::ClientSecurity,
     /// ACLs as last loaded (used with `authorizer.class.name`).
     pub acls: acls::AclState,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
@@ -130,6 +132,7 @@ impl Broker {
         layout: KafkaLayout,
         cluster_id: String,
         listeners: Vec<Arc<listeners::ListenerRuntime>>,
+        inter_broker_client: crate::security::client::ClientSecurity,
     ) -> Arc<Broker> {
         let advertised = listeners
             .first()
@@ -150,6 +153,7 @@ impl Broker {
             advertised,
             listeners,
             credentials: Default::default(),
+            inter_broker_client,
             acls: Default::default(),
             topics: RwLock::new(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),

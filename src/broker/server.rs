@@ -193,7 +193,15 @@ pub async fn run_with_store(
         }
     }
 
-    let broker = Broker::new(config, layout, cluster_id, listener_runtimes.clone());
+    let inter_broker_client = crate::security::client::ClientSecurity::inter_broker(&config.security)
+        .map_err(|e| format!("inter-broker listener {}: {e}", config.security.inter_broker_listener))?;
+    let broker = Broker::new(
+        config,
+        layout,
+        cluster_id,
+        listener_runtimes.clone(),
+        inter_broker_client,
+    );
     broker.reload_dynamic_config().await;
     become_controller_if_free(&broker).await;
     broker.refresh_cluster_view().await;

@@ -7,8 +7,11 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::security::client::{ClientSecurity, SaslClient};
+use crate::security::Mechanism;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -22,9 +25,25 @@ pub enum PeerError {
     Timeout(String, Duration),
 }
 
+async fn tcp_connect(host: &str, port: u16) -> Result<(String, TcpStream), PeerError> {
+    let address = format!("{host}:{port}");
+    let connect = TcpStream::connect((host, port));
+    let stream = match tokio::time::timeout(Duration::from_secs(3), connect).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Err(PeerError::Connect(address, e.to_string())),
+        Err(_) => return Err(PeerError::Connect(address, "timed out".into())),
+    };
+    let _ = stream.set_nodelay(true);
+    Ok((address, stream))
+}
+
+/// A plain or TLS stream to another broker.
+trait PeerStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> PeerStream for T {}
+
 pub struct PeerConnection {
     address: String,
-    stream: TcpStream,
+    stream: Box<dyn PeerStream>,
     next_correlation: i32,
     client_id: String,
     max_response: usize,
@@ -37,21 +56,78 @@ impl PeerConnection {
         client_id: String,
         max_response: usize,
     ) -> Result<PeerConnection, PeerError> {
-        let address = format!("{host}:{port}");
-        let connect = TcpStream::connect((host, port));
-        let stream = match tokio::time::timeout(Duration::from_secs(3), connect).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return Err(PeerError::Connect(address, e.to_string())),
-            Err(_) => return Err(PeerError::Connect(address, "timed out".into())),
-        };
-        let _ = stream.set_nodelay(true);
+        let (address, stream) = tcp_connect(host, port).await?;
         Ok(PeerConnection {
+            address,
+            stream: Box::new(stream),
+            next_correlation: 1,
+            client_id,
+            max_response,
+        })
+    }
+
+    /// Connects with the inter-broker listener's security: TLS, then a SASL
+    /// login (SaslHandshake v1, SaslAuthenticate v1).
+    pub async fn connect_secure(
+        host: &str,
+        port: u16,
+        client_id: String,
+        max_response: usize,
+        security: &ClientSecurity,
+    ) -> Result<PeerConnection, PeerError> {
+        let (address, tcp) = tcp_connect(host, port).await?;
+        let stream: Box<dyn PeerStream> = match &security.tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| PeerError::Connect(address.clone(), format!("bad TLS server name: {e}")))?;
+                let handshake = tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp);
+                match tokio::time::timeout(Duration::from_secs(5), handshake).await {
+                    Ok(Ok(tls)) => Box::new(tls),
+                    Ok(Err(e)) => return Err(PeerError::Connect(address, format!("TLS handshake: {e}"))),
+                    Err(_) => return Err(PeerError::Connect(address, "TLS handshake timed out".into())),
+                }
+            }
+        };
+        let mut connection = PeerConnection {
             address,
             stream,
             next_correlation: 1,
             client_id,
             max_response,
-        })
+        };
+        if let Some((mechanism, user, password)) = &security.login {
+            connection.authenticate(*mechanism, user, password).await?;
+        }
+        Ok(connection)
+    }
+
+    async fn authenticate(&mut self, mechanism: Mechanism, user: &str, password: &str) -> Result<(), PeerError> {
+        use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
+        let wait = Duration::from_secs(5);
+        let address = self.address.clone();
+        let refused = |e: String| PeerError::Connect(address.clone(), e);
+        let handshake = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism.name()));
+        let answer = self.send(&handshake, 1, wait).await?;
+        if answer.error_code != 0 {
+            return Err(refused(format!("SASL mechanism {} refused", mechanism.name())));
+        }
+        let mut login = SaslClient::new(mechanism, user, password);
+        let mut token = login.first();
+        loop {
+            let request = SaslAuthenticateRequest::default().with_auth_bytes(token.into());
+            let response = self.send(&request, 1, wait).await?;
+            if response.error_code != 0 {
+                return Err(refused(format!(
+                    "SASL authentication failed: {}",
+                    response.error_message.as_deref().unwrap_or("")
+                )));
+            }
+            match login.next(&response.auth_bytes).map_err(refused)? {
+                Some(next) => token = next,
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Sends `request` and waits up to `timeout` for its response.

@@ -134,6 +134,56 @@ impl ClientSecurity {
     }
 }
 
+impl ClientSecurity {
+    /// How this broker connects to the others: the inter-broker listener's
+    /// protocol, its truststore and keystore (the key doubles as the client
+    /// certificate), and the login from `sasl.mechanism.inter.broker.protocol`'s
+    /// JAAS config, as a Kafka broker does.
+    pub fn inter_broker(settings: &super::SecuritySettings) -> Result<ClientSecurity, String> {
+        let Some(listener) = settings
+            .listeners
+            .iter()
+            .find(|l| l.name == settings.inter_broker_listener)
+        else {
+            return Ok(ClientSecurity::default());
+        };
+        let mut security = ClientSecurity {
+            protocol: listener.protocol,
+            ..ClientSecurity::default()
+        };
+        if let Some(tls) = &listener.tls {
+            let prefixed = format!(
+                "listener.name.{}.ssl.endpoint.identification.algorithm",
+                listener.name.to_ascii_lowercase()
+            );
+            let algorithm = settings
+                .raw
+                .get(&prefixed)
+                .or_else(|| settings.raw.get("ssl.endpoint.identification.algorithm"));
+            let verify_host = algorithm.is_none_or(|v| !v.trim().is_empty() && v.trim() != "none");
+            security.tls = Some(client_tls(tls.truststore.as_ref(), Some(&tls.keystore), verify_host)?);
+        }
+        if listener.protocol.uses_sasl() {
+            let credentials = &settings.inter_broker_credentials;
+            let mechanism = credentials
+                .mechanism
+                .as_deref()
+                .and_then(Mechanism::parse)
+                .ok_or("sasl.mechanism.inter.broker.protocol is not one krab implements")?;
+            let user = credentials
+                .username
+                .clone()
+                .ok_or("the inter-broker JAAS config has no username")?;
+            let password = credentials
+                .password
+                .clone()
+                .ok_or("the inter-broker JAAS config has no password")?;
+            security.login = Some((mechanism, user, password));
+        }
+        Ok(security)
+    }
+}
+
 /// A TLS client configuration; without host-name checks when asked
 /// (`ssl.endpoint.identification.algorithm=`), the chain is still verified.
 pub fn client_tls(

@@ -95,7 +95,7 @@ async fn send_markers(
     };
     let client_id = format!("broker-{}-txn-coordinator", broker.config.broker_id);
     let (host, port) = broker.inter_broker_address(info);
-    let mut connection = PeerConnection::connect(&host, port, client_id, 1 << 20)
+    let mut connection = PeerConnection::connect_secure(&host, port, client_id, 1 << 20, &broker.inter_broker_client)
         .await
         .map_err(|e| {
             tracing::warn!(leader, error = %e, "cannot reach a partition leader for transaction markers");

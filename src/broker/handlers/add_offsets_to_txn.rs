@@ -4,6 +4,7 @@
 
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::valid_group_id;
@@ -16,24 +17,33 @@ use super::{decode, respond};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: AddOffsetsToTxnRequest = decode(&frame)?;
     let group = request.group_id.as_str();
-    let result = if !valid_group_id(group) {
-        Err(ErrorCode::InvalidGroupId)
-    } else {
-        broker
-            .transactions
-            .add(
-                broker,
-                TxnProducer {
-                    transactional_id: request.transactional_id.as_str(),
-                    producer_id: request.producer_id.0,
-                    epoch: request.producer_epoch,
-                    fenced: fenced_code(frame.api_version, 2),
-                },
-                Vec::new(),
-                Some(group),
-            )
-            .await
-    };
+    let result =
+        if !super::authorize_transactional_id(broker, &frame, AclOperation::Write, request.transactional_id.as_str()) {
+            Err(ErrorCode::TransactionalIdAuthorizationFailed)
+        } else if !broker.authorize(
+            &frame,
+            AclOperation::Read,
+            crate::broker::authorizer::Resource::Group(group),
+        ) {
+            Err(ErrorCode::GroupAuthorizationFailed)
+        } else if !valid_group_id(group) {
+            Err(ErrorCode::InvalidGroupId)
+        } else {
+            broker
+                .transactions
+                .add(
+                    broker,
+                    TxnProducer {
+                        transactional_id: request.transactional_id.as_str(),
+                        producer_id: request.producer_id.0,
+                        epoch: request.producer_epoch,
+                        fenced: fenced_code(frame.api_version, 2),
+                    },
+                    Vec::new(),
+                    Some(group),
+                )
+                .await
+        };
     let code = result.err().map_or(0, ErrorCode::code);
     respond(&frame, &AddOffsetsToTxnResponse::default().with_error_code(code))
 }

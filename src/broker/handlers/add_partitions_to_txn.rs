@@ -8,6 +8,7 @@ use kafka_protocol::messages::add_partitions_to_txn_response::{
 };
 use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -37,7 +38,20 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .topic(topic)
             .is_none_or(|t| *p < 0 || *p as usize >= t.partition_count())
     });
-    let result = if unknown {
+    let txn_denied = !super::authorize_transactional_id(
+        broker,
+        &frame,
+        AclOperation::Write,
+        request.v3_and_below_transactional_id.as_str(),
+    );
+    let topic_denied = partitions
+        .iter()
+        .any(|(topic, _)| !super::authorize_topic(broker, &frame, AclOperation::Write, topic));
+    let result = if txn_denied {
+        Err(ErrorCode::TransactionalIdAuthorizationFailed)
+    } else if topic_denied {
+        Err(ErrorCode::TopicAuthorizationFailed)
+    } else if unknown {
         Err(ErrorCode::UnknownTopicOrPartition)
     } else {
         broker

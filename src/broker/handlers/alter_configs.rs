@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -32,7 +33,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
             .collect();
         let name = resource.resource_name.as_str();
+        let denied =
+            super::config_authorization_error(broker, &frame, AclOperation::AlterConfigs, resource.resource_type, name);
         let outcome = match resource.resource_type {
+            _ if denied.is_some() => Err(denied.unwrap_or((ErrorCode::ClusterAuthorizationFailed, String::new()))),
             RESOURCE_TOPIC => broker
                 .alter_topic_config(name, config, request.validate_only)
                 .await

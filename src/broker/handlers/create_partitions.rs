@@ -8,6 +8,7 @@
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::RequestFrame;
@@ -24,7 +25,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 .collect::<Vec<_>>()
         });
         let mut result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-        if let Err(e) = broker
+        if !super::authorize_topic(broker, &frame, AclOperation::Alter, t.name.as_str()) {
+            result.error_code = crate::protocol::ErrorCode::TopicAuthorizationFailed.code();
+            result.error_message = Some(str_bytes("Authorization failed."));
+        } else if let Err(e) = broker
             .add_partitions(t.name.as_str(), t.count, manual, request.validate_only)
             .await
         {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::RequestFrame;
@@ -50,6 +51,15 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
             .collect();
         let mut result = CreatableTopicResult::default().with_name(t.name.clone());
+        // Kafka: Create on the cluster or on the topic.
+        if !super::authorize_cluster(broker, &frame, AclOperation::Create)
+            && !super::authorize_topic(broker, &frame, AclOperation::Create, &name)
+        {
+            result.error_code = crate::protocol::ErrorCode::TopicAuthorizationFailed.code();
+            result.error_message = Some(super::str_bytes("Authorization failed."));
+            results.push(result);
+            continue;
+        }
         match broker
             .create_topic(&name, partitions, rf, assignment, config, request.validate_only)
             .await

@@ -6,6 +6,7 @@
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::zk_consumers;
@@ -18,7 +19,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let mut response = DeleteGroupsResponse::default();
     for group_id in &request.groups_names {
         let id = group_id.as_str();
-        let error = match group_error(broker, id) {
+        let error = match group_error(broker, &frame, AclOperation::Delete, id) {
             Some(error) => error,
             None => delete(broker, id).await,
         };

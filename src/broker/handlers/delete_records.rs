@@ -7,6 +7,7 @@
 use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::topics::local_partition;
 use crate::broker::Broker;
@@ -19,11 +20,17 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let mut topics = Vec::with_capacity(request.topics.len());
     for t in &request.topics {
         let topic = broker.topic(t.name.as_str());
+        let denied = !super::authorize_topic(broker, &frame, AclOperation::Delete, t.name.as_str());
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
+            if denied {
+                result.error_code = crate::protocol::ErrorCode::TopicAuthorizationFailed.code();
+                partitions.push(result);
+                continue;
+            }
             match local_partition(topic.as_ref(), p.partition_index)
                 .and_then(|part| part.delete_records_before(p.offset))
             {

@@ -7,6 +7,7 @@
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::RequestFrame;
@@ -18,7 +19,9 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let mut results = Vec::with_capacity(request.topic_names.len());
     for name in &request.topic_names {
         let mut result = DeletableTopicResult::default().with_name(Some(name.clone()));
-        if let Err(e) = broker.delete_topic(name.as_str()).await {
+        if !super::authorize_topic(broker, &frame, AclOperation::Delete, name.as_str()) {
+            result.error_code = crate::protocol::ErrorCode::TopicAuthorizationFailed.code();
+        } else if let Err(e) = broker.delete_topic(name.as_str()).await {
             tracing::info!(topic = %name.as_str(), error = %e, "topic deletion refused");
             result.error_code = e.code().code();
         }

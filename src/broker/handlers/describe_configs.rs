@@ -17,6 +17,7 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::dynamic_config::DynamicSource;
 use crate::broker::topic_admin::{ConfigSource, TopicConfigEntry};
@@ -153,7 +154,20 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
         let name = resource.resource_name.as_str();
+        let denied = super::config_authorization_error(
+            broker,
+            &frame,
+            AclOperation::DescribeConfigs,
+            resource.resource_type,
+            name,
+        );
         match resource.resource_type {
+            _ if denied.is_some() => {
+                if let Some((code, message)) = denied {
+                    result.error_code = code.code();
+                    result.error_message = Some(str_bytes(&message));
+                }
+            }
             RESOURCE_TOPIC => {
                 let overrides = match broker.topic(name) {
                     Some(t) => Some(t.config.clone()),

@@ -11,6 +11,7 @@
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::authorizer::Resource;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
@@ -27,7 +28,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     for group_id in &request.groups {
         let id = group_id.as_str();
         let mut out = DescribedGroup::default().with_group_id(group_id.clone());
-        let described = match group_error(broker, id) {
+        let described = match group_error(broker, &frame, AclOperation::Describe, id) {
             Some(error) => Err(error),
             None => describe(broker, id).await,
         };

@@ -8,6 +8,7 @@ use kafka_protocol::messages::describe_transactions_response::{TopicData, Transa
 use kafka_protocol::messages::{DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -19,7 +20,12 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let mut states = Vec::with_capacity(request.transactional_ids.len());
     for id in &request.transactional_ids {
         let mut state = TransactionState::default().with_transactional_id(id.clone());
-        match broker.transactions.describe(broker, id.as_str()).await {
+        let described = if super::authorize_transactional_id(broker, &frame, AclOperation::Describe, id.as_str()) {
+            broker.transactions.describe(broker, id.as_str()).await
+        } else {
+            Err(ErrorCode::TransactionalIdAuthorizationFailed)
+        };
+        match described {
             Ok(meta) => {
                 let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
                 for (topic, partition) in &meta.partitions {

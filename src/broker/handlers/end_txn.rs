@@ -7,6 +7,7 @@
 
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -17,6 +18,10 @@ use super::{decode, respond};
 
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: EndTxnRequest = decode(&frame)?;
+    if !super::authorize_transactional_id(broker, &frame, AclOperation::Write, request.transactional_id.as_str()) {
+        let code = ErrorCode::TransactionalIdAuthorizationFailed.code();
+        return respond(&frame, &EndTxnResponse::default().with_error_code(code));
+    }
     let result = broker
         .transactions
         .end(

@@ -35,6 +35,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
 use super::produce_batches::storage_magic;
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::faults::InjectedError;
 use crate::broker::partition::Partition;
@@ -57,12 +58,21 @@ pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<Injec
             request.replica_id.0
         ));
     }
+    // Kafka: a follower needs ClusterAction (CVE-2018-1288), a consumer Read per topic.
+    let follower_allowed =
+        request.replica_id.0 < 0 || super::authorize_cluster(broker, &frame, AclOperation::ClusterAction);
+    let denied: std::collections::HashSet<&str> = request
+        .topics
+        .iter()
+        .map(|t| t.topic.as_str())
+        .filter(|name| !follower_allowed || !super::authorize_topic(broker, &frame, AclOperation::Read, name))
+        .collect();
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     let mut appends = broker.subscribe_appends();
     loop {
         appends.borrow_and_update();
-        let pass = collect(broker, &request, frame.api_version, injected.as_ref());
+        let pass = collect(broker, &request, frame.api_version, injected.as_ref(), &denied);
         let done = pass.bytes >= request.min_bytes.max(0) as usize || pass.any_error || Instant::now() >= deadline;
         if done {
             for (partition, bytes, records) in &pass.sent {
@@ -89,7 +99,13 @@ struct Pass {
     sent: Vec<(Arc<Partition>, u64, u64)>,
 }
 
-fn collect(broker: &Broker, request: &FetchRequest, version: i16, injected: Option<&InjectedError>) -> Pass {
+fn collect(
+    broker: &Broker,
+    request: &FetchRequest,
+    version: i16,
+    injected: Option<&InjectedError>,
+    denied: &std::collections::HashSet<&str>,
+) -> Pass {
     let follower = (request.replica_id.0 >= 0).then_some(request.replica_id.0);
     let mut budget = if version >= 3 {
         request.max_bytes.max(0) as usize
@@ -105,7 +121,12 @@ fn collect(broker: &Broker, request: &FetchRequest, version: i16, injected: Opti
         let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
         for fp in &fetch_topic.partitions {
             let mut out = PartitionData::default().with_partition_index(fp.partition);
-            if let Some(code) = injected.and_then(|e| e.for_partition(fetch_topic.topic.as_str(), fp.partition)) {
+            let refused = denied
+                .contains(fetch_topic.topic.as_str())
+                .then_some(ErrorCode::TopicAuthorizationFailed.code());
+            if let Some(code) =
+                refused.or_else(|| injected.and_then(|e| e.for_partition(fetch_topic.topic.as_str(), fp.partition)))
+            {
                 out.error_code = code;
                 out.high_watermark = -1;
                 any_error = true;

@@ -7,6 +7,7 @@
 
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::valid_group_id;
@@ -20,7 +21,20 @@ const TRANSACTION: i8 = 1;
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: FindCoordinatorRequest = decode(&frame)?;
     let mut response = FindCoordinatorResponse::default();
-    let error = if request.key_type == TRANSACTION {
+    let key = request.key.as_str();
+    let error = if request.key_type == TRANSACTION
+        && !super::authorize_transactional_id(broker, &frame, AclOperation::Describe, key)
+    {
+        Some(ErrorCode::TransactionalIdAuthorizationFailed)
+    } else if request.key_type == GROUP
+        && !broker.authorize(
+            &frame,
+            AclOperation::Describe,
+            crate::broker::authorizer::Resource::Group(key),
+        )
+    {
+        Some(ErrorCode::GroupAuthorizationFailed)
+    } else if request.key_type == TRANSACTION {
         request.key.is_empty().then_some(ErrorCode::InvalidRequest)
     } else if request.key_type != GROUP {
         Some(ErrorCode::InvalidRequest)

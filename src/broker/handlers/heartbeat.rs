@@ -3,6 +3,7 @@
 
 use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::RequestFrame;
@@ -12,7 +13,7 @@ use super::{decode, group_error, respond};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: HeartbeatRequest = decode(&frame)?;
     let group = request.group_id.as_str();
-    let error = group_error(broker, group).unwrap_or_else(|| {
+    let error = group_error(broker, &frame, AclOperation::Read, group).unwrap_or_else(|| {
         broker.groups.heartbeat(
             group,
             request.member_id.as_str(),

@@ -13,6 +13,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::topic_config_defs::{find, Kind};
 use crate::broker::{Broker, TopicError};
@@ -38,7 +39,10 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
         let name = resource.resource_name.as_str();
+        let denied =
+            super::config_authorization_error(broker, &frame, AclOperation::AlterConfigs, resource.resource_type, name);
         let outcome = match resource.resource_type {
+            _ if denied.is_some() => Err(denied.unwrap_or((ErrorCode::ClusterAuthorizationFailed, String::new()))),
             RESOURCE_TOPIC => alter_topic(broker, name, &resource.configs, request.validate_only).await,
             RESOURCE_BROKER => alter_broker(broker, name, &resource.configs, request.validate_only).await,
             other => Err((

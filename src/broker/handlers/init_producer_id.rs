@@ -9,6 +9,7 @@
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -18,7 +19,21 @@ use super::{decode, respond};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: InitProducerIdRequest = decode(&frame)?;
     let mut response = InitProducerIdResponse::default();
-    let result = match request.transactional_id.as_ref().filter(|t| !t.is_empty()) {
+    let txn_id = request.transactional_id.as_ref().filter(|t| !t.is_empty());
+    // Kafka 2.8 (KIP-679): Write on the transactional id; an idempotent
+    // producer needs IdempotentWrite on the cluster or Write on some topic.
+    let denied = match txn_id {
+        Some(id) => (!super::authorize_transactional_id(broker, &frame, AclOperation::Write, id.as_str()))
+            .then_some(ErrorCode::TransactionalIdAuthorizationFailed),
+        None => (!super::authorize_cluster(broker, &frame, AclOperation::IdempotentWrite)
+            && !broker
+                .topic_names()
+                .iter()
+                .any(|t| super::authorize_topic(broker, &frame, AclOperation::Write, t)))
+        .then_some(ErrorCode::ClusterAuthorizationFailed),
+    };
+    let result = match txn_id {
+        _ if denied.is_some() => Err(denied.unwrap_or(ErrorCode::ClusterAuthorizationFailed)),
         Some(id) => {
             let expected = (frame.api_version >= 3).then_some((request.producer_id.0, request.producer_epoch));
             broker

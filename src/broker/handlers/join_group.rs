@@ -8,6 +8,7 @@
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::{JoinRequest, JoinResult};
@@ -18,7 +19,7 @@ use super::{decode, group_error, respond, str_bytes};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: JoinGroupRequest = decode(&frame)?;
     let group = request.group_id.as_str();
-    let result = match group_error(broker, group) {
+    let result = match group_error(broker, &frame, AclOperation::Read, group) {
         Some(error) => JoinResult::error(error, request.member_id.as_str()),
         None => {
             let req = JoinRequest {

@@ -5,6 +5,7 @@
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -29,7 +30,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         vec![(request.member_id.to_string(), None)]
     };
     let mut response = LeaveGroupResponse::default();
-    if let Some(error) = group_error(broker, group) {
+    if let Some(error) = group_error(broker, &frame, AclOperation::Read, group) {
         response.error_code = error.code();
         return respond(&frame, &response);
     }

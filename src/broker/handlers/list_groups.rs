@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::stored::describe_stored;
@@ -56,8 +57,18 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         }
     }
     let wanted: Vec<String> = request.states_filter.iter().map(|s| s.to_lowercase()).collect();
+    // Kafka: Describe on the cluster lists every group, else those the
+    // principal may Describe.
+    let all = super::authorize_cluster(broker, &frame, AclOperation::Describe);
     response.groups = groups
         .into_iter()
+        .filter(|(id, _)| {
+            all || broker.authorize(
+                &frame,
+                AclOperation::Describe,
+                crate::broker::authorizer::Resource::Group(id),
+            )
+        })
         .filter(|(_, (_, state))| wanted.is_empty() || wanted.contains(&state.name().to_lowercase()))
         .map(|(id, (protocol_type, state))| {
             let mut g = ListedGroup::default()

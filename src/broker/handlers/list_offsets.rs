@@ -9,6 +9,7 @@
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::faults::InjectedError;
 use crate::broker::partition::Partition;
@@ -29,12 +30,18 @@ pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<Injec
     let mut topics = Vec::with_capacity(request.topics.len());
     for t in &request.topics {
         let topic = broker.topic(t.name.as_str());
+        let denied = !super::authorize_topic(broker, &frame, AclOperation::Describe, t.name.as_str());
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut out = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
             let injected = injected
                 .as_ref()
                 .and_then(|e| e.for_partition(t.name.as_str(), p.partition_index));
+            let injected = if denied {
+                Some(crate::protocol::ErrorCode::TopicAuthorizationFailed.code())
+            } else {
+                injected
+            };
             if let Some(code) = injected {
                 out.error_code = code;
                 partitions.push(out);

@@ -7,6 +7,7 @@ use kafka_protocol::messages::list_transactions_response::TransactionState;
 use kafka_protocol::messages::{ListTransactionsRequest, ListTransactionsResponse, ProducerId, TransactionalId};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -44,7 +45,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                     || request.producer_id_filters.iter().any(|p| p.0 == meta.producer_id);
                 let duration_ok = request.duration_filter < 0
                     || (meta.start_ms >= 0 && now - meta.start_ms >= request.duration_filter);
-                if state_ok && pid_ok && duration_ok {
+                let visible = super::authorize_transactional_id(broker, &frame, AclOperation::Describe, &id);
+                if state_ok && pid_ok && duration_ok && visible {
                     response.transaction_states.push(
                         TransactionState::default()
                             .with_transactional_id(TransactionalId(StrBytes::from_string(id)))

@@ -17,6 +17,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::authorizer::Resource;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::topics::Topic;
@@ -38,11 +39,22 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         ),
     };
     let may_create = broker.config.auto_create_topics_enable && (version < 4 || request.allow_auto_topic_creation);
+    // Kafka: topics the principal may not Describe are left out of an
+    // all-topics answer and answered TOPIC_AUTHORIZATION_FAILED when named;
+    // auto-creation needs Create on the cluster or the topic.
+    let visible = |name: &str| super::authorize_topic(broker, &frame, AclOperation::Describe, name);
+    let may_create_named = |name: &str| {
+        super::authorize_cluster(broker, &frame, AclOperation::Create)
+            || super::authorize_topic(broker, &frame, AclOperation::Create, name)
+    };
 
     let mut topics = Vec::new();
     match requested {
         None => {
             for name in broker.topic_names() {
+                if !visible(&name) {
+                    continue;
+                }
                 if let Some(topic) = broker.topic(&name) {
                     topics.push(topic_metadata(&topic, version, &known_ids(broker)));
                 }
@@ -51,7 +63,11 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
         Some(names) => {
             for name in names {
                 let entry = match broker.topic(&name) {
+                    _ if !visible(&name) => error_topic(&name, ErrorCode::TopicAuthorizationFailed),
                     Some(topic) => topic_metadata(&topic, version, &known_ids(broker)),
+                    None if may_create && !may_create_named(&name) => {
+                        error_topic(&name, ErrorCode::TopicAuthorizationFailed)
+                    }
                     None if may_create => auto_create(broker, &name, version).await,
                     None => error_topic(&name, ErrorCode::UnknownTopicOrPartition),
                 };

@@ -55,16 +55,66 @@ use crate::group::valid_group_id;
 use crate::protocol::frame::decode_body;
 use crate::protocol::{encode_response, ErrorCode, RequestFrame};
 
+/// GROUP_AUTHORIZATION_FAILED when the principal may not `op` the group,
 /// INVALID_GROUP_ID for an id that cannot be one znode name, NOT_COORDINATOR
 /// when another broker coordinates the group.
-pub(crate) fn group_error(broker: &Broker, group: &str) -> Option<ErrorCode> {
-    if !valid_group_id(group) {
+pub(crate) fn group_error(
+    broker: &Broker,
+    frame: &RequestFrame,
+    op: crate::broker::authorizer::AclOperation,
+    group: &str,
+) -> Option<ErrorCode> {
+    if !broker.authorize(frame, op, crate::broker::authorizer::Resource::Group(group)) {
+        Some(ErrorCode::GroupAuthorizationFailed)
+    } else if !valid_group_id(group) {
         Some(ErrorCode::InvalidGroupId)
     } else if !broker.is_coordinator_for(group) {
         Some(ErrorCode::NotCoordinator)
     } else {
         None
     }
+}
+
+/// Whether the request's principal may perform `op` on topic `name`.
+pub(crate) fn authorize_topic(
+    broker: &Broker,
+    frame: &RequestFrame,
+    op: crate::broker::authorizer::AclOperation,
+    name: &str,
+) -> bool {
+    broker.authorize(frame, op, crate::broker::authorizer::Resource::Topic(name))
+}
+
+/// Whether the request's principal may perform `op` on the transactional id.
+pub(crate) fn authorize_transactional_id(
+    broker: &Broker,
+    frame: &RequestFrame,
+    op: crate::broker::authorizer::AclOperation,
+    id: &str,
+) -> bool {
+    broker.authorize(frame, op, crate::broker::authorizer::Resource::TransactionalId(id))
+}
+
+/// Kafka's check for a config resource (topic 2, broker 4):
+/// `op` on the topic, or on the cluster for brokers. `None` when allowed.
+pub(crate) fn config_authorization_error(
+    broker: &Broker,
+    frame: &RequestFrame,
+    op: crate::broker::authorizer::AclOperation,
+    resource_type: i8,
+    name: &str,
+) -> Option<(ErrorCode, String)> {
+    let (allowed, code) = match resource_type {
+        2 => (
+            authorize_topic(broker, frame, op, name),
+            ErrorCode::TopicAuthorizationFailed,
+        ),
+        _ => (
+            authorize_cluster(broker, frame, op),
+            ErrorCode::ClusterAuthorizationFailed,
+        ),
+    };
+    (!allowed).then(|| (code, "Authorization failed.".to_string()))
 }
 
 /// Whether the request's principal may perform `op` on the cluster.

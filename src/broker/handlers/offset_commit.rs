@@ -15,6 +15,7 @@
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::{Commit, CommitCheck};
@@ -25,7 +26,7 @@ use super::{decode, group_error, respond};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: OffsetCommitRequest = decode(&frame)?;
     let group = request.group_id.as_str();
-    let request_error = group_error(broker, group).or_else(|| {
+    let request_error = group_error(broker, &frame, AclOperation::Read, group).or_else(|| {
         if frame.api_version == 0 {
             return None; // v0 has no generation: always a simple commit
         }
@@ -45,6 +46,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let mut commits = Vec::new();
     for t in &request.topics {
         let topic = broker.topic(t.name.as_str());
+        let topic_denied = !super::authorize_topic(broker, &frame, AclOperation::Read, t.name.as_str());
         let mut row = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let exists = p.partition_index >= 0
@@ -54,6 +56,8 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             let metadata_len = p.committed_metadata.as_ref().map_or(0, |m| m.len());
             row.push(if let Some(error) = request_error {
                 Err(error)
+            } else if topic_denied {
+                Err(ErrorCode::TopicAuthorizationFailed)
             } else if !exists {
                 Err(ErrorCode::UnknownTopicOrPartition)
             } else if metadata_len > broker.config.offset_metadata_max_bytes {

@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::{zk_consumers, GroupState};
@@ -41,7 +42,7 @@ impl Live {
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: OffsetDeleteRequest = decode(&frame)?;
     let group = request.group_id.as_str();
-    let live = match group_error(broker, group) {
+    let live = match group_error(broker, &frame, AclOperation::Delete, group) {
         Some(error) => Err(error),
         None => live_subscriptions(broker, group).await,
     };

@@ -10,6 +10,7 @@
 use kafka_protocol::messages::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, RequestFrame};
@@ -21,7 +22,13 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: OffsetFetchRequest = decode(&frame)?;
     let group = request.group_id.to_string();
     let mut response = OffsetFetchResponse::default();
-    let group_error = if !valid_group_id(&group) {
+    let group_error = if !broker.authorize(
+        &frame,
+        AclOperation::Describe,
+        crate::broker::authorizer::Resource::Group(&group),
+    ) {
+        Some(ErrorCode::GroupAuthorizationFailed)
+    } else if !valid_group_id(&group) {
         Some(ErrorCode::InvalidGroupId)
     } else if !broker.is_coordinator_for(&group) {
         Some(ErrorCode::NotCoordinator)
@@ -47,11 +54,19 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             }
         },
     };
+    let listed_all = request.topics.is_none();
     let mut topics = Vec::with_capacity(wanted.len());
     for (topic, partitions) in wanted {
+        // Kafka: topics without Describe are left out of an all-topics
+        // answer and answered TOPIC_AUTHORIZATION_FAILED when named.
+        let topic_denied = !super::authorize_topic(broker, &frame, AclOperation::Describe, &topic);
+        if topic_denied && listed_all {
+            continue;
+        }
         let mut out = Vec::with_capacity(partitions.len());
         for p in partitions {
             let mut part = OffsetFetchResponsePartition::default().with_partition_index(p);
+            let group_error = group_error.or(topic_denied.then_some(ErrorCode::TopicAuthorizationFailed));
             if let Some(error) = group_error {
                 part.committed_offset = -1;
                 part.error_code = error.code();

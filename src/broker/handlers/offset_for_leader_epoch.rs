@@ -10,6 +10,7 @@
 use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::topics::leader_partition;
 use crate::broker::Broker;
@@ -25,9 +26,13 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
             request.replica_id.0
         ));
     }
+    let follower_allowed =
+        request.replica_id.0 < 0 || super::authorize_cluster(broker, &frame, AclOperation::ClusterAction);
     let mut topics = Vec::with_capacity(request.topics.len());
     for t in &request.topics {
-        let topic = broker.topic(t.topic.as_str());
+        let denied =
+            !follower_allowed || !super::authorize_topic(broker, &frame, AclOperation::Describe, t.topic.as_str());
+        let topic = if denied { None } else { broker.topic(t.topic.as_str()) };
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let mut out = EpochEndOffset::default().with_partition(p.partition);
@@ -41,6 +46,7 @@ pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
                 -1
             };
             match leader_partition(topic.as_ref(), p.partition, current) {
+                Err(_) if denied => out.error_code = crate::protocol::ErrorCode::TopicAuthorizationFailed.code(),
                 Err(code) => out.error_code = code.code(),
                 Ok(partition) => {
                     if let Some((epoch, end)) = partition.end_offset_for_epoch(p.leader_epoch) {

@@ -34,6 +34,7 @@ use super::produce_batches::{
     topic_compression, Refusal, TimestampRule,
 };
 use super::{decode, respond, str_bytes};
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::{HandlerResult, Reply};
 use crate::broker::faults::InjectedError;
 use crate::broker::partition::ProduceOutcome;
@@ -50,11 +51,32 @@ pub async fn handle(broker: &Broker, frame: RequestFrame, injected: Option<Injec
     let mut appended_any = false;
     // (response slot, partition, outcome, min ISR) of acks=all appends.
     let mut waiting = Vec::new();
+    // Kafka: a transactional produce needs Write on its id, every topic Write.
+    let txn_denied = request
+        .transactional_id
+        .as_deref()
+        .is_some_and(|id| !super::authorize_transactional_id(broker, &frame, AclOperation::Write, id));
     for topic_data in &request.topic_data {
         let name = topic_data.name.as_str();
         let topic = broker.topic(name);
+        let denied = if txn_denied {
+            Some(ErrorCode::TransactionalIdAuthorizationFailed)
+        } else if !super::authorize_topic(broker, &frame, AclOperation::Write, name) {
+            Some(ErrorCode::TopicAuthorizationFailed)
+        } else {
+            None
+        };
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for data in &topic_data.partition_data {
+            if let Some(code) = denied {
+                partitions.push(
+                    PartitionProduceResponse::default()
+                        .with_index(data.index)
+                        .with_error_code(code.code())
+                        .with_base_offset(-1),
+                );
+                continue;
+            }
             // An injected error answers for the partition; nothing is appended.
             if let Some(code) = injected.as_ref().and_then(|e| e.for_partition(name, data.index)) {
                 partitions.push(

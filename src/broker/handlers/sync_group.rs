@@ -4,6 +4,7 @@
 
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
+use crate::broker::authorizer::AclOperation;
 use crate::broker::dispatch::HandlerResult;
 use crate::broker::Broker;
 use crate::group::{SyncRequest, SyncResult};
@@ -14,7 +15,7 @@ use super::{decode, group_error, respond, str_bytes};
 pub async fn handle(broker: &Broker, frame: RequestFrame) -> HandlerResult {
     let request: SyncGroupRequest = decode(&frame)?;
     let group = request.group_id.as_str();
-    let result = match group_error(broker, group) {
+    let result = match group_error(broker, &frame, AclOperation::Read, group) {
         Some(error) => SyncResult::error(error),
         None => {
             let req = SyncRequest {
