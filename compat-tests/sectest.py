@@ -641,3 +641,139 @@ def tls_api_versions(addr, auth: Auth, timeout=5):
         return "refused", e
     finally:
         conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# ACLs (test_acls.py, test_acls_cluster.py)
+# ---------------------------------------------------------------------------------------------
+ACL_USERS = {"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret",
+             "carol": "carol-secret"}
+ACL_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+            'username="admin" password="admin-secret" '
+            + " ".join(f'user_{u}="{p}"' for u, p in ACL_USERS.items()) + ";")
+ACL_AUTHORIZER = "kafka.security.authorizer.AclAuthorizer"
+SUPER_USERS = "User:admin;User:ANONYMOUS"
+
+
+def acl_overrides(certs, listeners, extra=None, super_users=SUPER_USERS):
+    """:func:`security_overrides` with the users of :data:`ACL_USERS` on every SASL listener,
+    Kafka's AclAuthorizer and ``super.users`` (admin, and ANONYMOUS: the PLAINTEXT listener,
+    which the tests use as the unrestricted view and brokers use between themselves)."""
+    ov = security_overrides(certs, listeners)
+    for name, proto in listeners:
+        if proto.startswith("SASL_"):
+            ov[f"listener.name.{name.lower()}.plain.sasl.jaas.config"] = ACL_JAAS
+    ov.update({"authorizer.class.name": ACL_AUTHORIZER, "super.users": super_users})
+    ov.update(extra or {})
+    return ov
+
+
+def client_properties(path, auth: Auth):
+    """Write ``auth`` as the Kafka client properties file a tool's --command-config /
+    --producer.config / --consumer.config reads; returns the path."""
+    path = Path(path)
+    lines = [f"security.protocol={auth.protocol}"]
+    if auth.sasl:
+        module = ("org.apache.kafka.common.security.plain.PlainLoginModule"
+                  if auth.mechanism == "PLAIN"
+                  else "org.apache.kafka.common.security.scram.ScramLoginModule")
+        lines += [f"sasl.mechanism={auth.mechanism}",
+                  f'sasl.jaas.config={module} required username="{auth.user}" '
+                  f'password="{auth.password}";']
+    if auth.ca:
+        lines += [f"ssl.truststore.location={auth.ca}", "ssl.truststore.type=PEM"]
+    if auth.cert:
+        keystore = path.with_suffix(".keystore.pem")
+        keystore.write_text(Path(auth.key).read_text() + Path(auth.cert).read_text())
+        lines += [f"ssl.keystore.location={keystore}", "ssl.keystore.type=PEM"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def session(addr, auth: Auth):
+    """A :mod:`kwire` connection to ``addr`` as ``auth``'s principal: a SASL login (inside
+    TLS for SASL_SSL), a TLS connection with ``auth``'s certificate, or plain TCP."""
+    if auth.sasl:
+        lg = login(addr, auth.mechanism, auth.user, auth.password,
+                   Auth("SSL", ca=auth.ca) if auth.tls else None)
+        assert lg.ok, f"{auth.user} could not log in: {lg.response}"
+        return lg.conn
+    return connect(addr, auth if auth.tls else None)
+
+
+def produce_error(addr, auth, topic, value=b"acl-probe", partition=0):
+    """Produce v3 one record as ``auth`` on a fresh connection; returns the partition's error
+    code (0: written)."""
+    conn = session(addr, auth)
+    try:
+        return kwire.produce_v3(conn, topic, partition, kwire.record_batch([value]))[0]
+    finally:
+        conn.close()
+
+
+# Kafka error codes of the authorizer
+TOPIC_AUTHORIZATION_FAILED = 29
+GROUP_AUTHORIZATION_FAILED = 30
+CLUSTER_AUTHORIZATION_FAILED = 31
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+
+
+def produce_codes(addr, topic, auth, values, extra=None, timeout=15):
+    """Produce ``values`` to partition 0 with confluent-kafka; returns each delivery's error
+    code (None: delivered)."""
+    from confluent_kafka import Producer
+    results = []
+    p = Producer({"bootstrap.servers": addr, "linger.ms": 5, "message.timeout.ms": 6000,
+                  **auth.confluent(), **(extra or {})})
+    for v in values:
+        p.produce(topic, v, partition=0,
+                  on_delivery=lambda err, msg: results.append(None if err is None else err.code()))
+    p.flush(timeout)
+    del p
+    assert len(results) == len(values), f"{len(values) - len(results)} deliveries unreported"
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# kafka-acls output (AclCommand 2.8): println(s"Current ACLs for resource `$resource`: $Newline
+# ${acls.map("\t" + _).mkString(Newline)} $Newline"), i.e. a space before the first tab, one
+# tab-indented AccessControlEntry.toString per line, " \n" and println's own "\n"
+# ---------------------------------------------------------------------------------------------
+def rp(rtype, name, pattern="LITERAL"):
+    """ResourcePattern.toString."""
+    return f"ResourcePattern(resourceType={rtype}, name={name}, patternType={pattern})"
+
+
+def ace(principal, op, perm="ALLOW", host="*"):
+    """AccessControlEntry.toString."""
+    return f"(principal={principal}, host={host}, operation={op}, permissionType={perm})"
+
+
+_OUTPUT_ITEM = re.compile(r"ACLs for principal `([^`\n]*)`\n"
+                          r"|(Adding ACLs|Current ACLs) for resource `(ResourcePattern\([^`\n]*\))`"
+                          r": \n \t(.*?) \n\n", re.S)
+
+
+def acl_output(text, exact=False):
+    """Parse kafka-acls' stdout into [(heading, resource, sorted ACL strings)] (principal
+    headers as ("ACLs for principal", principal, None)); fails unless the text is exactly a
+    sequence of Kafka's blocks.  (The ACLs of one resource are a Scala Set: their order is
+    not specified, hence sorted.)  ``exact=False`` forgives a missing final blank line, which
+    test_list_output_and_znodes checks on its own."""
+    if not exact and text.endswith(" \n") and not text.endswith("\n\n"):
+        text += "\n"
+    items, pos = [], 0
+    while pos < len(text):
+        m = _OUTPUT_ITEM.match(text, pos)
+        assert m, (f"not kafka-acls output at byte {pos}: {text[pos:pos + 160]!r}\n"
+                   f"--- whole output ---\n{text}")
+        if m.group(1) is not None:
+            items.append(("ACLs for principal", m.group(1), None))
+        else:
+            items.append((m.group(2), m.group(3), sorted(m.group(4).split("\n\t"))))
+        pos = m.end()
+    return items
+
+
+def block(heading, resource, *acls):
+    return (heading, resource, sorted(acls))

@@ -721,6 +721,98 @@ fn exercise(client: &mut Client, api: ApiKey, v: i16) -> Result<(), String> {
                 "listed v{v}"
             );
         }
+        ApiKey::SaslHandshake => {
+            // On a PLAINTEXT listener the API layer answers ILLEGAL_SASL_STATE, as Kafka.
+            let r = client.send(
+                &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+                v,
+            )?;
+            assert_eq!(r.error_code, 34, "handshake v{v}");
+        }
+        ApiKey::SaslAuthenticate => {
+            let r = client.send(&SaslAuthenticateRequest::default(), v)?;
+            assert_eq!(r.error_code, 34, "authenticate v{v}");
+        }
+        ApiKey::AlterUserScramCredentials => {
+            use kafka_protocol::messages::alter_user_scram_credentials_request::ScramCredentialUpsertion;
+            let upsert = ScramCredentialUpsertion::default()
+                .with_name(StrBytes::from_string(format!("user-v{v}")))
+                .with_mechanism(1)
+                .with_iterations(4096)
+                .with_salt(Bytes::from_static(b"salt"))
+                .with_salted_password(Bytes::from(vec![7u8; 32]));
+            let r = client.send(
+                &AlterUserScramCredentialsRequest::default().with_upsertions(vec![upsert]),
+                v,
+            )?;
+            assert_eq!(r.results.len(), 1, "alter scram v{v}");
+            assert_eq!(
+                r.results[0].error_code, 0,
+                "alter scram v{v}: {:?}",
+                r.results[0].error_message
+            );
+        }
+        ApiKey::DescribeUserScramCredentials => {
+            use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
+            let user = UserName::default().with_name(StrBytes::from_string(format!("user-v{v}")));
+            let r = client.send(
+                &DescribeUserScramCredentialsRequest::default().with_users(Some(vec![user])),
+                v,
+            )?;
+            assert_eq!(r.error_code, 0, "describe scram v{v}");
+            assert_eq!(r.results.len(), 1, "describe scram v{v}");
+            assert_eq!(r.results[0].credential_infos.len(), 1, "describe scram v{v}");
+            assert_eq!(r.results[0].credential_infos[0].iterations, 4096, "describe scram v{v}");
+        }
+        ApiKey::CreateAcls => {
+            use kafka_protocol::messages::create_acls_request::AclCreation;
+            let creation = AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_string(format!("acl-topic-v{v}")))
+                .with_resource_pattern_type(3)
+                .with_principal(StrBytes::from_static_str("User:alice"))
+                .with_host(StrBytes::from_static_str("*"))
+                .with_operation(3)
+                .with_permission_type(3);
+            let r = client.send(&CreateAclsRequest::default().with_creations(vec![creation]), v)?;
+            assert_eq!(r.results.len(), 1, "create acls v{v}");
+            assert_eq!(
+                r.results[0].error_code, 0,
+                "create acls v{v}: {:?}",
+                r.results[0].error_message
+            );
+        }
+        ApiKey::DescribeAcls => {
+            let request = DescribeAclsRequest::default()
+                .with_resource_type_filter(2)
+                .with_resource_name_filter(Some(StrBytes::from_static_str("acl-topic-v0")))
+                .with_pattern_type_filter(3)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_operation(1)
+                .with_permission_type(1);
+            let r = client.send(&request, v)?;
+            assert_eq!(r.error_code, 0, "describe acls v{v}: {:?}", r.error_message);
+            if r.resources.len() != 1 || r.resources[0].acls.len() != 1 {
+                return Err(format!("describe acls v{v}: {:?}", r.resources));
+            }
+        }
+        ApiKey::DeleteAcls => {
+            use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+            let filter = DeleteAclsFilter::default()
+                .with_resource_type_filter(2)
+                .with_resource_name_filter(Some(StrBytes::from_string(format!("acl-topic-v{v}"))))
+                .with_pattern_type_filter(3)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_operation(1)
+                .with_permission_type(1);
+            let r = client.send(&DeleteAclsRequest::default().with_filters(vec![filter]), v)?;
+            let deleted = r.filter_results.first().map(|f| (f.error_code, f.matching_acls.len()));
+            if deleted != Some((0, 1)) {
+                return Err(format!("delete acls v{v}: {:?}", r.filter_results));
+            }
+        }
         other => panic!("no exercise for {other:?}"),
     }
     Ok(())
@@ -733,6 +825,12 @@ async fn every_api_and_version_answers() {
     raw.insert("listeners".into(), "PLAINTEXT://127.0.0.1:0".into());
     raw.insert("log.dirs".into(), dir.path().display().to_string());
     raw.insert("group.initial.rebalance.delay.ms".into(), "0".into());
+    // ACL APIs need an authorizer; the test's own principal passes every check.
+    raw.insert(
+        "authorizer.class.name".into(),
+        "kafka.security.authorizer.AclAuthorizer".into(),
+    );
+    raw.insert("super.users".into(), "User:ANONYMOUS".into());
     let (config, _) = BrokerConfig::from_raw(&raw).unwrap();
     let running = krab::broker::run(config).await.unwrap();
     let addr = running.local_addr.to_string();
@@ -776,6 +874,13 @@ async fn every_api_and_version_answers() {
             ApiKey::WriteTxnMarkers,
             ApiKey::DescribeTransactions,
             ApiKey::ListTransactions,
+            ApiKey::SaslHandshake,
+            ApiKey::SaslAuthenticate,
+            ApiKey::AlterUserScramCredentials,
+            ApiKey::DescribeUserScramCredentials,
+            ApiKey::CreateAcls,
+            ApiKey::DescribeAcls,
+            ApiKey::DeleteAcls,
         ];
         let ranges: BTreeMap<i16, (i16, i16)> = SUPPORTED_APIS
             .iter()

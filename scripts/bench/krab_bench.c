@@ -13,6 +13,9 @@
  * on stdout. Exit status is non-zero if anything went wrong (failed delivery
  * reports, consume errors, missing or out-of-order records, timeouts).
  *
+ * Environment: KRAB_BENCH_CONF="key=value;key=value" sets extra librdkafka properties on
+ * every client (e.g. security.protocol=SASL_SSL;sasl.mechanisms=SCRAM-SHA-256;...).
+ *
  * Build: gcc -O2 -Wall -o krab_bench krab_bench.c -lrdkafka -lpthread
  */
 #define _GNU_SOURCE
@@ -78,6 +81,18 @@ static rd_kafka_conf_t *base_conf(const char *brokers) {
     rd_kafka_conf_set_log_cb(conf, log_cb);
     const char *dbg = getenv("KRAB_BENCH_DEBUG");  /* e.g. "broker,protocol,fetch" */
     if (dbg && *dbg) set(conf, "debug", dbg);
+    /* Extra properties, "key=value;key=value", e.g. security.protocol=SASL_SSL;... */
+    const char *extra = getenv("KRAB_BENCH_CONF");
+    if (extra && *extra) {
+        char *copy = strdup(extra), *save = NULL;
+        for (char *kv = strtok_r(copy, ";", &save); kv; kv = strtok_r(NULL, ";", &save)) {
+            char *eq = strchr(kv, '=');
+            if (!eq || eq == kv) die("KRAB_BENCH_CONF: expected key=value, got '%s'", kv);
+            *eq = '\0';
+            set(conf, kv, eq + 1);
+        }
+        free(copy);
+    }
     return conf;
 }
 

@@ -246,16 +246,19 @@ fn errors_are_counted_per_api_and_code() {
     assert_eq!(must(&text, &bucket("2.5")), 2.0);
     assert_eq!(must(&text, "krab_request_errors_total{api=\"Metadata\"}"), 0.0);
     assert_eq!(
-        value(&text, "krab_requests_total{api=\"DescribeAcls\"}"),
+        value(&text, "krab_requests_total{api=\"DescribeDelegationToken\"}"),
         None,
         "unused, unsupported"
     );
     // An unsupported API is listed once a client tries it (and is refused).
-    metrics.record_request(ApiKey::DescribeAcls, Duration::from_micros(50), None);
+    metrics.record_request(ApiKey::DescribeDelegationToken, Duration::from_micros(50), None);
     let mut w = PromWriter::new();
     metrics.write_requests(&mut w);
     let text = w.finish();
-    assert_eq!(must(&text, "krab_requests_total{api=\"DescribeAcls\"}"), 1.0);
-    assert_eq!(must(&text, "krab_request_errors_total{api=\"DescribeAcls\"}"), 1.0);
+    assert_eq!(must(&text, "krab_requests_total{api=\"DescribeDelegationToken\"}"), 1.0);
+    assert_eq!(
+        must(&text, "krab_request_errors_total{api=\"DescribeDelegationToken\"}"),
+        1.0
+    );
     assert_eq!(error_name(1000), "1000");
 }

@@ -315,6 +315,7 @@ async fn start_monitor(
         refresh: Duration::from_millis(config.monitor_refresh_ms),
         retain: Duration::from_millis(config.monitor_retain_ms),
         history_dir,
+        protection: monitor_protection(config)?,
     };
     let (host, port) = &broker.advertised;
     let collector = crate::monitor::Collector::new(
@@ -330,6 +331,26 @@ async fn start_monitor(
     });
     let monitor = crate::monitor::start(monitor_config, collector, Some(broker_metrics), shutdown).await?;
     Ok(Some(monitor))
+}
+
+/// The monitor port's TLS and basic users (monitor.ssl.*, monitor.basic.auth.users).
+fn monitor_protection(config: &crate::config::BrokerConfig) -> Result<crate::monitor::http::Protection, String> {
+    let settings = &config.security.monitor;
+    let tls = match &settings.keystore {
+        None => None,
+        Some(keystore) => {
+            let tls = crate::security::settings::TlsSettings {
+                keystore: keystore.clone(),
+                truststore: None,
+                client_auth: crate::security::settings::ClientAuth::None,
+            };
+            Some(Arc::new(crate::security::tls::ReloadingTls::new("monitor", tls)?))
+        }
+    };
+    Ok(crate::monitor::http::Protection {
+        tls,
+        basic_auth_users: settings.basic_auth_users.clone(),
+    })
 }
 
 /// Two brokers writing one log directory would interleave their appends;

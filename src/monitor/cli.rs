@@ -56,6 +56,7 @@ pub async fn run(args: &MonitorArgs, shutdown: watch::Receiver<bool>) -> Result<
         refresh: args.refresh,
         retain: args.retain,
         history_dir: args.data_dir.clone(),
+        protection: Default::default(),
     };
     start(config, Collector::new(store, bootstrap), None, shutdown).await
 }

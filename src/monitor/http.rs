@@ -6,9 +6,50 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use subtle::ConstantTimeEq;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+
+/// Who may read the monitor: TLS on the port and HTTP basic users, both
+/// optional (off by default, as the monitor has always been open).
+#[derive(Clone, Default)]
+pub struct Protection {
+    pub tls: Option<Arc<crate::security::tls::ReloadingTls>>,
+    pub basic_auth_users: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Protection")
+            .field("tls", &self.tls.is_some())
+            .field("basic_auth_users", &self.basic_auth_users.len())
+            .finish()
+    }
+}
+
+impl Protection {
+    /// Whether the `Authorization` header names a configured user with the
+    /// right password (compared in constant time); true without users.
+    fn admits(&self, authorization: Option<&str>) -> bool {
+        if self.basic_auth_users.is_empty() {
+            return true;
+        }
+        use base64::Engine;
+        let Some(encoded) = authorization.and_then(|v| v.trim().strip_prefix("Basic ")) else {
+            return false;
+        };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return false;
+        };
+        let mut found = false;
+        for (user, password) in &self.basic_auth_users {
+            let expected = format!("{user}:{password}");
+            found |= bool::from(expected.as_bytes().ct_eq(&decoded));
+        }
+        found
+    }
+}
 
 /// Largest request head accepted (request line and headers).
 const MAX_HEAD: usize = 16 * 1024;
@@ -28,6 +69,8 @@ pub struct Request {
     pub path: String,
     /// The query string after `?`, still encoded ("" if none).
     pub query: String,
+    /// The `Authorization` header, as sent.
+    pub authorization: Option<String>,
 }
 
 #[derive(Debug)]
@@ -57,7 +100,12 @@ impl Response {
 
 pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
-pub async fn serve(listener: TcpListener, handler: Handler, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    handler: Handler,
+    protection: Protection,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
@@ -78,8 +126,23 @@ pub async fn serve(listener: TcpListener, handler: Handler, mut shutdown: watch:
         };
         let handler = handler.clone();
         let shutdown = shutdown.clone();
+        let protection = protection.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(socket, handler, shutdown).await {
+            let result = match &protection.tls {
+                None => connection(socket, handler, &protection, shutdown).await,
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+                    match tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(socket)).await {
+                        Ok(Ok(stream)) => connection(stream, handler, &protection, shutdown).await,
+                        Ok(Err(e)) => {
+                            tracing::warn!(%peer, error = %e, "monitor: TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => Ok(()),
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "monitor connection ended");
             }
             drop(permit);
@@ -87,9 +150,10 @@ pub async fn serve(listener: TcpListener, handler: Handler, mut shutdown: watch:
     }
 }
 
-async fn connection(
-    mut socket: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut socket: S,
     handler: Handler,
+    protection: &Protection,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -120,7 +184,10 @@ async fn connection(
             }
         };
         let head_only = request.method == "HEAD";
-        let response = if request.method == "GET" || head_only {
+        let response = if !protection.admits(request.authorization.as_deref()) {
+            Response::new(401, TEXT, "authentication required\n")
+                .with_header("WWW-Authenticate", "Basic realm=\"krab monitor\", charset=\"UTF-8\"")
+        } else if request.method == "GET" || head_only {
             // Pages may scan the history: keep that off the async workers.
             let handler = handler.clone();
             tokio::task::spawn_blocking(move || handler(&request))
@@ -144,7 +211,7 @@ enum HeadError {
 }
 
 /// Reads until `buf` holds a whole head; its length, or `None` on a clean close.
-async fn read_head(socket: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Option<usize>, HeadError> {
+async fn read_head<S: AsyncRead + Unpin>(socket: &mut S, buf: &mut Vec<u8>) -> Result<Option<usize>, HeadError> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             return Ok(Some(end + 4));
@@ -193,6 +260,11 @@ fn parse(head: &[u8]) -> Result<(Request, bool), Response> {
             method,
             path: path.to_string(),
             query: query.split('#').next().unwrap_or("").to_string(),
+            authorization: parsed
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned()),
         },
         keep_alive,
     ))
@@ -201,7 +273,7 @@ fn parse(head: &[u8]) -> Result<(Request, bool), Response> {
 /// Ends the connection after a response: half-close, then discard what the
 /// client still sends for a moment, so that unread request bytes do not turn
 /// the close into a reset that destroys the response on its way.
-async fn close_gently(mut socket: TcpStream) -> std::io::Result<()> {
+async fn close_gently<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S) -> std::io::Result<()> {
     socket.shutdown().await?;
     let drain = async {
         let mut sink = [0u8; 4096];
@@ -217,14 +289,19 @@ async fn close_gently(mut socket: TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn write(socket: &mut TcpStream, response: &Response, head_only: bool, keep_alive: bool) -> std::io::Result<()> {
+async fn write<S: AsyncWrite + Unpin>(
+    socket: &mut S,
+    response: &Response,
+    head_only: bool,
+    keep_alive: bool,
+) -> std::io::Result<()> {
     tokio::time::timeout(WRITE_TIMEOUT, write_response(socket, response, head_only, keep_alive))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "client did not read the response"))?
 }
 
-async fn write_response(
-    socket: &mut TcpStream,
+async fn write_response<S: AsyncWrite + Unpin>(
+    socket: &mut S,
     response: &Response,
     head_only: bool,
     keep_alive: bool,

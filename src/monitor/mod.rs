@@ -48,6 +48,8 @@ pub struct MonitorConfig {
     pub retain: Duration,
     /// Where the history files live.
     pub history_dir: PathBuf,
+    /// TLS and basic authentication (none by default).
+    pub protection: http::Protection,
 }
 
 /// What the HTTP side reads.
@@ -152,7 +154,7 @@ pub async fn start(
     let handler: http::Handler = Arc::new(move |request| routes::route(&handler_state, request));
     let tasks = vec![
         tokio::spawn(refresh_loop(state.clone(), collector, shutdown.clone())),
-        tokio::spawn(http::serve(listener, handler, shutdown)),
+        tokio::spawn(http::serve(listener, handler, config.protection.clone(), shutdown)),
     ];
     Ok(RunningMonitor {
         local_addr,
@@ -204,6 +206,7 @@ mod tests {
             refresh: Duration::from_millis(refresh_ms),
             retain: Duration::from_millis(retain_ms),
             history_dir: PathBuf::new(),
+            protection: Default::default(),
         };
         assert!(config(5_000, 86_400_000).validate().is_ok());
         assert!(config(10, 60_000).validate().is_err());

@@ -34,6 +34,13 @@ pub fn decode_request_body(api: ApiKey, version: i16, body: &Bytes) {
         ApiKey::WriteTxnMarkers => try_decode::<WriteTxnMarkersRequest>(body, version),
         ApiKey::DescribeTransactions => try_decode::<DescribeTransactionsRequest>(body, version),
         ApiKey::ListTransactions => try_decode::<ListTransactionsRequest>(body, version),
+        ApiKey::SaslHandshake => try_decode::<SaslHandshakeRequest>(body, version),
+        ApiKey::SaslAuthenticate => try_decode::<SaslAuthenticateRequest>(body, version),
+        ApiKey::DescribeUserScramCredentials => try_decode::<DescribeUserScramCredentialsRequest>(body, version),
+        ApiKey::AlterUserScramCredentials => try_decode::<AlterUserScramCredentialsRequest>(body, version),
+        ApiKey::DescribeAcls => try_decode::<DescribeAclsRequest>(body, version),
+        ApiKey::CreateAcls => try_decode::<CreateAclsRequest>(body, version),
+        ApiKey::DeleteAcls => try_decode::<DeleteAclsRequest>(body, version),
         _ => {}
     }
 }

@@ -75,7 +75,7 @@ async fn session(broker: &Broker, partition: &Partition, leader: i32, epoch: i32
         .saturating_add(1 << 20)
         .max(64 << 20);
     let client_id = format!("broker-{}-fetcher", config.broker_id);
-    let (host, port) = broker.inter_broker_address(&info);
+    let (host, port) = broker.inter_broker_address(info);
     let mut conn = PeerConnection::connect_secure(&host, port, client_id, max_response, &broker.inter_broker_client)
         .await
         .map_err(retry)?;

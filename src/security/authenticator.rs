@@ -46,7 +46,7 @@ pub struct AuthContext<'a> {
 
 enum Exchange {
     Plain,
-    Scram { server: ScramServer, step: u8 },
+    Scram { server: Box<ScramServer>, step: u8 },
 }
 
 enum Phase {
@@ -183,7 +183,7 @@ impl SaslSession {
         let exchange = match mechanism {
             Mechanism::Plain => Exchange::Plain,
             Mechanism::Scram(m) => Exchange::Scram {
-                server: ScramServer::new(m),
+                server: Box::new(ScramServer::new(m)),
                 step: 0,
             },
         };

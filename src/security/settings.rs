@@ -148,6 +148,16 @@ pub const AUTHORIZER_CLASSES: [&str; 2] = [
     "kafka.security.auth.SimpleAclAuthorizer",
 ];
 
+/// The monitor port's protection (krab's own keys): TLS with
+/// `monitor.ssl.keystore.location` (PEM, or `monitor.ssl.keystore.type=PKCS12`
+/// with `monitor.ssl.keystore.password`) and HTTP basic authentication with
+/// `monitor.basic.auth.users=user:password[,user:password]`. Both off by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MonitorSecurity {
+    pub keystore: Option<KeyStore>,
+    pub basic_auth_users: Vec<(String, String)>,
+}
+
 /// The security settings of the broker as a whole.
 #[derive(Clone, Debug)]
 pub struct SecuritySettings {
@@ -164,6 +174,8 @@ pub struct SecuritySettings {
     pub failed_authentication_delay_ms: u64,
     /// ACL enforcement; `None` without `authorizer.class.name`.
     pub authorizer: Option<AuthorizerSettings>,
+    /// TLS and basic authentication on the monitor port.
+    pub monitor: MonitorSecurity,
     /// The raw keys, kept for whoever needs one more (the inter-broker client).
     pub raw: BTreeMap<String, String>,
 }
@@ -177,6 +189,7 @@ impl Default for SecuritySettings {
             sasl_max_receive_size: 524_288,
             failed_authentication_delay_ms: 100,
             authorizer: None,
+            monitor: MonitorSecurity::default(),
             raw: BTreeMap::new(),
         }
     }
@@ -197,6 +210,10 @@ pub fn is_security_key(key: &str) -> bool {
                 | "authorizer.class.name"
                 | "super.users"
                 | "allow.everyone.if.no.acl.found"
+                | "monitor.ssl.keystore.location"
+                | "monitor.ssl.keystore.type"
+                | "monitor.ssl.keystore.password"
+                | "monitor.basic.auth.users"
         )
 }
 
@@ -316,6 +333,7 @@ pub fn resolve(listener_names: &[String], raw: &BTreeMap<String, String>) -> Res
         settings.sasl_max_receive_size = n;
     }
     settings.authorizer = authorizer_settings(raw)?;
+    settings.monitor = monitor_security(raw)?;
     for name in listener_names {
         let protocol = protocol_of(&map, name).ok_or_else(|| {
             error(
@@ -403,6 +421,40 @@ pub fn resolve(listener_names: &[String], raw: &BTreeMap<String, String>) -> Res
         }
     }
     Ok(settings)
+}
+
+fn monitor_security(raw: &BTreeMap<String, String>) -> Result<MonitorSecurity, SettingError> {
+    let mut monitor = MonitorSecurity::default();
+    if let Some(path) = raw
+        .get("monitor.ssl.keystore.location")
+        .filter(|p| !p.trim().is_empty())
+    {
+        let kind = raw.get("monitor.ssl.keystore.type").map_or("PEM", |t| t.trim());
+        monitor.keystore = Some(match kind.to_ascii_uppercase().as_str() {
+            "PEM" => KeyStore::PemFile(PathBuf::from(path.trim())),
+            "PKCS12" => KeyStore::Pkcs12 {
+                path: PathBuf::from(path.trim()),
+                password: raw.get("monitor.ssl.keystore.password").cloned().unwrap_or_default(),
+            },
+            _ => return Err(error("monitor.ssl.keystore.type", kind, "expected PEM or PKCS12")),
+        });
+    }
+    if let Some(users) = raw.get("monitor.basic.auth.users") {
+        for entry in users.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (user, password) = entry
+                .split_once(':')
+                .filter(|(u, p)| !u.is_empty() && !p.is_empty())
+                .ok_or_else(|| {
+                    error(
+                        "monitor.basic.auth.users",
+                        "(hidden)",
+                        "expected user:password[,user:password]",
+                    )
+                })?;
+            monitor.basic_auth_users.push((user.to_string(), password.to_string()));
+        }
+    }
+    Ok(monitor)
 }
 
 fn authorizer_settings(raw: &BTreeMap<String, String>) -> Result<Option<AuthorizerSettings>, SettingError> {

@@ -135,6 +135,16 @@ pub fn run(args: &AclsArgs) -> Result<String, String> {
     };
     let acl = acl_args(args)?;
     check_args(&acl, action)?;
+    // Every argument error is reported before anything is contacted.
+    let additions = match action {
+        AclAction::Add => command::acls_to_add(&acl)?,
+        _ => Vec::new(),
+    };
+    let removals = match action {
+        AclAction::Remove => command::removals_for(&acl)?,
+        _ => Vec::new(),
+    };
+    let principals = command::list_principals(&acl)?;
     let zk = args
         .authorizer_properties
         .iter()
@@ -153,31 +163,20 @@ pub fn run(args: &AclsArgs) -> Result<String, String> {
         (None, None) => return Err("One of --bootstrap-server or --authorizer-properties must be specified".into()),
     };
     let mut out = String::new();
-    match action {
-        AclAction::Add => {
-            for (pattern, entries) in command::acls_to_add(&acl)? {
-                out.push_str(&format_adding(&pattern, &entries));
-                let bindings: Vec<AclBinding> = entries
-                    .into_iter()
-                    .map(|e| AclBinding::new(pattern.clone(), e))
-                    .collect();
-                add(&mut target, &bindings)?;
-            }
-        }
-        AclAction::Remove => {
-            for removal in command::removals_for(&acl)? {
-                if !args.force && !confirm(&removal.confirm_prompt())? {
-                    continue;
-                }
-                remove(&mut target, &removal.binding_filters())?;
-            }
-        }
-        AclAction::List => {}
+    for (pattern, entries) in additions {
+        out.push_str(&format_adding(&pattern, &entries));
+        add(&mut target, &pattern, &entries)?;
     }
-    let principals = command::list_principals(&acl)?;
+    for removal in removals {
+        if !args.force && !confirm(&removal.confirm_prompt())? {
+            continue;
+        }
+        remove(&mut target, &removal.binding_filters())?;
+    }
     let listed = list(&mut target, &command::filters_for(&acl))?;
     out.push_str(&format_list(&group_by_resource(listed), &principals));
-    Ok(out.trim_end_matches('\n').to_string())
+    // Kafka's blocks end with a blank line; the caller's println adds the last newline.
+    Ok(out.strip_suffix('\n').unwrap_or(&out).to_string())
 }
 
 fn confirm(prompt: &str) -> Result<bool, String> {
@@ -194,24 +193,30 @@ fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
-fn add(target: &mut Target, bindings: &[AclBinding]) -> Result<(), String> {
+/// Adds `entries` to one resource: one znode write and one change
+/// notification, as Kafka's tool writes them.
+fn add(target: &mut Target, pattern: &ResourcePattern, entries: &[AccessControlEntry]) -> Result<(), String> {
     match target {
         Target::ZooKeeper(rt, layout) => rt.block_on(async {
-            for b in bindings {
-                layout
-                    .update_acls(&b.pattern, |current| {
-                        let mut next = current.to_vec();
-                        if !next.contains(&b.entry) {
-                            next.push(b.entry.clone());
+            layout
+                .update_acls(pattern, |current| {
+                    let mut next = current.to_vec();
+                    for entry in entries {
+                        if !next.contains(entry) {
+                            next.push(entry.clone());
                         }
-                        next
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(())
+                    }
+                    next
+                })
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         }),
         Target::Brokers(client) => {
+            let bindings: Vec<AclBinding> = entries
+                .iter()
+                .map(|e| AclBinding::new(pattern.clone(), e.clone()))
+                .collect();
             let creations = bindings
                 .iter()
                 .map(|b| {

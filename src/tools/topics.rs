@@ -85,6 +85,18 @@ pub(super) fn kafka_error_name(code: i16) -> &'static str {
         39 => "INVALID_REPLICA_ASSIGNMENT",
         40 => "INVALID_CONFIG",
         73 => "TOPIC_DELETION_DISABLED",
+        29 => "TOPIC_AUTHORIZATION_FAILED",
+        30 => "GROUP_AUTHORIZATION_FAILED",
+        31 => "CLUSTER_AUTHORIZATION_FAILED",
+        33 => "UNSUPPORTED_SASL_MECHANISM",
+        34 => "ILLEGAL_SASL_STATE",
+        42 => "INVALID_REQUEST",
+        53 => "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+        54 => "SECURITY_DISABLED",
+        58 => "SASL_AUTHENTICATION_FAILED",
+        91 => "RESOURCE_NOT_FOUND",
+        92 => "DUPLICATE_RESOURCE",
+        93 => "UNACCEPTABLE_CREDENTIAL",
         _ => "ERROR",
     }
 }
