@@ -17,7 +17,7 @@ KRAB_BIN = Path(os.environ.get("KRAB_BIN") or REPO / "target" / "release" / "kra
 ARTIFACTS = REPO / "compat-tests" / "artifacts"
 START_TIMEOUT = float(os.environ.get("KRAB_START_TIMEOUT", "30"))
 LISTENING_RE = re.compile(r"listening on (\S+):(\d+)")
-MONITOR_RE = re.compile(r"krab monitor serving (http://\S+?)/?$", re.M)
+MONITOR_RE = re.compile(r"krab monitor serving (https?://\S+?)/?$", re.M)
 
 _uniq = itertools.count()
 

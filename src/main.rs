@@ -317,7 +317,12 @@ fn serve(args: ServeArgs) -> ExitCode {
             println!("krab listener {name} ({protocol}) listening on {addr}");
         }
         if let Some(addr) = running.monitor_addr {
-            println!("krab monitor serving http://{addr}/");
+            let scheme = if running.broker.config.security.monitor.keystore.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            println!("krab monitor serving {scheme}://{addr}/");
         }
         if let Some(addr) = running.control_addr {
             println!("krab control listening on {addr} (fault injection)");
