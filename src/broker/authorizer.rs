@@ -9,7 +9,6 @@ pub use crate::security::acl::AclOperation;
 
 use crate::protocol::RequestFrame;
 use crate::security::acl::ResourceType;
-use AclOperation::*;
 
 /// A resource an operation applies to.
 #[derive(Clone, Copy, Debug)]
@@ -31,31 +30,10 @@ impl Resource<'_> {
     }
 }
 
-/// Every operation the resource's type supports, in Kafka's order.
+/// Every operation the resource's type supports, in Kafka's order
+/// (`ResourceType::supported_operations`, Kafka's AclEntry).
 pub fn supported_operations(resource: Resource<'_>) -> &'static [AclOperation] {
-    match resource {
-        Resource::Topic(_) => &[
-            Read,
-            Write,
-            Create,
-            Describe,
-            Delete,
-            Alter,
-            DescribeConfigs,
-            AlterConfigs,
-        ],
-        Resource::Group(_) => &[Read, Describe, Delete],
-        Resource::TransactionalId(_) => &[Describe, Write],
-        Resource::Cluster => &[
-            Create,
-            ClusterAction,
-            DescribeConfigs,
-            AlterConfigs,
-            IdempotentWrite,
-            Alter,
-            Describe,
-        ],
-    }
+    resource.acl_type_and_name().0.supported_operations()
 }
 
 /// The authorized-operations bitfield for `resource`. Without an authorizer
